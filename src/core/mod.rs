@@ -1,0 +1,13 @@
+//! The pure core: model, scores, ranking and (later) the action workflow. No tokio, no terminal,
+//! no HTTP, no clock: time arrives inside each `Msg`.
+
+pub mod model;
+pub mod ranking;
+pub mod score;
+pub mod state;
+pub mod text;
+
+pub use model::*;
+pub use ranking::{Ranking, SortKey};
+pub use state::{Core, Effect as CoreEffect, Msg, RankedIdentity};
+pub use text::SafeText;

@@ -1,0 +1,384 @@
+//! The core data model: identities, their credentials and permissions, and events in an
+//! OCSF-shaped model of our own. Everything that comes from outside is already `SafeText` here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::text::SafeText;
+
+/// Milliseconds since the Unix epoch. The core never reads a clock: time arrives in messages.
+pub type Millis = i64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    Aws,
+    Kubernetes,
+    Vault,
+    Github,
+    Gcp,
+    Ci,
+    Ai,
+    Other,
+}
+
+impl Provider {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Aws => "aws",
+            Provider::Kubernetes => "kubernetes",
+            Provider::Vault => "vault",
+            Provider::Github => "github",
+            Provider::Gcp => "gcp",
+            Provider::Ci => "ci",
+            Provider::Ai => "ai",
+            Provider::Other => "other",
+        }
+    }
+    /// The short prefix used in identity keys (`aws:…`, `k8s:…`).
+    pub fn key_prefix(self) -> &'static str {
+        match self {
+            Provider::Kubernetes => "k8s",
+            p => p.as_str(),
+        }
+    }
+    pub fn parse(s: &str) -> Option<Provider> {
+        Some(match s {
+            "aws" => Provider::Aws,
+            "kubernetes" | "k8s" => Provider::Kubernetes,
+            "vault" | "openbao" => Provider::Vault,
+            "github" => Provider::Github,
+            "gcp" => Provider::Gcp,
+            "ci" => Provider::Ci,
+            "ai" => Provider::Ai,
+            "other" => Provider::Other,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentityKind {
+    IamUser,
+    IamRole,
+    AssumedRole,
+    Root,
+    FederatedUser,
+    AwsService,
+    ServiceAccount,
+    VaultToken,
+    VaultEntity,
+    CiToken,
+    AiAgent,
+    GithubApp,
+    Human,
+    Unknown,
+}
+
+impl IdentityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IdentityKind::IamUser => "iam_user",
+            IdentityKind::IamRole => "iam_role",
+            IdentityKind::AssumedRole => "assumed_role",
+            IdentityKind::Root => "root",
+            IdentityKind::FederatedUser => "federated_user",
+            IdentityKind::AwsService => "aws_service",
+            IdentityKind::ServiceAccount => "service_account",
+            IdentityKind::VaultToken => "vault_token",
+            IdentityKind::VaultEntity => "vault_entity",
+            IdentityKind::CiToken => "ci_token",
+            IdentityKind::AiAgent => "ai_agent",
+            IdentityKind::GithubApp => "github_app",
+            IdentityKind::Human => "human",
+            IdentityKind::Unknown => "unknown",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    AccessKey,
+    Session,
+    SaToken,
+    VaultToken,
+    CiToken,
+    ApiKey,
+    ServiceAccountKey,
+    Password,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialStatus {
+    #[default]
+    Active,
+    Inactive,
+    Revoked,
+}
+
+/// A credential an identity authenticates with. `id` is an identifier (AWS access key id,
+/// Kubernetes token credential-id, Vault accessor, GitHub token id), never a secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: SafeText,
+    pub kind: CredentialKind,
+    #[serde(default)]
+    pub status: CredentialStatus,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    #[default]
+    Allow,
+    Deny,
+}
+
+/// How much damage reaching a resource could do. Ordered: a higher variant is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sensitivity {
+    Low,
+    Data,
+    Production,
+    Secrets,
+    SecurityControls,
+    Admin,
+}
+
+impl Sensitivity {
+    /// The weight of one reachable thing of this sensitivity in the blast radius.
+    pub fn weight(self) -> f64 {
+        match self {
+            Sensitivity::Low => 4.0,
+            Sensitivity::Data => 18.0,
+            Sensitivity::Production => 22.0,
+            Sensitivity::Secrets => 30.0,
+            Sensitivity::SecurityControls => 32.0,
+            Sensitivity::Admin => 60.0,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Sensitivity::Low => "low-sensitivity resources",
+            Sensitivity::Data => "data stores",
+            Sensitivity::Production => "production workloads",
+            Sensitivity::Secrets => "secrets",
+            Sensitivity::SecurityControls => "logging and security controls",
+            Sensitivity::Admin => "administrator of the account or cluster",
+        }
+    }
+}
+
+/// One grant: an action pattern on a resource pattern, with what it was granted by.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Permission {
+    pub action: SafeText,
+    #[serde(default = "star")]
+    pub resource: SafeText,
+    #[serde(default)]
+    pub effect: Effect,
+    /// The policy, role or binding the grant comes from ("AdministratorAccess").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<SafeText>,
+    /// What reaching it means; derived from the action and resource when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sensitivity: Option<Sensitivity>,
+}
+
+fn star() -> SafeText {
+    SafeText::new("*")
+}
+
+/// The stable identity key: `provider-prefix:principal`, e.g.
+/// `aws:arn:aws:iam::123456789012:user/ci-bot` or `k8s:system:serviceaccount:ci:runner`.
+pub fn identity_key(provider: Provider, principal: &str) -> String {
+    format!("{}:{}", provider.key_prefix(), principal)
+}
+
+/// An identity as an inventory or an event describes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdentityRecord {
+    pub provider: Provider,
+    pub principal: SafeText,
+    pub kind: IdentityKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display: Option<SafeText>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub credentials: Vec<Credential>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Permission>,
+    /// Free-form labels (environment, team) that the scoring may use: `env=prod`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<SafeText>,
+}
+
+impl IdentityRecord {
+    pub fn key(&self) -> String {
+        identity_key(self.provider, self.principal.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EventClass {
+    #[default]
+    ApiActivity,
+    Authentication,
+    AccountChange,
+    DetectionFinding,
+    ProcessActivity,
+    NetworkActivity,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    #[default]
+    Success,
+    Failure,
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Api {
+    /// `iam`, `sts`, `secretsmanager`, `pods`, `secret/data`, …
+    pub service: SafeText,
+    /// `ListUsers`, `create`, `read`, …
+    pub operation: SafeText,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub name: SafeText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<SafeText>,
+}
+
+/// A threat signal an event carries: a hint from the source (a detection rule, a
+/// simulator's storyline) or one the core derives from the API call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Signal {
+    Recon,
+    Denied,
+    NewNetwork,
+    CredentialOutsideWorkload,
+    PrivilegeEscalation,
+    Persistence,
+    SecretRead,
+    DataRead,
+    Exfiltration,
+    DefenseEvasion,
+    Detection,
+}
+
+impl Signal {
+    pub const ALL: [Signal; 11] = [
+        Signal::Recon,
+        Signal::Denied,
+        Signal::NewNetwork,
+        Signal::CredentialOutsideWorkload,
+        Signal::PrivilegeEscalation,
+        Signal::Persistence,
+        Signal::SecretRead,
+        Signal::DataRead,
+        Signal::Exfiltration,
+        Signal::DefenseEvasion,
+        Signal::Detection,
+    ];
+    /// Threat points one occurrence adds, before saturation.
+    pub fn points(self) -> f64 {
+        match self {
+            Signal::Recon => 2.0,
+            Signal::Denied => 4.0,
+            Signal::NewNetwork => 18.0,
+            Signal::CredentialOutsideWorkload => 35.0,
+            Signal::PrivilegeEscalation => 28.0,
+            Signal::Persistence => 24.0,
+            Signal::SecretRead => 10.0,
+            Signal::DataRead => 4.0,
+            Signal::Exfiltration => 30.0,
+            Signal::DefenseEvasion => 35.0,
+            Signal::Detection => 25.0,
+        }
+    }
+    /// Most points one signal kind may contribute, so a flood of one kind cannot max threat alone.
+    pub fn cap(self) -> f64 {
+        match self {
+            Signal::Recon => 22.0,
+            Signal::Denied => 24.0,
+            Signal::DataRead => 20.0,
+            Signal::SecretRead => 35.0,
+            Signal::NewNetwork => 25.0,
+            _ => 45.0,
+        }
+    }
+    pub fn label(self) -> &'static str {
+        match self {
+            Signal::Recon => "reconnaissance burst",
+            Signal::Denied => "denied calls",
+            Signal::NewNetwork => "credential used from a new network",
+            Signal::CredentialOutsideWorkload => "workload credential used outside its workload",
+            Signal::PrivilegeEscalation => "privilege-escalation calls",
+            Signal::Persistence => "persistence calls",
+            Signal::SecretRead => "secret reads",
+            Signal::DataRead => "bulk data reads",
+            Signal::Exfiltration => "exfiltration",
+            Signal::DefenseEvasion => "defence evasion",
+            Signal::Detection => "runtime detections",
+        }
+    }
+    pub fn index(self) -> usize {
+        Signal::ALL.iter().position(|s| *s == self).unwrap_or(0)
+    }
+}
+
+/// An event normalised into the core model. `raw` keeps the original record as evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Time of the activity, ms since the epoch.
+    pub time: Millis,
+    #[serde(default)]
+    pub class: EventClass,
+    pub actor: IdentityRecord,
+    /// The credential the actor used, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<Credential>,
+    #[serde(default)]
+    pub api: Api,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<Resource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub src_ip: Option<SafeText>,
+    #[serde(default)]
+    pub status: Status,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub signals: Vec<Signal>,
+    /// The original record, kept for evidence. Never rendered raw.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub raw: serde_json::Value,
+}
+
+impl Event {
+    /// A one-line summary for feeds: `iam:CreateAccessKey on user/admin (denied)`.
+    pub fn summary(&self) -> String {
+        let mut s = String::new();
+        if !self.api.service.is_empty() {
+            s.push_str(self.api.service.as_str());
+            s.push(':');
+        }
+        s.push_str(self.api.operation.as_str());
+        if let Some(r) = self.resources.first() {
+            s.push_str(" on ");
+            s.push_str(r.name.as_str());
+        }
+        if self.status == Status::Failure {
+            s.push_str(" (denied)");
+        }
+        s
+    }
+}

@@ -1,0 +1,287 @@
+//! Scores and the reasons behind them. Blast radius: what an identity could damage, from its
+//! permissions weighted by the sensitivity of what they reach. Threat: how suspicious its live
+//! activity is, from decaying signal counters. Risk combines the two. Every number carries its
+//! reasons so that a responder can see why.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Effect, Event, Millis, Permission, Sensitivity, Signal, Status};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    pub factor: String,
+    pub detail: String,
+    pub weight: f64,
+}
+
+/// Classify what a permission reaches, when the source did not say.
+pub fn classify(p: &Permission) -> Sensitivity {
+    if let Some(s) = p.sensitivity {
+        return s;
+    }
+    let a = p.action.as_str().to_ascii_lowercase();
+    let r = p.resource.as_str().to_ascii_lowercase();
+    let via = p.via.as_deref().unwrap_or("").to_ascii_lowercase();
+    let prod = r.contains("prod") || via.contains("prod");
+    if a == "*" || a == "*:*" || via.contains("administratoraccess") || via == "cluster-admin" {
+        return Sensitivity::Admin;
+    }
+    const ESCALATION: [&str; 12] = [
+        "iam:*",
+        "iam:passrole",
+        "iam:createaccesskey",
+        "iam:createloginprofile",
+        "iam:updateloginprofile",
+        "iam:attach",
+        "iam:put",
+        "iam:updateassumerolepolicy",
+        "iam:createpolicyversion",
+        "sts:assumerole",
+        "impersonate",
+        "escalate",
+    ];
+    if ESCALATION.iter().any(|e| a.starts_with(e) || a.ends_with(e)) || a.contains("rolebindings:") {
+        return Sensitivity::Admin;
+    }
+    if a.starts_with("secretsmanager:")
+        || a.starts_with("ssm:getparameter")
+        || a.starts_with("kms:decrypt")
+        || a.contains("secrets")
+        || a.starts_with("secret/")
+        || r.contains("secret")
+    {
+        return Sensitivity::Secrets;
+    }
+    if a.starts_with("cloudtrail:")
+        || a.starts_with("guardduty:")
+        || a.starts_with("config:")
+        || a.starts_with("securityhub:")
+        || a.starts_with("logs:delete")
+        || a.contains("networkpolicies")
+    {
+        return Sensitivity::SecurityControls;
+    }
+    if a.starts_with("s3:") || a.starts_with("dynamodb:") || a.starts_with("rds:") || a.starts_with("database") {
+        return if prod { Sensitivity::Production } else { Sensitivity::Data };
+    }
+    if a.starts_with("ec2:")
+        || a.starts_with("lambda:")
+        || a.starts_with("ecs:")
+        || a.contains("deployments")
+        || a.contains("pods")
+        || a.starts_with("repo:")
+    {
+        return if prod { Sensitivity::Production } else { Sensitivity::Low };
+    }
+    if prod { Sensitivity::Production } else { Sensitivity::Low }
+}
+
+/// Blast radius (0–100) with one reason per sensitivity class reached. Each class counts once,
+/// at its strongest grant; a specific resource counts less than a wildcard; explicit denies of
+/// the same action remove a grant.
+pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
+    let mut best: Vec<(Sensitivity, f64, &Permission)> = Vec::new();
+    for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
+        let denied = perms
+            .iter()
+            .any(|d| d.effect == Effect::Deny && d.action == p.action && (d.resource.as_str() == "*" || d.resource == p.resource));
+        if denied {
+            continue;
+        }
+        let s = classify(p);
+        let breadth = if p.resource.as_str() == "*" || p.resource.ends_with("/*") { 1.0 } else { 0.7 };
+        let w = s.weight() * breadth;
+        match best.iter_mut().find(|(bs, _, _)| *bs == s) {
+            Some(e) if e.1 >= w => {}
+            Some(e) => *e = (s, w, p),
+            None => best.push((s, w, p)),
+        }
+    }
+    best.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut keep = 1.0f64;
+    let mut why = Vec::with_capacity(best.len());
+    for (s, w, p) in &best {
+        keep *= 1.0 - (w / 100.0).min(0.99);
+        let mut detail = format!("{}: {} on {}", s.label(), p.action, p.resource);
+        if let Some(v) = &p.via {
+            detail.push_str(&format!(" (via {v})"));
+        }
+        why.push(Reason { factor: "permission".into(), detail, weight: round1(*w) });
+    }
+    let extra = perms.len().saturating_sub(best.len()).min(20) as f64 * 0.25;
+    let score = (100.0 * (1.0 - keep) + extra).min(100.0);
+    (round1(score), why)
+}
+
+/// Half-life of a threat signal, in ms of event time.
+pub const THREAT_HALF_LIFE: Millis = 30 * 60 * 1000;
+
+/// Decaying per-signal counters of one identity.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ThreatState {
+    acc: [f32; Signal::ALL.len()],
+    at: Millis,
+}
+
+impl ThreatState {
+    pub fn is_quiet(&self) -> bool {
+        self.acc.iter().all(|a| *a < 0.05)
+    }
+
+    fn decay_to(&mut self, now: Millis) {
+        if now > self.at {
+            let f = 0.5f64.powf((now - self.at) as f64 / THREAT_HALF_LIFE as f64) as f32;
+            for a in &mut self.acc {
+                *a *= f;
+            }
+            self.at = now;
+        } else if self.at == 0 {
+            self.at = now;
+        }
+    }
+
+    pub fn record(&mut self, signal: Signal, at: Millis) {
+        self.decay_to(at);
+        self.acc[signal.index()] += 1.0;
+    }
+
+    /// Threat (0–100) at `now`, with one reason per active signal.
+    pub fn score(&mut self, now: Millis) -> (f64, Vec<Reason>) {
+        self.decay_to(now);
+        let mut total = 0.0;
+        let mut why = Vec::new();
+        for s in Signal::ALL {
+            let n = self.acc[s.index()] as f64;
+            if n < 0.05 {
+                continue;
+            }
+            let c = s.cap() * (1.0 - (-s.points() * n / s.cap()).exp());
+            total += c;
+            why.push(Reason {
+                factor: "signal".into(),
+                detail: format!("{} (×{:.0} recent)", s.label(), n.max(1.0)),
+                weight: round1(c),
+            });
+        }
+        why.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        (round1(total.min(100.0)), why)
+    }
+}
+
+/// Signals an event carries by itself: the source's hints plus what the call says.
+pub fn event_signals(e: &Event) -> Vec<Signal> {
+    let mut out = e.signals.clone();
+    let op = e.api.operation.as_str();
+    if e.status == Status::Failure {
+        out.push(Signal::Denied);
+    }
+    let recon = op.starts_with("List") || op.starts_with("Describe") || op == "GetCallerIdentity" || op == "GetAccountAuthorizationDetails";
+    if recon {
+        out.push(Signal::Recon);
+    }
+    const ESCALATION: [&str; 10] = [
+        "AttachUserPolicy",
+        "AttachRolePolicy",
+        "PutUserPolicy",
+        "PutRolePolicy",
+        "CreatePolicyVersion",
+        "UpdateAssumeRolePolicy",
+        "PassRole",
+        "AddUserToGroup",
+        "UpdateLoginProfile",
+        "CreateLoginProfile",
+    ];
+    if ESCALATION.contains(&op) {
+        out.push(Signal::PrivilegeEscalation);
+    }
+    if matches!(op, "CreateAccessKey" | "CreateUser" | "CreateRole") {
+        out.push(Signal::Persistence);
+    }
+    if matches!(op, "GetSecretValue" | "BatchGetSecretValue" | "GetParameter" | "GetParameters") {
+        out.push(Signal::SecretRead);
+    }
+    if matches!(op, "StopLogging" | "DeleteTrail" | "DeleteFlowLogs" | "PutEventSelectors" | "DeleteDetector") {
+        out.push(Signal::DefenseEvasion);
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Risk (0–100): threat scaled by what the identity could reach, plus a share of blast radius so
+/// that a dormant administrator is never ranked as harmless.
+pub fn risk(blast: f64, threat: f64) -> (f64, Reason) {
+    let r = (threat * (0.4 + 0.6 * blast / 100.0) + 0.15 * blast).min(100.0);
+    (
+        round1(r),
+        Reason {
+            factor: "risk".into(),
+            detail: format!("threat {threat:.0} × (0.4 + 0.6 × blast {blast:.0}/100) + 0.15 × blast"),
+            weight: round1(r),
+        },
+    )
+}
+
+pub fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::text::SafeText;
+
+    fn perm(action: &str, resource: &str, via: Option<&str>) -> Permission {
+        Permission {
+            action: SafeText::new(action),
+            resource: SafeText::new(resource),
+            effect: Effect::Allow,
+            via: via.map(SafeText::new),
+            sensitivity: None,
+        }
+    }
+
+    #[test]
+    fn administrator_outranks_a_reader() {
+        let (admin, why) = blast_radius(&[perm("*", "*", Some("AdministratorAccess"))]);
+        let (reader, _) = blast_radius(&[perm("s3:GetObject", "arn:aws:s3:::logs/x", None)]);
+        assert!(admin > reader + 30.0, "admin {admin} reader {reader}");
+        assert!(why[0].detail.contains("AdministratorAccess"));
+    }
+
+    #[test]
+    fn an_explicit_deny_removes_the_grant() {
+        let mut d = perm("secretsmanager:GetSecretValue", "*", None);
+        d.effect = Effect::Deny;
+        let (with_deny, _) = blast_radius(&[perm("secretsmanager:GetSecretValue", "*", None), d]);
+        let (without, _) = blast_radius(&[perm("secretsmanager:GetSecretValue", "*", None)]);
+        assert!(with_deny < without);
+    }
+
+    #[test]
+    fn threat_decays_with_time() {
+        let mut t = ThreatState::default();
+        t.record(Signal::DefenseEvasion, 1_000);
+        let (now, why) = t.score(1_000);
+        let (later, _) = t.score(1_000 + 4 * THREAT_HALF_LIFE);
+        assert!(now > 20.0 && later < now / 4.0, "now {now} later {later}");
+        assert!(why[0].detail.contains("defence evasion"));
+    }
+
+    #[test]
+    fn one_signal_kind_cannot_max_threat_alone() {
+        let mut t = ThreatState::default();
+        for i in 0..10_000 {
+            t.record(Signal::Recon, i);
+        }
+        let (s, _) = t.score(10_000);
+        assert!(s <= Signal::Recon.cap() + 0.1);
+    }
+
+    #[test]
+    fn risk_rises_with_both_scores() {
+        assert!(risk(90.0, 90.0).0 > risk(90.0, 10.0).0);
+        assert!(risk(90.0, 90.0).0 > risk(10.0, 90.0).0);
+        assert!(risk(100.0, 0.0).0 > 0.0, "a dormant admin is never zero risk");
+    }
+}

@@ -1,0 +1,604 @@
+//! The core state and its one entry point, `update(msg) -> effects`, plus read-only queries
+//! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status};
+use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
+use crate::core::score::{self, Reason, ThreatState};
+use crate::core::text::SafeText;
+
+/// How many recent events the core keeps (with their raw records) for feeds and evidence.
+pub const FEED_CAP: usize = 4096;
+/// Minutes of per-identity activity history kept for the sparkline.
+pub const ACTIVITY_BUCKETS: usize = 8;
+/// An identity's first networks are learnt; after this many events a new one is a signal.
+const NETWORK_LEARNING_EVENTS: u64 = 8;
+const MAX_KNOWN_NETWORKS: usize = 6;
+/// Risk at which the core raises an alert the first time an identity crosses it.
+pub const ALERT_RISK: f64 = 80.0;
+
+#[derive(Debug, Clone)]
+pub enum Msg {
+    /// A batch of normalised events.
+    Events { events: Vec<Event>, now: Millis },
+    /// Identities with their permissions from an inventory: ranked even with no activity.
+    Inventory { identities: Vec<IdentityRecord>, now: Millis },
+    /// Time passes: threat decays.
+    Tick { now: Millis },
+    /// Rank by another score.
+    SortBy(SortKey),
+}
+
+/// What the core asks the outside world to do or know.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// An identity crossed the alert threshold.
+    Alert { identity: String, risk: f64, detail: String },
+}
+
+#[derive(Debug, Clone)]
+pub struct IdentityState {
+    pub record: IdentityRecord,
+    pub events: u64,
+    pub last_seen: Option<Millis>,
+    pub blast: f64,
+    pub blast_why: Vec<Reason>,
+    pub threat: f64,
+    pub threat_why: Vec<Reason>,
+    pub risk: f64,
+    threat_state: ThreatState,
+    networks: Vec<SafeText>,
+    activity: [u16; ACTIVITY_BUCKETS],
+    activity_minute: i64,
+    alerted: bool,
+}
+
+impl IdentityState {
+    fn new(record: IdentityRecord) -> IdentityState {
+        let (blast, blast_why) = score::blast_radius(&record.permissions);
+        let (risk, _) = score::risk(blast, 0.0);
+        IdentityState {
+            record,
+            events: 0,
+            last_seen: None,
+            blast,
+            blast_why,
+            threat: 0.0,
+            threat_why: Vec::new(),
+            risk,
+            threat_state: ThreatState::default(),
+            networks: Vec::new(),
+            activity: [0; ACTIVITY_BUCKETS],
+            activity_minute: 0,
+            alerted: false,
+        }
+    }
+
+    pub fn key(&self) -> String {
+        self.record.key()
+    }
+
+    pub fn display(&self) -> &str {
+        self.record.display.as_deref().unwrap_or(self.record.principal.as_str())
+    }
+
+    /// Events per minute over the last `ACTIVITY_BUCKETS` minutes, oldest first, as of `now`.
+    pub fn activity(&self, now: Millis) -> [u16; ACTIVITY_BUCKETS] {
+        let shift = (now / 60_000 - self.activity_minute).max(0) as usize;
+        let mut out = [0u16; ACTIVITY_BUCKETS];
+        if shift < ACTIVITY_BUCKETS {
+            out[..ACTIVITY_BUCKETS - shift].copy_from_slice(&self.activity[shift..]);
+        }
+        out
+    }
+
+    fn bump_activity(&mut self, at: Millis) {
+        let minute = at / 60_000;
+        if minute > self.activity_minute {
+            let shift = (minute - self.activity_minute) as usize;
+            if shift >= ACTIVITY_BUCKETS {
+                self.activity = [0; ACTIVITY_BUCKETS];
+            } else {
+                self.activity.copy_within(shift.., 0);
+                for b in &mut self.activity[ACTIVITY_BUCKETS - shift..] {
+                    *b = 0;
+                }
+            }
+            self.activity_minute = minute;
+        }
+        let back = (self.activity_minute - minute).max(0) as usize;
+        if back < ACTIVITY_BUCKETS {
+            let b = &mut self.activity[ACTIVITY_BUCKETS - 1 - back];
+            *b = b.saturating_add(1);
+        }
+    }
+
+    fn score(&self, key: SortKey) -> Quantised {
+        quantise(match key {
+            SortKey::Risk => self.risk,
+            SortKey::Blast => self.blast,
+            SortKey::Threat => self.threat,
+        })
+    }
+
+    pub fn why(&self) -> Vec<Reason> {
+        let mut why = Vec::with_capacity(self.threat_why.len() + self.blast_why.len() + 1);
+        why.push(score::risk(self.blast, self.threat).1);
+        why.extend(self.threat_why.iter().cloned());
+        why.extend(self.blast_why.iter().cloned());
+        why
+    }
+}
+
+/// One entry of the live feed.
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    pub seq: u64,
+    pub identity: u32,
+    pub event: Event,
+    pub signals: Vec<Signal>,
+}
+
+/// The ranked identity as scripts see it (INTERFACE.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedIdentity {
+    pub rank: usize,
+    pub identity: String,
+    pub provider: String,
+    pub kind: String,
+    pub display: String,
+    pub risk: f64,
+    pub blast_radius: f64,
+    pub threat: f64,
+    pub events: u64,
+    pub last_seen: Option<String>,
+    pub credentials: Vec<Credential>,
+    pub why: Vec<Reason>,
+}
+
+#[derive(Debug, Default)]
+pub struct Core {
+    ids: Vec<IdentityState>,
+    by_key: HashMap<String, u32>,
+    ranking: Ranking,
+    sort: SortKey,
+    feed: VecDeque<FeedItem>,
+    /// Identities whose threat is still decaying; revisited on `Tick`.
+    hot: Vec<u32>,
+    in_hot: Vec<bool>,
+    seq: u64,
+    now: Millis,
+    /// Bumped on every change; frontends redraw when it moves.
+    pub version: u64,
+    pub alerts: VecDeque<Effect>,
+}
+
+impl Core {
+    pub fn new() -> Core {
+        Core::default()
+    }
+
+    pub fn now(&self) -> Millis {
+        self.now
+    }
+    pub fn sort(&self) -> SortKey {
+        self.sort
+    }
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+    pub fn events_seen(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn update(&mut self, msg: Msg) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        match msg {
+            Msg::Events { events, now } => {
+                self.now = self.now.max(now);
+                for e in events {
+                    self.ingest(e, &mut effects);
+                }
+            }
+            Msg::Inventory { identities, now } => {
+                self.now = self.now.max(now);
+                for rec in identities {
+                    let idx = self.intern(&rec);
+                    let st = &mut self.ids[idx as usize];
+                    merge_record(&mut st.record, rec, true);
+                    let (b, why) = score::blast_radius(&st.record.permissions);
+                    st.blast = b;
+                    st.blast_why = why;
+                    self.rescore(idx, &mut effects);
+                }
+            }
+            Msg::Tick { now } => {
+                self.now = self.now.max(now);
+                let hot = std::mem::take(&mut self.hot);
+                for idx in hot {
+                    self.rescore(idx, &mut effects);
+                    let st = &self.ids[idx as usize];
+                    if st.threat_state.is_quiet() {
+                        self.in_hot[idx as usize] = false;
+                    } else {
+                        self.hot.push(idx);
+                    }
+                }
+            }
+            Msg::SortBy(key) => {
+                if key != self.sort {
+                    self.sort = key;
+                    let ids = &self.ids;
+                    self.ranking.rebuild(ids.iter().enumerate().map(|(i, s)| (i as u32, s.score(key))));
+                }
+            }
+        }
+        self.version += 1;
+        for e in &effects {
+            if self.alerts.len() >= 256 {
+                self.alerts.pop_front();
+            }
+            self.alerts.push_back(e.clone());
+        }
+        effects
+    }
+
+    fn intern(&mut self, rec: &IdentityRecord) -> u32 {
+        let key = rec.key();
+        if let Some(&i) = self.by_key.get(&key) {
+            return i;
+        }
+        let idx = self.ids.len() as u32;
+        let mut fresh = rec.clone();
+        fresh.permissions.clear();
+        fresh.credentials.clear();
+        let st = IdentityState::new(fresh);
+        self.ranking.set(idx, st.score(self.sort));
+        self.ids.push(st);
+        self.in_hot.push(false);
+        self.by_key.insert(key, idx);
+        idx
+    }
+
+    fn ingest(&mut self, e: Event, effects: &mut Vec<Effect>) {
+        let idx = self.intern(&e.actor);
+        let signals = {
+            let st = &mut self.ids[idx as usize];
+            merge_record(&mut st.record, e.actor.clone(), false);
+            if let Some(c) = &e.credential {
+                upsert_credential(&mut st.record.credentials, c.clone());
+            }
+            st.events += 1;
+            st.last_seen = Some(st.last_seen.map_or(e.time, |t| t.max(e.time)));
+            st.bump_activity(e.time);
+            let mut signals = score::event_signals(&e);
+            if let Some(ip) = &e.src_ip {
+                if !st.networks.contains(ip) {
+                    if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
+                        signals.push(Signal::NewNetwork);
+                    }
+                    if st.networks.len() < MAX_KNOWN_NETWORKS {
+                        st.networks.push(ip.clone());
+                    }
+                }
+            }
+            signals.sort_unstable();
+            signals.dedup();
+            for s in &signals {
+                st.threat_state.record(*s, e.time);
+            }
+            signals
+        };
+        if !signals.is_empty() && !self.in_hot[idx as usize] {
+            self.in_hot[idx as usize] = true;
+            self.hot.push(idx);
+        }
+        if !e.actor.permissions.is_empty() {
+            let st = &mut self.ids[idx as usize];
+            let (b, why) = score::blast_radius(&st.record.permissions);
+            st.blast = b;
+            st.blast_why = why;
+        }
+        self.rescore(idx, effects);
+        self.seq += 1;
+        if self.feed.len() >= FEED_CAP {
+            self.feed.pop_front();
+        }
+        self.feed.push_back(FeedItem { seq: self.seq, identity: idx, event: e, signals });
+    }
+
+    fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
+        let now = self.now;
+        let st = &mut self.ids[idx as usize];
+        let (t, why) = st.threat_state.score(now);
+        st.threat = t;
+        st.threat_why = why;
+        st.risk = score::risk(st.blast, st.threat).0;
+        if st.risk >= ALERT_RISK && !st.alerted {
+            st.alerted = true;
+            let detail = st.threat_why.first().map(|r| r.detail.clone()).unwrap_or_default();
+            effects.push(Effect::Alert { identity: st.key(), risk: st.risk, detail });
+        } else if st.risk < ALERT_RISK * 0.75 {
+            st.alerted = false;
+        }
+        let s = st.score(self.sort);
+        self.ranking.set(idx, s);
+    }
+
+    // ---- queries ----
+
+    pub fn get(&self, idx: u32) -> Option<&IdentityState> {
+        self.ids.get(idx as usize)
+    }
+
+    pub fn lookup(&self, key: &str) -> Option<u32> {
+        self.by_key.get(key).copied()
+    }
+
+    /// Ranked identity indices from `offset`, keeping those that match `filter`
+    /// (case-insensitive substring of key, display or kind).
+    pub fn window(&self, offset: usize, len: usize, filter: Option<&str>) -> Vec<u32> {
+        match filter.filter(|f| !f.is_empty()) {
+            None => self.ranking.iter_from(offset).take(len).collect(),
+            Some(f) => {
+                let f = f.to_lowercase();
+                self.ranking
+                    .iter_from(0)
+                    .filter(|i| self.matches(*i, &f))
+                    .skip(offset)
+                    .take(len)
+                    .collect()
+            }
+        }
+    }
+
+    /// How many identities a filter keeps (all when there is none).
+    pub fn count(&self, filter: Option<&str>) -> usize {
+        match filter.filter(|f| !f.is_empty()) {
+            None => self.ranking.len(),
+            Some(f) => {
+                let f = f.to_lowercase();
+                (0..self.ids.len() as u32).filter(|i| self.matches(*i, &f)).count()
+            }
+        }
+    }
+
+    fn matches(&self, idx: u32, lower: &str) -> bool {
+        let st = &self.ids[idx as usize];
+        contains_ci(st.record.principal.as_str(), lower)
+            || st.record.display.as_deref().is_some_and(|d| contains_ci(d, lower))
+            || st.record.kind.as_str().contains(lower)
+            || st.record.provider.as_str().contains(lower)
+    }
+
+    /// 0-based rank of an identity under the current sort.
+    pub fn position(&self, idx: u32) -> Option<usize> {
+        self.ranking.position(idx)
+    }
+
+    /// The most recent feed items, newest first, optionally only one identity's.
+    pub fn feed(&self, identity: Option<u32>, n: usize) -> Vec<&FeedItem> {
+        self.feed
+            .iter()
+            .rev()
+            .filter(|f| identity.is_none_or(|i| f.identity == i))
+            .take(n)
+            .collect()
+    }
+
+    pub fn ranked(&self, idx: u32, rank: usize) -> Option<RankedIdentity> {
+        let st = self.ids.get(idx as usize)?;
+        Some(RankedIdentity {
+            rank,
+            identity: st.key(),
+            provider: st.record.provider.as_str().to_string(),
+            kind: st.record.kind.as_str().to_string(),
+            display: st.display().to_string(),
+            risk: st.risk,
+            blast_radius: st.blast,
+            threat: st.threat,
+            events: st.events,
+            last_seen: st.last_seen.map(format_time),
+            credentials: st.record.credentials.clone(),
+            why: st.why(),
+        })
+    }
+
+    /// The top `n` under `by`, as scripts see them.
+    pub fn top(&mut self, n: usize, by: SortKey) -> Vec<RankedIdentity> {
+        self.update(Msg::SortBy(by));
+        self.window(0, n, None)
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, idx)| self.ranked(idx, i + 1))
+            .collect()
+    }
+}
+
+fn contains_ci(hay: &str, lower_needle: &str) -> bool {
+    if hay.is_ascii() && lower_needle.is_ascii() {
+        hay.as_bytes()
+            .windows(lower_needle.len().max(1))
+            .any(|w| w.eq_ignore_ascii_case(lower_needle.as_bytes()))
+    } else {
+        hay.to_lowercase().contains(lower_needle)
+    }
+}
+
+/// Merge what a newer record says about an identity into what we know.
+fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permissions: bool) {
+    if into.kind == IdentityKind::Unknown {
+        into.kind = from.kind;
+    }
+    if from.display.is_some() && into.display.is_none() {
+        into.display = from.display;
+    }
+    for c in from.credentials {
+        upsert_credential(&mut into.credentials, c);
+    }
+    if replace_permissions {
+        into.permissions = from.permissions;
+    } else {
+        for p in from.permissions {
+            if !into.permissions.contains(&p) {
+                into.permissions.push(p);
+            }
+        }
+    }
+    for t in from.tags {
+        if !into.tags.contains(&t) {
+            into.tags.push(t);
+        }
+    }
+}
+
+fn upsert_credential(list: &mut Vec<Credential>, c: Credential) {
+    match list.iter_mut().find(|x| x.id == c.id) {
+        Some(x) => {
+            x.status = c.status;
+            if x.kind == CredentialKind::Other {
+                x.kind = c.kind;
+            }
+        }
+        None => {
+            if list.len() < 16 {
+                list.push(c)
+            }
+        }
+    }
+}
+
+/// RFC 3339 UTC with seconds, as the JSON shapes use.
+pub fn format_time(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::{Api, Effect as Grant, Permission, Provider};
+
+    fn actor(name: &str, kind: IdentityKind) -> IdentityRecord {
+        IdentityRecord {
+            provider: Provider::Aws,
+            principal: SafeText::new(&format!("arn:aws:iam::1:user/{name}")),
+            kind,
+            display: Some(SafeText::new(name)),
+            credentials: vec![],
+            permissions: vec![],
+            tags: vec![],
+        }
+    }
+
+    fn ev(name: &str, op: &str, t: Millis) -> Event {
+        Event {
+            time: t,
+            class: Default::default(),
+            actor: actor(name, IdentityKind::IamUser),
+            credential: None,
+            api: Api { service: SafeText::new("iam"), operation: SafeText::new(op) },
+            resources: vec![],
+            src_ip: Some(SafeText::new("10.0.0.1")),
+            status: Status::Success,
+            signals: vec![],
+            raw: serde_json::Value::Null,
+        }
+    }
+
+    #[test]
+    fn suspicious_activity_moves_an_identity_to_the_top() {
+        let mut c = Core::new();
+        let mut batch: Vec<Event> = (0..50).map(|i| ev(&format!("svc{i}"), "GetObject", 1_000)).collect();
+        batch.push(ev("ci-bot", "GetObject", 1_000));
+        c.update(Msg::Events { events: batch, now: 1_000 });
+        let evil = vec![ev("ci-bot", "StopLogging", 2_000), ev("ci-bot", "AttachUserPolicy", 2_001)];
+        c.update(Msg::Events { events: evil, now: 2_001 });
+        let top = c.top(3, SortKey::Risk);
+        assert_eq!(top[0].display, "ci-bot");
+        assert!(top[0].why.iter().any(|r| r.detail.contains("defence evasion")), "{:?}", top[0].why);
+    }
+
+    #[test]
+    fn inventory_identities_rank_without_activity() {
+        let mut c = Core::new();
+        let mut admin = actor("admin", IdentityKind::IamRole);
+        admin.permissions.push(Permission {
+            action: SafeText::new("*"),
+            resource: SafeText::new("*"),
+            effect: Grant::Allow,
+            via: Some(SafeText::new("AdministratorAccess")),
+            sensitivity: None,
+        });
+        let reader = actor("reader", IdentityKind::IamUser);
+        c.update(Msg::Inventory { identities: vec![reader, admin], now: 0 });
+        let top = c.top(2, SortKey::Blast);
+        assert_eq!(top[0].display, "admin");
+        assert_eq!(top[0].events, 0);
+        assert!(top[0].blast_radius > 50.0);
+    }
+
+    #[test]
+    fn threat_decays_on_tick_and_the_ranking_follows() {
+        let mut c = Core::new();
+        c.update(Msg::Events { events: vec![ev("a", "DeleteTrail", 0), ev("b", "GetObject", 0)], now: 0 });
+        let before = c.top(1, SortKey::Threat)[0].threat;
+        c.update(Msg::Tick { now: 6 * score::THREAT_HALF_LIFE });
+        let after = c.top(1, SortKey::Threat)[0].threat;
+        assert!(after < before / 10.0, "before {before} after {after}");
+    }
+
+    #[test]
+    fn a_new_network_after_learning_is_a_signal() {
+        let mut c = Core::new();
+        let evs: Vec<Event> = (0..20).map(|i| ev("a", "GetObject", i)).collect();
+        c.update(Msg::Events { events: evs, now: 20 });
+        let mut odd = ev("a", "GetObject", 21);
+        odd.src_ip = Some(SafeText::new("203.0.113.9"));
+        c.update(Msg::Events { events: vec![odd], now: 21 });
+        let r = c.top(1, SortKey::Risk);
+        assert!(r[0].why.iter().any(|w| w.detail.contains("new network")));
+    }
+
+    #[test]
+    fn crossing_the_alert_threshold_raises_one_alert() {
+        let mut c = Core::new();
+        let mut a = actor("root", IdentityKind::Root);
+        a.permissions.push(Permission {
+            action: SafeText::new("*"),
+            resource: SafeText::new("*"),
+            effect: Grant::Allow,
+            via: None,
+            sensitivity: None,
+        });
+        let mut evs = Vec::new();
+        for (i, op) in ["StopLogging", "DeleteTrail", "AttachUserPolicy", "CreateAccessKey", "GetSecretValue"].iter().enumerate() {
+            let mut e = ev("root", op, i as i64);
+            e.actor = a.clone();
+            e.signals.push(Signal::Exfiltration);
+            evs.push(e);
+        }
+        let fx = c.update(Msg::Events { events: evs.clone(), now: 10 });
+        assert_eq!(fx.iter().filter(|e| matches!(e, Effect::Alert { .. })).count(), 1);
+        let fx = c.update(Msg::Events { events: evs, now: 11 });
+        assert!(fx.is_empty(), "an identity already alerted is not alerted again");
+    }
+
+    #[test]
+    fn activity_buckets_follow_the_minutes() {
+        let mut c = Core::new();
+        c.update(Msg::Events { events: vec![ev("a", "x", 0), ev("a", "x", 60_000), ev("a", "x", 60_001)], now: 60_001 });
+        let st = c.get(0).unwrap();
+        let a = st.activity(60_001);
+        assert_eq!(&a[ACTIVITY_BUCKETS - 2..], &[1, 2]);
+        let later = st.activity(60_000 * 20);
+        assert_eq!(later, [0; ACTIVITY_BUCKETS]);
+    }
+}

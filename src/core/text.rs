@@ -1,0 +1,145 @@
+//! `SafeText`: untrusted text made inert. Control, escape and bidirectional-override characters
+//! become visible escapes (`\u{1b}`), and length is capped, so a hostile identity name can never
+//! move the cursor, recolour the terminal or reorder what a responder reads.
+//!
+//! The type lives in the core so the model can require it; `ingest::sanitize` is where sources
+//! call it. Deserialising a `SafeText` sanitises too, so no serde path lets raw text in.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Longest text kept, in characters; longer text is cut and ends with `…`.
+pub const MAX_CHARS: usize = 512;
+
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct SafeText(Box<str>);
+
+impl SafeText {
+    /// Sanitise untrusted text.
+    pub fn new(raw: &str) -> SafeText {
+        if raw.len() <= MAX_CHARS && raw.chars().all(is_inert) {
+            return SafeText(raw.into());
+        }
+        let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
+        let mut count = 0usize;
+        for c in raw.chars() {
+            if count >= MAX_CHARS {
+                out.push('…');
+                break;
+            }
+            if is_inert(c) {
+                out.push(c);
+            } else {
+                use fmt::Write;
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            count += 1;
+        }
+        SafeText(out.into_boxed_str())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A character that cannot change how a terminal shows what follows it.
+fn is_inert(c: char) -> bool {
+    !(c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}'   // zero-width and LRM/RLM marks
+            | '\u{2028}'..='\u{202E}' // separators, embeddings and overrides
+            | '\u{2060}'..='\u{2069}' // word joiner, isolates
+            | '\u{061C}'              // Arabic letter mark
+            | '\u{FEFF}'))
+}
+
+impl fmt::Display for SafeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for SafeText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<&str> for SafeText {
+    fn from(s: &str) -> Self {
+        SafeText::new(s)
+    }
+}
+
+impl From<String> for SafeText {
+    fn from(s: String) -> Self {
+        SafeText::new(&s)
+    }
+}
+
+impl AsRef<str> for SafeText {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SafeText {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for SafeText {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SafeText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s: std::borrow::Cow<'de, str> = Deserialize::deserialize(d)?;
+        Ok(SafeText::new(&s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_become_visible_text() {
+        let t = SafeText::new("ci-bot\x1b[2J\x1b]0;pwned\x07");
+        assert!(!t.as_str().chars().any(|c| c.is_control()));
+        assert!(t.as_str().starts_with("ci-bot\\u{1b}[2J"));
+    }
+
+    #[test]
+    fn bidi_overrides_are_made_visible() {
+        let t = SafeText::new("user\u{202E}nimda");
+        assert_eq!(t.as_str(), "user\\u{202e}nimda");
+    }
+
+    #[test]
+    fn long_text_is_capped() {
+        let t = SafeText::new(&"a".repeat(10_000));
+        assert_eq!(t.as_str().chars().count(), MAX_CHARS + 1);
+        assert!(t.as_str().ends_with('…'));
+    }
+
+    #[test]
+    fn deserialising_sanitises() {
+        let t: SafeText = serde_json::from_str("\"a\\u001b[31mb\"").unwrap();
+        assert_eq!(t.as_str(), "a\\u{1b}[31mb");
+    }
+
+    #[test]
+    fn plain_text_is_unchanged() {
+        assert_eq!(SafeText::new("arn:aws:iam::1:user/ci-bot").as_str(), "arn:aws:iam::1:user/ci-bot");
+    }
+}

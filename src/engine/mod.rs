@@ -1,0 +1,365 @@
+//! The engine owns the async world: it runs the sources, feeds bounded batches into the core,
+//! ticks time, counts what it ingested and what it had to drop, and lets frontends read the
+//! core (`Engine::read`) and wait for changes (`Engine::changed`). The TUI, the headless
+//! commands and the MCP server all hold an `Engine`, so each behaviour exists once.
+
+pub mod sources;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use tokio::sync::{Notify, mpsc, watch};
+
+use crate::core::{Core, CoreEffect, Event, IdentityRecord, Millis, Msg};
+
+pub use sources::SourceSpec;
+
+/// Batches in flight between sources and the core. Live sources that find it full drop the
+/// batch and count it; finite sources (files) wait instead, so a backfill loses nothing.
+pub const CHANNEL_BATCHES: usize = 256;
+
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub sources: Vec<SourceSpec>,
+    pub inventories: Vec<PathBuf>,
+    /// Seed of the demo fleet (fixed for reproducible demos and tests).
+    pub demo_seed: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Health {
+    Connecting,
+    Up,
+    Retrying,
+    Error,
+    Done,
+}
+
+/// What a frontend shows about one source.
+#[derive(Debug, Clone, Serialize)]
+pub struct SourceStatus {
+    pub name: String,
+    pub health: Health,
+    pub events: u64,
+    pub rejected: u64,
+    /// The last problem, sanitised, for the header and `watch`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Bytes read of `total_bytes` for a finite source (progress of a backfill).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub progress: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Stats {
+    pub ingested: u64,
+    pub dropped: u64,
+    pub rejected: u64,
+    /// Events per second over the last few seconds.
+    pub rate: f64,
+    pub sources: Vec<SourceStatus>,
+}
+
+pub(crate) enum Input {
+    Events { source: usize, events: Vec<Event> },
+    Inventory { identities: Vec<IdentityRecord> },
+    Command(Msg),
+}
+
+pub(crate) struct Inner {
+    core: RwLock<Core>,
+    ingested: AtomicU64,
+    dropped: AtomicU64,
+    rejected: AtomicU64,
+    sources: Mutex<Vec<SourceStatus>>,
+    finite_left: AtomicUsize,
+    finite_done: Notify,
+    version: watch::Sender<u64>,
+    rate: Mutex<RateMeter>,
+    problems: Mutex<Vec<String>>,
+}
+
+/// A cheap handle on the running engine.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+    tx: mpsc::Sender<Input>,
+}
+
+impl Engine {
+    /// Start the sources and the core task. Must be called inside a tokio runtime.
+    pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
+        let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        let (version, _) = watch::channel(0);
+        let inner = Arc::new(Inner {
+            core: RwLock::new(Core::new()),
+            ingested: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+            rejected: AtomicU64::new(0),
+            sources: Mutex::new(Vec::new()),
+            finite_left: AtomicUsize::new(0),
+            finite_done: Notify::new(),
+            version,
+            rate: Mutex::new(RateMeter::default()),
+            problems: Mutex::new(Vec::new()),
+        });
+        let engine = Engine { inner: inner.clone(), tx };
+        tokio::spawn(core_task(inner.clone(), rx));
+        for path in &opts.inventories {
+            let identities = sources::load_inventory(path)?;
+            engine.tx.send(Input::Inventory { identities }).await.ok();
+        }
+        for spec in &opts.sources {
+            sources::spawn(&engine, spec.clone(), opts.demo_seed).await?;
+        }
+        Ok(engine)
+    }
+
+    /// Read the core under a shared lock. Keep `f` short: ingest waits while it runs.
+    pub fn read<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
+        let core = self.inner.core.read().unwrap_or_else(|e| e.into_inner());
+        f(&core)
+    }
+
+    /// Change the core directly (sort key, queries that need `&mut`); bumps the version.
+    pub fn write<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
+        let r = {
+            let mut core = self.inner.core.write().unwrap_or_else(|e| e.into_inner());
+            f(&mut core)
+        };
+        self.inner.version.send_modify(|v| *v += 1);
+        r
+    }
+
+    /// Send a message to the core through the ingest queue (ordered after pending batches).
+    pub async fn send(&self, msg: Msg) {
+        let _ = self.tx.send(Input::Command(msg)).await;
+    }
+
+    /// A receiver that changes whenever the core does.
+    pub fn changed(&self) -> watch::Receiver<u64> {
+        self.inner.version.subscribe()
+    }
+
+    pub fn version(&self) -> u64 {
+        *self.inner.version.borrow()
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            ingested: self.inner.ingested.load(Ordering::Relaxed),
+            dropped: self.inner.dropped.load(Ordering::Relaxed),
+            rejected: self.inner.rejected.load(Ordering::Relaxed),
+            rate: self.inner.rate.lock().map(|r| r.rate()).unwrap_or(0.0),
+            sources: self.inner.sources.lock().map(|s| s.clone()).unwrap_or_default(),
+        }
+    }
+
+    /// Problems met so far (malformed records, unreachable sources), oldest first, sanitised.
+    pub fn problems(&self) -> Vec<String> {
+        self.inner.problems.lock().map(|p| p.clone()).unwrap_or_default()
+    }
+
+    /// Wait until every finite source (files, folders) has been read to its end and its
+    /// events applied to the core.
+    pub async fn finished(&self) {
+        loop {
+            let notified = self.inner.finite_done.notified();
+            if self.inner.finite_left.load(Ordering::SeqCst) == 0 {
+                // Flush: a command sent now is applied after every batch before it.
+                let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+                let flush = Msg::Tick { now: now_ms() };
+                if self.tx.send(Input::Command(flush)).await.is_ok() {
+                    let inner = self.inner.clone();
+                    let mut rx = inner.version.subscribe();
+                    let target = *rx.borrow() + 1;
+                    tokio::spawn(async move {
+                        while *rx.borrow_and_update() < target {
+                            if rx.changed().await.is_err() {
+                                break;
+                            }
+                        }
+                        let _ = done_tx.send(());
+                    });
+                    let _ = done_rx.await;
+                }
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    // ---- for sources ----
+
+    pub(crate) fn register(&self, name: String, finite: bool) -> usize {
+        if finite {
+            self.inner.finite_left.fetch_add(1, Ordering::SeqCst);
+        }
+        let mut s = self.inner.sources.lock().unwrap_or_else(|e| e.into_inner());
+        s.push(SourceStatus { name, health: Health::Connecting, events: 0, rejected: 0, detail: None, progress: None });
+        s.len() - 1
+    }
+
+    pub(crate) fn set_health(&self, source: usize, health: Health, detail: Option<String>) {
+        if let Ok(mut s) = self.inner.sources.lock() {
+            if let Some(st) = s.get_mut(source) {
+                st.health = health;
+                st.detail = detail;
+            }
+        }
+        self.inner.version.send_modify(|v| *v += 1);
+    }
+
+    pub(crate) fn set_progress(&self, source: usize, done: u64, total: u64) {
+        if let Ok(mut s) = self.inner.sources.lock() {
+            if let Some(st) = s.get_mut(source) {
+                st.progress = Some((done, total));
+            }
+        }
+    }
+
+    pub(crate) fn finite_finished(&self) {
+        if self.inner.finite_left.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.inner.finite_done.notify_waiters();
+        }
+    }
+
+    /// A record a source could not read: counted, remembered, never fatal.
+    pub(crate) fn reject(&self, source: usize, problem: String) {
+        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!("{problem}");
+        if let Ok(mut s) = self.inner.sources.lock() {
+            if let Some(st) = s.get_mut(source) {
+                st.rejected += 1;
+            }
+        }
+        if let Ok(mut p) = self.inner.problems.lock() {
+            if p.len() < 1000 {
+                p.push(crate::core::SafeText::new(&problem).to_string());
+            }
+        }
+    }
+
+    /// Queue a batch from a live source; if the core is behind, drop it and count it.
+    pub(crate) fn offer(&self, source: usize, events: Vec<Event>) -> bool {
+        let n = events.len() as u64;
+        match self.tx.try_send(Input::Events { source, events }) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.inner.dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::warn!("ingest queue full: dropped {n} events from source {source}");
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queue a batch from a finite source, waiting for room: nothing is dropped.
+    pub(crate) async fn deliver(&self, source: usize, events: Vec<Event>) {
+        let _ = self.tx.send(Input::Events { source, events }).await;
+    }
+
+    pub(crate) async fn deliver_inventory(&self, identities: Vec<IdentityRecord>) {
+        let _ = self.tx.send(Input::Inventory { identities }).await;
+    }
+}
+
+async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>) {
+    let mut buf = Vec::with_capacity(64);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            n = rx.recv_many(&mut buf, 64) => {
+                if n == 0 { break; }
+                apply(&inner, buf.drain(..));
+            }
+            _ = tick.tick() => {
+                apply(&inner, std::iter::once(Input::Command(Msg::Tick { now: now_ms() })));
+            }
+        }
+    }
+}
+
+fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>) {
+    let now = now_ms();
+    let mut effects = Vec::new();
+    let mut total = 0u64;
+    {
+        let mut core = inner.core.write().unwrap_or_else(|e| e.into_inner());
+        let mut per_source: Vec<(usize, u64)> = Vec::new();
+        for input in inputs {
+            match input {
+                Input::Events { source, events } => {
+                    let n = events.len() as u64;
+                    total += n;
+                    match per_source.iter_mut().find(|(s, _)| *s == source) {
+                        Some(e) => e.1 += n,
+                        None => per_source.push((source, n)),
+                    }
+                    effects.extend(core.update(Msg::Events { events, now }));
+                }
+                Input::Inventory { identities } => {
+                    effects.extend(core.update(Msg::Inventory { identities, now }));
+                }
+                Input::Command(msg) => effects.extend(core.update(msg)),
+            }
+        }
+        if let Ok(mut s) = inner.sources.lock() {
+            for (i, n) in per_source {
+                if let Some(st) = s.get_mut(i) {
+                    st.events += n;
+                }
+            }
+        }
+    }
+    inner.ingested.fetch_add(total, Ordering::Relaxed);
+    if let Ok(mut r) = inner.rate.lock() {
+        r.add(total);
+    }
+    for e in effects {
+        match e {
+            CoreEffect::Alert { identity, risk, detail } => {
+                tracing::info!(%identity, risk, %detail, "risk alert")
+            }
+        }
+    }
+    inner.version.send_modify(|v| *v += 1);
+}
+
+/// Wall-clock time in ms: the engine is where the clock is read.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// Events per second over a sliding window of one-second buckets.
+#[derive(Debug, Default)]
+struct RateMeter {
+    buckets: std::collections::VecDeque<(Instant, u64)>,
+}
+
+impl RateMeter {
+    const WINDOW: Duration = Duration::from_secs(5);
+    fn add(&mut self, n: u64) {
+        let now = Instant::now();
+        match self.buckets.back_mut() {
+            Some((t, c)) if now.duration_since(*t) < Duration::from_secs(1) => *c += n,
+            _ => self.buckets.push_back((now, n)),
+        }
+        while self.buckets.front().is_some_and(|(t, _)| now.duration_since(*t) > Self::WINDOW) {
+            self.buckets.pop_front();
+        }
+    }
+    fn rate(&self) -> f64 {
+        let Some((first, _)) = self.buckets.front() else { return 0.0 };
+        let span = Instant::now().duration_since(*first).as_secs_f64().max(1.0);
+        self.buckets.iter().map(|(_, c)| *c).sum::<u64>() as f64 / span
+    }
+}

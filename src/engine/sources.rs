@@ -1,0 +1,445 @@
+//! Source kinds: files and folders of records (read to their end), agent and collector streams
+//! over HTTP (NDJSON or SSE, resumed by cursor, reconnected with capped backoff and jitter), and
+//! the demo fleet (an in-process agent on loopback, read over HTTP like any remote one).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+
+use crate::core::{Event, IdentityRecord};
+use crate::engine::{Engine, Health};
+use crate::ingest;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// The embedded demo fleet.
+    Demo,
+    /// A file or folder (recursively), `.gz` too, read to its end.
+    Path(PathBuf),
+    /// An agent or collector stream.
+    Http(String),
+}
+
+impl SourceSpec {
+    /// Parse a `--source` value. The error names what was wrong and what is accepted.
+    pub fn parse(s: &str) -> Result<SourceSpec, String> {
+        if s == "demo" {
+            return Ok(SourceSpec::Demo);
+        }
+        if s.starts_with("http://") || s.starts_with("https://") {
+            reqwest::Url::parse(s).map_err(|e| format!("--source {s}: not a valid URL: {e}"))?;
+            return Ok(SourceSpec::Http(s.to_string()));
+        }
+        for scheme in ["tail:", "webhook:", "nats://"] {
+            if s.starts_with(scheme) {
+                return Err(format!("--source {s}: '{scheme}' sources are not supported by this build yet"));
+            }
+        }
+        let p = PathBuf::from(s);
+        if !p.exists() {
+            return Err(format!(
+                "--source {s}: no such file or folder (give a path, http(s)://…/v1/events, or demo)"
+            ));
+        }
+        Ok(SourceSpec::Path(p))
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            SourceSpec::Demo => "demo".into(),
+            SourceSpec::Path(p) => p.display().to_string(),
+            SourceSpec::Http(u) => redact_url(u),
+        }
+    }
+
+    pub fn is_finite(&self) -> bool {
+        matches!(self, SourceSpec::Path(_))
+    }
+}
+
+/// A URL as it may be shown: no user, password or query string (they can carry tokens).
+pub fn redact_url(u: &str) -> String {
+    match reqwest::Url::parse(u) {
+        Ok(mut url) => {
+            let _ = url.set_username("");
+            let _ = url.set_password(None);
+            url.set_query(None);
+            url.to_string()
+        }
+        Err(_) => "<invalid url>".into(),
+    }
+}
+
+pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> anyhow::Result<()> {
+    match spec {
+        SourceSpec::Demo => {
+            let addr = crate::agent::spawn_demo(demo_seed).await?;
+            let url = format!("http://{addr}/v1/events");
+            let id = engine.register("demo".into(), false);
+            tokio::spawn(stream_task(engine.clone(), id, url));
+        }
+        SourceSpec::Http(url) => {
+            let id = engine.register(redact_url(&url), false);
+            tokio::spawn(stream_task(engine.clone(), id, url));
+        }
+        SourceSpec::Path(path) => {
+            let id = engine.register(path.display().to_string(), true);
+            let engine = engine.clone();
+            tokio::spawn(async move {
+                file_task(&engine, id, path).await;
+                engine.finite_finished();
+            });
+        }
+    }
+    Ok(())
+}
+
+const BATCH: usize = 512;
+
+/// Files under a path: the file itself, or every regular file in a folder, sorted for a stable
+/// order. Hidden files are skipped.
+pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_path_buf()]);
+    }
+    let mut out = Vec::new();
+    let mut stack = vec![path.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let p = entry.path();
+            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+                continue;
+            }
+            let ft = entry.file_type()?;
+            if ft.is_dir() {
+                stack.push(p);
+            } else if ft.is_file() {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let f = std::fs::File::open(path)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(f))))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+    }
+}
+
+async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
+    engine.set_health(id, Health::Up, None);
+    let files = match files_under(&path) {
+        Ok(f) => f,
+        Err(e) => {
+            engine.reject(id, format!("{}: cannot read: {e}", path.display()));
+            engine.set_health(id, Health::Error, Some(e.to_string()));
+            return;
+        }
+    };
+    let total: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let mut done = 0u64;
+    for file in files {
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<FileItem>(8);
+        let f2 = file.clone();
+        // Decoding is blocking work: a blocking thread reads and decodes, the task forwards.
+        let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx));
+        while let Some(item) = rx.recv().await {
+            match item {
+                FileItem::Events(evs) => engine.deliver(id, evs).await,
+                FileItem::Inventory(ids) => engine.deliver_inventory(ids).await,
+                FileItem::Reject(p) => engine.reject(id, p),
+            }
+        }
+        if let Ok(Err(e)) = reader.await {
+            engine.reject(id, format!("{}: {e}", file.display()));
+        }
+        done += size;
+        engine.set_progress(id, done, total);
+    }
+    engine.set_health(id, Health::Done, None);
+}
+
+enum FileItem {
+    Events(Vec<Event>),
+    Inventory(Vec<IdentityRecord>),
+    Reject(String),
+}
+
+fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::Result<()> {
+    let mut r = open(path)?;
+    let mut batch = Vec::with_capacity(BATCH);
+    let mut line = String::new();
+    let mut n = 0usize;
+    loop {
+        line.clear();
+        let read = match r.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(k) => k,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                let _ = tx.blocking_send(FileItem::Reject(format!(
+                    "{}: line {}: not UTF-8 text, skipped the rest of the file",
+                    path.display(),
+                    n + 1
+                )));
+                break;
+            }
+            Err(e) => return Err(e),
+        };
+        n += 1;
+        let text = line.trim();
+        if read == 0 || text.is_empty() {
+            continue;
+        }
+        if n == 1 && text.starts_with('{') && !text.ends_with('}') || n == 1 && text.starts_with('[') {
+            // A pretty-printed document: read it whole.
+            let mut rest = String::new();
+            r.read_to_string(&mut rest)?;
+            let whole = format!("{line}{rest}");
+            return decode_document(path, &whole, tx);
+        }
+        match ingest::decode_record(text) {
+            Ok(ingest::Decoded::Events(evs)) => batch.extend(evs),
+            Ok(ingest::Decoded::Inventory(ids)) => {
+                let _ = tx.blocking_send(FileItem::Inventory(ids));
+            }
+            Err(e) => {
+                let _ = tx.blocking_send(FileItem::Reject(format!("{}: line {n}: {e}", path.display())));
+            }
+        }
+        if batch.len() >= BATCH && tx.blocking_send(FileItem::Events(std::mem::take(&mut batch))).is_err() {
+            return Ok(());
+        }
+    }
+    if !batch.is_empty() {
+        let _ = tx.blocking_send(FileItem::Events(batch));
+    }
+    Ok(())
+}
+
+fn decode_document(path: &Path, text: &str, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::Result<()> {
+    match ingest::decode_document(text) {
+        Ok(ingest::Decoded::Events(evs)) => {
+            for chunk in evs.chunks(BATCH) {
+                let _ = tx.blocking_send(FileItem::Events(chunk.to_vec()));
+            }
+        }
+        Ok(ingest::Decoded::Inventory(ids)) => {
+            let _ = tx.blocking_send(FileItem::Inventory(ids));
+        }
+        Err(e) => {
+            let _ = tx.blocking_send(FileItem::Reject(format!("{}: {e}", path.display())));
+        }
+    }
+    Ok(())
+}
+
+/// An `--inventory` file, read whole before the sources start.
+pub fn load_inventory(path: &Path) -> anyhow::Result<Vec<IdentityRecord>> {
+    let mut text = String::new();
+    open(path)
+        .and_then(|mut r| r.read_to_string(&mut text))
+        .map_err(|e| anyhow::anyhow!("--inventory {}: cannot read: {e}", path.display()))?;
+    match ingest::decode_document(&text) {
+        Ok(ingest::Decoded::Inventory(ids)) => Ok(ids),
+        Ok(ingest::Decoded::Events(_)) => {
+            anyhow::bail!("--inventory {}: this file holds events; pass it with --source", path.display())
+        }
+        Err(e) => anyhow::bail!("--inventory {}: {e}", path.display()),
+    }
+}
+
+/// Backoff before reconnect attempt `n` (1-based): 250 ms doubling to 30 s, with ±25 % jitter.
+pub fn backoff(n: u32, jitter_seed: u64) -> Duration {
+    let base = 250u64.saturating_mul(1u64 << n.min(7).saturating_sub(1)).min(30_000);
+    // Cheap deterministic jitter from the seed: no shared RNG needed.
+    let x = jitter_seed.wrapping_mul(6364136223846793005).wrapping_add(n as u64 * 1442695040888963407);
+    let frac = ((x >> 33) % 1000) as f64 / 1000.0; // 0..1
+    Duration::from_millis((base as f64 * (0.75 + 0.5 * frac)) as u64)
+}
+
+async fn stream_task(engine: Engine, id: usize, url: String) {
+    let client = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
+        Ok(c) => c,
+        Err(e) => {
+            engine.set_health(id, Health::Error, Some(e.to_string()));
+            return;
+        }
+    };
+    let shown = redact_url(&url);
+    let mut cursor: Option<u64> = None;
+    let mut attempt = 0u32;
+    let mut inventory_loaded = false;
+    loop {
+        if !inventory_loaded {
+            if let Some(inv_url) = inventory_url(&url) {
+                if let Ok(resp) = client.get(&inv_url).send().await {
+                    if resp.status().is_success() {
+                        if let Ok(inv) = resp.json::<ingest::native::Inventory>().await {
+                            engine.deliver_inventory(inv.identities).await;
+                            inventory_loaded = true;
+                        }
+                    }
+                }
+            }
+        }
+        let mut req = client.get(&url).header("Accept", "application/x-ndjson, text/event-stream;q=0.5");
+        if let Some(c) = cursor {
+            req = req.query(&[("since", c)]);
+        }
+        let result = match req.send().await {
+            Ok(resp) if resp.status().is_success() => {
+                attempt = 0;
+                engine.set_health(id, Health::Up, None);
+                let sse = resp
+                    .headers()
+                    .get(reqwest::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.starts_with("text/event-stream"));
+                read_stream(&engine, id, resp, sse, &mut cursor).await
+            }
+            Ok(resp) => Err(format!("{shown}: HTTP {}", resp.status())),
+            Err(e) => Err(format!("{shown}: {}", describe_reqwest(&e))),
+        };
+        attempt += 1;
+        let why = result.err().unwrap_or_else(|| format!("{shown}: stream ended"));
+        tracing::warn!("{why}; reconnecting (attempt {attempt})");
+        engine.set_health(id, Health::Retrying, Some(why));
+        tokio::time::sleep(backoff(attempt, id as u64 ^ attempt as u64)).await;
+    }
+}
+
+fn describe_reqwest(e: &reqwest::Error) -> String {
+    if e.is_connect() {
+        "cannot connect (is the agent running?)".into()
+    } else if e.is_timeout() {
+        "timed out".into()
+    } else {
+        let mut s = e.to_string();
+        let mut src = std::error::Error::source(e);
+        while let Some(inner) = src {
+            s = format!("{s}: {inner}");
+            src = inner.source();
+        }
+        s
+    }
+}
+
+/// `…/v1/events` → `…/v1/inventory`.
+fn inventory_url(events_url: &str) -> Option<String> {
+    let mut u = reqwest::Url::parse(events_url).ok()?;
+    let path = u.path().strip_suffix("/events")?.to_string();
+    u.set_path(&format!("{path}/inventory"));
+    u.set_query(None);
+    Some(u.to_string())
+}
+
+async fn read_stream(
+    engine: &Engine,
+    id: usize,
+    resp: reqwest::Response,
+    sse: bool,
+    cursor: &mut Option<u64>,
+) -> Result<(), String> {
+    let mut body = resp.bytes_stream();
+    let mut pending: Vec<u8> = Vec::new();
+    let mut batch: Vec<Event> = Vec::new();
+    let mut sse_id: Option<u64> = None;
+    let mut flush_at = tokio::time::Instant::now() + Duration::from_millis(50);
+    loop {
+        let chunk = tokio::select! {
+            c = body.next() => c,
+            _ = tokio::time::sleep_until(flush_at), if !batch.is_empty() => {
+                engine.offer(id, std::mem::take(&mut batch));
+                flush_at = tokio::time::Instant::now() + Duration::from_millis(50);
+                continue;
+            }
+        };
+        let Some(chunk) = chunk else {
+            if !batch.is_empty() {
+                engine.offer(id, batch);
+            }
+            return Ok(());
+        };
+        let chunk = chunk.map_err(|e| e.to_string())?;
+        pending.extend_from_slice(&chunk);
+        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            let Ok(text) = std::str::from_utf8(&line) else {
+                engine.reject(id, "stream: a line that is not UTF-8 was skipped".into());
+                continue;
+            };
+            let text = text.trim_end_matches(['\r', '\n']);
+            let payload = if sse {
+                if let Some(v) = text.strip_prefix("id:") {
+                    sse_id = v.trim().parse().ok();
+                    continue;
+                }
+                match text.strip_prefix("data:") {
+                    Some(d) => d.trim_start(),
+                    None => continue,
+                }
+            } else {
+                text
+            };
+            if payload.trim().is_empty() {
+                continue;
+            }
+            match ingest::native::decode_line(payload) {
+                Ok(l) => {
+                    if let Some(c) = l.cursor.or(sse_id.take()) {
+                        *cursor = Some(c);
+                    }
+                    batch.push(l.event);
+                }
+                Err(e) => engine.reject(id, format!("stream: record after cursor {cursor:?}: {e}")),
+            }
+        }
+        if batch.len() >= BATCH {
+            engine.offer(id, std::mem::take(&mut batch));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let a = backoff(1, 7);
+        let b = backoff(4, 7);
+        let c = backoff(50, 7);
+        assert!(a < b && b < c, "{a:?} {b:?} {c:?}");
+        assert!(c <= Duration::from_millis(37_500));
+        assert!(a >= Duration::from_millis(187));
+    }
+
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        let r = redact_url("https://user:hunter2@agent.internal:8443/v1/events?token=s3cr3t");
+        assert!(!r.contains("hunter2") && !r.contains("s3cr3t") && !r.contains("user"), "{r}");
+    }
+
+    #[test]
+    fn unknown_source_kinds_are_named() {
+        let e = SourceSpec::parse("/definitely/not/here").unwrap_err();
+        assert!(e.contains("/definitely/not/here") && e.contains("demo"));
+    }
+
+    #[test]
+    fn inventory_url_sits_beside_events() {
+        assert_eq!(
+            inventory_url("http://127.0.0.1:9/v1/events?since=4").as_deref(),
+            Some("http://127.0.0.1:9/v1/inventory")
+        );
+    }
+}

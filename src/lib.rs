@@ -1,0 +1,8 @@
+//! blastdoor: an incident-response console for rogue machine identities.
+//! `core` is pure; `ingest` decodes and sanitises; `engine` runs the async world; `agent`,
+//! `tui` and `headless` are built on top. Arrows point downward only.
+
+pub mod agent;
+pub mod core;
+pub mod engine;
+pub mod ingest;
