@@ -3,6 +3,8 @@
 //! `tui` and `headless` are built on top. Arrows point downward only.
 
 pub mod agent;
+pub mod config;
 pub mod core;
 pub mod engine;
 pub mod ingest;
+pub mod tui;
