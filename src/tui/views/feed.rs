@@ -1,0 +1,89 @@
+//! The live activity feed: newest first, all identities or the selected one's. Paused (or
+//! scrolled back), it stays frozen and counts what arrived meanwhile. Denied calls and threat
+//! signals are marked in words (`(denied)`, `[privesc]`), not by colour alone.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{ViewData, fmt_clock, fmt_count, pane_block, safe_span, signal_tag, truncate};
+use crate::tui::app::{App, Pane};
+use crate::tui::theme::Theme;
+
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    view: &ViewData,
+    theme: &Theme,
+    shared: bool,
+) {
+    let feed = &view.feed;
+    let mut title = vec![Span::raw(" Feed ")];
+    match &feed.scope {
+        Some(who) => {
+            title.push(Span::raw("· "));
+            title.push(safe_span(who, theme.style("feed.identity")));
+            title.push(Span::raw(" "));
+        }
+        None => title.push(Span::raw("· all ")),
+    }
+    if feed.paused {
+        title.push(Span::styled(
+            format!(" PAUSED +{} ", fmt_count(feed.waiting)),
+            theme.style("feed.paused"),
+        ));
+        title.push(Span::raw(" "));
+    }
+    if shared {
+        title.push(Span::styled("│ tab: details ", theme.style("ui.text.dim")));
+    }
+    let block = pane_block(Line::from(title), app.focus == Pane::Feed, theme);
+
+    if feed.items.is_empty() {
+        let msg = if feed.scope_empty {
+            "Select an identity to see its events."
+        } else {
+            "No events yet."
+        };
+        frame.render_widget(
+            Paragraph::new(msg)
+                .style(theme.style("ui.text.dim"))
+                .block(block),
+            area,
+        );
+        return;
+    }
+    // Narrow panes give the event more room than the name.
+    let name_width = if area.width < 100 { 16 } else { 22 };
+    let lines: Vec<Line> = feed
+        .items
+        .iter()
+        .map(|f| {
+            let mut spans = vec![
+                Span::styled(fmt_clock(f.time), theme.style("feed.time")),
+                Span::raw(" "),
+                Span::styled(
+                    format!("{:<name_width$}", truncate(f.identity.as_str(), name_width)),
+                    theme.style("feed.identity"),
+                ),
+                Span::raw(" "),
+            ];
+            let style = if f.denied {
+                theme.style("feed.denied")
+            } else {
+                theme.style("feed")
+            };
+            spans.push(safe_span(&f.summary, style));
+            for s in &f.signals {
+                spans.push(Span::styled(
+                    format!(" [{}]", signal_tag(*s)),
+                    theme.style("feed.signal"),
+                ));
+            }
+            Line::from(spans)
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

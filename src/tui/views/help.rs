@@ -1,0 +1,86 @@
+//! The `?` overlay: every bound action and its keys, generated from the active keymap so that
+//! the help can never disagree with what the keys do.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+
+use crate::tui::app::App;
+use crate::tui::keymap::{Action, Keymap};
+use crate::tui::theme::Theme;
+
+/// `(keys, what they do)` for each bound action, then the fixed keys of the filter input.
+pub fn lines(keymap: &Keymap) -> Vec<(String, &'static str)> {
+    let mut out: Vec<(String, &'static str)> = Action::ALL
+        .iter()
+        .filter(|a| **a != Action::None)
+        .filter_map(|a| {
+            let keys = keymap.keys_for(*a);
+            (!keys.is_empty()).then(|| {
+                (
+                    keys.iter()
+                        .map(|k| k.label())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    a.describe(),
+                )
+            })
+        })
+        .collect();
+    out.push(("enter".into(), "in the filter input: apply the filter"));
+    out.push((
+        "esc".into(),
+        "in the filter input: cancel; in this help: close",
+    ));
+    out
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let entries = lines(app.keymap());
+    let key_width = entries
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(24);
+    let width = area.width.saturating_sub(4).min(76);
+    let height = area.height.saturating_sub(2).min(entries.len() as u16 + 2);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+
+    let key = theme.style("ui.help.key");
+    let body: Vec<Line> = entries
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::styled(format!(" {k:>key_width$}  "), key),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    let title = Line::from(vec![
+        Span::raw(" Help · keymap "),
+        Span::raw(app.keymap().name().to_string()),
+        Span::raw(" "),
+    ])
+    .style(theme.style("ui.help.title"));
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.style("ui.border.focused"))
+        .title(title);
+    let scroll = u16::try_from(app.help_scroll).unwrap_or(u16::MAX);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(body)
+            .style(theme.style("ui.help"))
+            .block(block)
+            .scroll((scroll, 0)),
+        popup,
+    );
+}

@@ -1,0 +1,682 @@
+//! What the console draws, as plain functions over a snapshot: `ViewData::build` copies what one
+//! frame needs out of the core (only the visible rows, in one short read lock) and `render`
+//! draws it. Neither touches the terminal or the engine, so screens are tested on a
+//! `TestBackend` with a hand-made `Core`, a fixed clock and fixed stats.
+//!
+//! Layout is responsive: from about 110×30 every column and pane is shown side by side; below
+//! that (80×24, a bastion host's terminal) the table drops the kind and provider columns and the
+//! feed and the details share one lower pane, switched with Tab.
+
+pub mod detail;
+pub mod feed;
+pub mod header;
+pub mod help;
+pub mod hints;
+pub mod table;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Position, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Wrap};
+
+use crate::core::model::{Credential, CredentialKind, CredentialStatus, Effect, Signal, Status};
+use crate::core::state::{ACTIVITY_BUCKETS, FEED_CAP};
+use crate::core::{Core, Millis, SafeText, SortKey};
+use crate::engine::{Health, Stats};
+use crate::tui::app::{App, FeedScope, Pane};
+use crate::tui::theme::Theme;
+
+/// Smallest terminal the console lays out; below it a message says so.
+pub const MIN_WIDTH: u16 = 50;
+pub const MIN_HEIGHT: u16 = 12;
+/// From this size on, the wide layout shows everything at once.
+pub const WIDE_WIDTH: u16 = 110;
+pub const WIDE_HEIGHT: u16 = 30;
+/// Grants listed in the details before "and N more".
+const MAX_GRANTS_SHOWN: usize = 8;
+
+/// Where each part of the screen goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Areas {
+    pub header: Rect,
+    pub table: Rect,
+    pub feed: Option<Rect>,
+    pub detail: Option<Rect>,
+    pub hints: Rect,
+    /// Feed and details side by side (otherwise they share the lower pane).
+    pub wide: bool,
+    pub too_small: bool,
+}
+
+impl Areas {
+    /// Table rows that fit (inside the borders, under the column header).
+    pub fn table_rows(&self) -> usize {
+        self.table.height.saturating_sub(3) as usize
+    }
+    pub fn feed_rows(&self) -> usize {
+        self.feed.map_or(0, |r| r.height.saturating_sub(2) as usize)
+    }
+    pub fn detail_rows(&self) -> usize {
+        self.detail
+            .map_or(0, |r| r.height.saturating_sub(2) as usize)
+    }
+}
+
+/// Lay out a screen of `area` for the app's state.
+pub fn areas(area: Rect, app: &App) -> Areas {
+    let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
+    let [header, body, hints] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let wide = area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT;
+    if wide {
+        let [table, lower] =
+            Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
+        let [feed, detail] =
+            Layout::horizontal([Constraint::Percentage(50), Constraint::Fill(1)]).areas(lower);
+        Areas {
+            header,
+            table,
+            feed: Some(feed),
+            detail: Some(detail),
+            hints,
+            wide,
+            too_small,
+        }
+    } else {
+        let [table, lower] =
+            Layout::vertical([Constraint::Percentage(57), Constraint::Fill(1)]).areas(body);
+        let (feed, detail) = match app.lower {
+            Pane::Detail => (None, Some(lower)),
+            _ => (Some(lower), None),
+        };
+        Areas {
+            header,
+            table,
+            feed,
+            detail,
+            hints,
+            wide,
+            too_small,
+        }
+    }
+}
+
+/// One table row.
+#[derive(Debug, Clone)]
+pub struct RowData {
+    pub id: u32,
+    /// 1-based rank under the current sort (over all identities, also when filtered).
+    pub rank: usize,
+    pub display: SafeText,
+    /// The stable identity key (`aws:arn:…`).
+    pub key: SafeText,
+    pub kind: &'static str,
+    pub provider: &'static str,
+    pub risk: f64,
+    pub blast: f64,
+    pub threat: f64,
+    pub activity: [u16; ACTIVITY_BUCKETS],
+    pub last_seen: Option<Millis>,
+}
+
+/// One feed line.
+#[derive(Debug, Clone)]
+pub struct FeedRow {
+    pub seq: u64,
+    pub time: Millis,
+    pub identity: SafeText,
+    pub summary: SafeText,
+    pub denied: bool,
+    pub signals: Vec<Signal>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FeedData {
+    pub items: Vec<FeedRow>,
+    /// Lines scrolled back from the newest (clamped).
+    pub scroll: usize,
+    pub paused: bool,
+    /// Events that arrived since the feed was paused.
+    pub waiting: u64,
+    /// Whose feed this is, when it is one identity's.
+    pub scope: Option<SafeText>,
+    /// The feed is scoped to the selection but nothing is selected.
+    pub scope_empty: bool,
+}
+
+/// One line of the details pane.
+#[derive(Debug, Clone)]
+pub enum DetailLine {
+    Heading(String),
+    Field(&'static str, SafeText),
+    Scores {
+        risk: f64,
+        blast: f64,
+        threat: f64,
+    },
+    Reason {
+        weight: f64,
+        factor: SafeText,
+        detail: SafeText,
+    },
+    Credential {
+        id: SafeText,
+        kind: &'static str,
+        status: &'static str,
+    },
+    Grant {
+        effect: Effect,
+        text: SafeText,
+    },
+    Note(SafeText),
+}
+
+#[derive(Debug, Clone)]
+pub struct DetailData {
+    pub title: SafeText,
+    pub lines: Vec<DetailLine>,
+}
+
+/// One source in the header.
+#[derive(Debug, Clone)]
+pub struct SourceView {
+    pub name: SafeText,
+    pub health: Health,
+    pub detail: Option<SafeText>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HeaderData {
+    pub sources: Vec<SourceView>,
+    pub rate: f64,
+    pub ingested: u64,
+    pub dropped: u64,
+    pub rejected: u64,
+    pub events_seen: u64,
+    pub demo_by_default: bool,
+}
+
+/// Everything one frame shows, copied out of the core.
+#[derive(Debug, Clone)]
+pub struct ViewData {
+    pub now: Millis,
+    pub sort: SortKey,
+    pub total: usize,
+    /// Identities the filter keeps (all without one).
+    pub matching: usize,
+    pub filter: Option<String>,
+    /// Clamped cursor and first visible row.
+    pub cursor: usize,
+    pub offset: usize,
+    /// Table rows on screen.
+    pub page: usize,
+    pub rows: Vec<RowData>,
+    pub selected: Option<u32>,
+    pub detail: Option<DetailData>,
+    pub detail_scroll: usize,
+    pub feed: FeedData,
+    pub header: HeaderData,
+}
+
+impl ViewData {
+    /// Copy what the next frame shows out of the core. Pure; the caller holds the read lock
+    /// only for this call. Cost is bounded by what is on screen (plus the core's own filter
+    /// scan when a filter is applied).
+    pub fn build(core: &Core, stats: &Stats, app: &App, now: Millis) -> ViewData {
+        let layout = areas(Rect::from((Position::ORIGIN, app.size)), app);
+        let filter = app.filter.as_deref();
+        let page = layout.table_rows();
+        let matching = core.count(filter);
+        let cursor = app.cursor.min(matching.saturating_sub(1));
+        let mut offset = app.offset.min(cursor);
+        if page > 0 && cursor >= offset + page {
+            offset = cursor + 1 - page;
+        }
+        // When the list shrinks, show a full page rather than a tail.
+        offset = offset.min(matching.saturating_sub(page));
+        let ids = core.window(offset, page, filter);
+        let rows: Vec<RowData> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, &id)| {
+                let st = core.get(id)?;
+                let rank = match filter {
+                    // With a filter, the rank that matters is still the one over everything.
+                    Some(_) => core.position(id).map_or(offset + i + 1, |p| p + 1),
+                    None => offset + i + 1,
+                };
+                Some(RowData {
+                    id,
+                    rank,
+                    display: SafeText::new(st.display()),
+                    key: SafeText::new(&st.key()),
+                    kind: st.record.kind.as_str(),
+                    provider: st.record.provider.as_str(),
+                    risk: st.risk,
+                    blast: st.blast,
+                    threat: st.threat,
+                    activity: st.activity(now),
+                    last_seen: st.last_seen,
+                })
+            })
+            .collect();
+        let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
+
+        let detail = selected.and_then(|id| detail_data(core, id, now));
+        let detail_len = detail.as_ref().map_or(0, |d| d.lines.len());
+        let detail_scroll = app
+            .detail_scroll
+            .min(detail_len.saturating_sub(layout.detail_rows()));
+
+        let feed = feed_data(core, app, selected, layout.feed_rows());
+
+        let header = HeaderData {
+            sources: stats
+                .sources
+                .iter()
+                .map(|s| SourceView {
+                    name: SafeText::new(&s.name),
+                    health: s.health,
+                    detail: s.detail.as_deref().map(SafeText::new),
+                })
+                .collect(),
+            rate: stats.rate,
+            ingested: stats.ingested,
+            dropped: stats.dropped,
+            rejected: stats.rejected,
+            events_seen: core.events_seen(),
+            demo_by_default: app.demo_by_default,
+        };
+        ViewData {
+            now,
+            sort: core.sort(),
+            total: core.len(),
+            matching,
+            filter: app.filter.clone(),
+            cursor,
+            offset,
+            page,
+            rows,
+            selected,
+            detail,
+            detail_scroll,
+            feed,
+            header,
+        }
+    }
+}
+
+fn feed_data(core: &Core, app: &App, selected: Option<u32>, rows: usize) -> FeedData {
+    let scope = match app.scope {
+        FeedScope::All => None,
+        FeedScope::Selected => match selected {
+            Some(id) => Some(id),
+            None => {
+                return FeedData {
+                    scope_empty: true,
+                    paused: app.paused_at.is_some(),
+                    ..FeedData::default()
+                };
+            }
+        },
+    };
+    let waiting = app
+        .paused_at
+        .map_or(0, |p| core.events_seen().saturating_sub(p));
+    let scroll = app.feed_scroll.min(FEED_CAP);
+    // Events newer than the pause are skipped, so ask for that many more.
+    let want = (scroll + rows)
+        .saturating_add(usize::try_from(waiting).unwrap_or(usize::MAX))
+        .min(FEED_CAP);
+    let items: Vec<_> = core
+        .feed(scope, want)
+        .into_iter()
+        .filter(|f| app.paused_at.is_none_or(|p| f.seq <= p))
+        .collect();
+    let scroll = scroll.min(items.len().saturating_sub(rows));
+    let items = items
+        .iter()
+        .skip(scroll)
+        .take(rows)
+        .map(|f| FeedRow {
+            seq: f.seq,
+            time: f.event.time,
+            identity: SafeText::new(core.get(f.identity).map_or("?", |s| s.display())),
+            summary: SafeText::new(&f.event.summary()),
+            denied: f.event.status == Status::Failure,
+            signals: f.signals.clone(),
+        })
+        .collect();
+    FeedData {
+        items,
+        scroll,
+        paused: app.paused_at.is_some(),
+        waiting,
+        scope: scope
+            .and_then(|id| core.get(id))
+            .map(|s| SafeText::new(s.display())),
+        scope_empty: false,
+    }
+}
+
+fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
+    let st = core.get(id)?;
+    let mut lines = Vec::new();
+    let field = |label, text: &str| DetailLine::Field(label, SafeText::new(text));
+    lines.push(field("identity", &st.key()));
+    lines.push(field(
+        "kind",
+        &format!(
+            "{} · {}",
+            st.record.kind.as_str(),
+            st.record.provider.as_str()
+        ),
+    ));
+    let seen = match st.last_seen {
+        Some(t) => format!(
+            "{} · last seen {} ago ({})",
+            fmt_count(st.events),
+            fmt_age(now, t),
+            fmt_clock(t)
+        ),
+        None => format!("{} · never seen active", fmt_count(st.events)),
+    };
+    lines.push(field("events", &seen));
+    if !st.record.tags.is_empty() {
+        let tags: Vec<&str> = st.record.tags.iter().map(|t| t.as_str()).collect();
+        lines.push(field("tags", &tags.join(", ")));
+    }
+    lines.push(DetailLine::Scores {
+        risk: st.risk,
+        blast: st.blast,
+        threat: st.threat,
+    });
+
+    // Credentials first: they are what containment acts on, and there are few of them.
+    lines.push(DetailLine::Heading(format!(
+        "Credentials ({})",
+        st.record.credentials.len()
+    )));
+    if st.record.credentials.is_empty() {
+        lines.push(DetailLine::Note(SafeText::new("none seen")));
+    }
+    lines.extend(st.record.credentials.iter().map(credential_line));
+
+    let reason = |r: &crate::core::score::Reason| DetailLine::Reason {
+        weight: r.weight,
+        factor: SafeText::new(&r.factor),
+        detail: SafeText::new(&r.detail),
+    };
+    let why = st.why();
+    lines.push(DetailLine::Heading("Why this risk".into()));
+    lines.extend(why.first().map(reason));
+    lines.push(DetailLine::Heading("Threat: live activity".into()));
+    if st.threat_why.is_empty() {
+        lines.push(DetailLine::Note(SafeText::new("no suspicious activity")));
+    }
+    lines.extend(st.threat_why.iter().map(reason));
+    lines.push(DetailLine::Heading(
+        "Blast radius: what it can reach".into(),
+    ));
+    if st.blast_why.is_empty() {
+        lines.push(DetailLine::Note(SafeText::new("no permissions known")));
+    }
+    lines.extend(st.blast_why.iter().map(reason));
+
+    let perms = &st.record.permissions;
+    let denies = perms.iter().filter(|p| p.effect == Effect::Deny).count();
+    lines.push(DetailLine::Heading(format!(
+        "Permissions ({} allow, {} deny)",
+        perms.len() - denies,
+        denies
+    )));
+    if perms.is_empty() {
+        lines.push(DetailLine::Note(SafeText::new(
+            "none known: add an inventory (--inventory)",
+        )));
+    }
+    for p in perms.iter().take(MAX_GRANTS_SHOWN) {
+        let via = p
+            .via
+            .as_ref()
+            .map(|v| format!(" (via {v})"))
+            .unwrap_or_default();
+        let text = format!("{} on {}{via}", p.action, p.resource);
+        lines.push(DetailLine::Grant {
+            effect: p.effect,
+            text: SafeText::new(&text),
+        });
+    }
+    if perms.len() > MAX_GRANTS_SHOWN {
+        lines.push(DetailLine::Note(SafeText::new(&format!(
+            "and {} more",
+            perms.len() - MAX_GRANTS_SHOWN
+        ))));
+    }
+    Some(DetailData {
+        title: SafeText::new(st.display()),
+        lines,
+    })
+}
+
+fn credential_line(c: &Credential) -> DetailLine {
+    DetailLine::Credential {
+        id: c.id.clone(),
+        kind: credential_kind(c.kind),
+        status: credential_status(c.status),
+    }
+}
+
+fn credential_kind(k: CredentialKind) -> &'static str {
+    match k {
+        CredentialKind::AccessKey => "access key",
+        CredentialKind::Session => "session",
+        CredentialKind::SaToken => "service account token",
+        CredentialKind::VaultToken => "vault token",
+        CredentialKind::CiToken => "ci token",
+        CredentialKind::ApiKey => "api key",
+        CredentialKind::ServiceAccountKey => "service account key",
+        CredentialKind::Password => "password",
+        CredentialKind::Other => "other",
+    }
+}
+
+fn credential_status(s: CredentialStatus) -> &'static str {
+    match s {
+        CredentialStatus::Active => "active",
+        CredentialStatus::Inactive => "inactive",
+        CredentialStatus::Revoked => "revoked",
+    }
+}
+
+/// Draw one frame.
+pub fn render(frame: &mut Frame, app: &App, view: &ViewData, theme: &Theme) {
+    let area = frame.area();
+    frame.render_widget(Block::new().style(theme.style("ui.background")), area);
+    let a = areas(area, app);
+    if a.too_small {
+        let msg = format!(
+            "blastdoor needs at least {MIN_WIDTH}×{MIN_HEIGHT}; this terminal is {}×{}.",
+            area.width, area.height
+        );
+        frame.render_widget(
+            Paragraph::new(msg)
+                .wrap(Wrap { trim: true })
+                .style(theme.style("ui.warning")),
+            area,
+        );
+        return;
+    }
+    header::render(frame, a.header, view, theme);
+    table::render(frame, a.table, app, view, theme);
+    if let Some(r) = a.feed {
+        feed::render(frame, r, app, view, theme, !a.wide);
+    }
+    if let Some(r) = a.detail {
+        detail::render(frame, r, app, view, theme, !a.wide);
+    }
+    hints::render(frame, a.hints, app, theme);
+    if app.mode == crate::tui::app::Mode::Help {
+        help::render(frame, area, app, theme);
+    }
+}
+
+/// A bordered pane. The focused one gets a thick border as well as a colour, so focus is
+/// visible without colour.
+pub(crate) fn pane_block<'a>(title: Line<'a>, focused: bool, theme: &Theme) -> Block<'a> {
+    let (border, kind, title_style) = if focused {
+        (
+            theme.style("ui.border.focused"),
+            BorderType::Thick,
+            theme.style("ui.title.focused"),
+        )
+    } else {
+        (
+            theme.style("ui.border"),
+            BorderType::Plain,
+            theme.style("ui.title"),
+        )
+    };
+    Block::new()
+        .borders(Borders::ALL)
+        .border_type(kind)
+        .border_style(border)
+        .title(title.patch_style(title_style))
+}
+
+/// How alarming a 0–100 score is, as a style name. The number itself is always shown too.
+pub(crate) fn level_style(score: f64) -> &'static str {
+    if score >= 70.0 {
+        "risk.high"
+    } else if score >= 40.0 {
+        "risk.medium"
+    } else {
+        "risk.low"
+    }
+}
+
+/// `1,234,567`.
+pub fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `999`, `12.3k`, `4.5M`: for tight places.
+pub fn fmt_short(n: u64) -> String {
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}k", n as f64 / 1e3),
+        1_000_000..=999_999_999 => format!("{:.1}M", n as f64 / 1e6),
+        _ => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
+/// Time since `t` in one unit: `42s`, `7m`, `3h`, `12d`.
+pub fn fmt_age(now: Millis, t: Millis) -> String {
+    let s = (now - t).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// `HH:MM:SS` in UTC: incident timelines are compared across hosts and logs.
+pub fn fmt_clock(t: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .map(|d| d.format("%H:%M:%S").to_string())
+        .unwrap_or_else(|| "--:--:--".into())
+}
+
+const SPARKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+/// Activity per minute as a one-line sparkline, scaled to its own peak; `·` is a quiet minute.
+pub fn sparkline(buckets: &[u16]) -> String {
+    let max = buckets.iter().copied().max().unwrap_or(0);
+    buckets
+        .iter()
+        .map(|&b| {
+            if b == 0 || max == 0 {
+                '·'
+            } else {
+                SPARKS[b as usize * (SPARKS.len() - 1) / max as usize]
+            }
+        })
+        .collect()
+}
+
+/// Cut text to `max` characters, marking the cut with `…`.
+pub fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// A signal as a short tag for the feed.
+pub fn signal_tag(s: Signal) -> &'static str {
+    match s {
+        Signal::Recon => "recon",
+        Signal::Denied => "denied",
+        Signal::NewNetwork => "new-network",
+        Signal::CredentialOutsideWorkload => "cred-outside-workload",
+        Signal::PrivilegeEscalation => "privesc",
+        Signal::Persistence => "persistence",
+        Signal::SecretRead => "secret-read",
+        Signal::DataRead => "data-read",
+        Signal::Exfiltration => "exfil",
+        Signal::DefenseEvasion => "evasion",
+        Signal::Detection => "detection",
+    }
+}
+
+/// A span of untrusted text: only ever `SafeText`, so nothing raw reaches the buffer.
+pub(crate) fn safe_span<'a>(text: &'a SafeText, style: ratatui::style::Style) -> Span<'a> {
+    Span::styled(text.as_str(), style)
+}
+
+/// Emphasis that survives without colour, for things that must not be missed.
+pub(crate) fn loud(style: ratatui::style::Style) -> ratatui::style::Style {
+    style.add_modifier(Modifier::BOLD)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_group_thousands() {
+        assert_eq!(fmt_count(0), "0");
+        assert_eq!(fmt_count(1234), "1,234");
+        assert_eq!(fmt_count(1_234_567), "1,234,567");
+        assert_eq!(fmt_short(12_345), "12.3k");
+    }
+
+    #[test]
+    fn sparkline_scales_to_its_peak() {
+        assert_eq!(sparkline(&[0, 1, 2, 4, 8, 0, 0, 8]), "·▁▂▄█··█");
+        assert_eq!(sparkline(&[0; 4]), "····");
+    }
+
+    #[test]
+    fn ages_use_one_unit() {
+        assert_eq!(fmt_age(90_000, 0), "1m");
+        assert_eq!(fmt_age(5_000, 0), "5s");
+        assert_eq!(fmt_age(0, 5_000), "0s");
+    }
+}

@@ -1,0 +1,657 @@
+//! The console as a responder sees it: a hand-made fleet in a `Core`, a fixed clock and fixed
+//! engine stats, driven by keys through the keymap and drawn on a `TestBackend`. Screens are
+//! `insta` snapshots at a bastion's 80×24 and a workstation's 160×48.
+
+use blastdoor::core::model::{
+    Api, Credential, CredentialKind, CredentialStatus, Effect, Event, IdentityKind, IdentityRecord,
+    Permission, Provider, Signal, Status,
+};
+use blastdoor::core::{Core, Millis, Msg, SafeText};
+use blastdoor::engine::{Health, SourceStatus, Stats};
+use blastdoor::tui::{App, ColorMode, Command, KeyChord, Keymap, Theme, ViewData, render};
+use crossterm::event::{Event as TermEvent, KeyEvent};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::layout::Size;
+use ratatui::style::{Color, Modifier};
+
+/// 2026-11-26T03:00:00Z.
+const NOW: Millis = 1_795_662_000_000;
+const MIN: Millis = 60_000;
+
+fn s(x: &str) -> SafeText {
+    SafeText::new(x)
+}
+
+fn grant(action: &str, resource: &str, via: &str) -> Permission {
+    Permission {
+        action: s(action),
+        resource: s(resource),
+        effect: Effect::Allow,
+        via: Some(s(via)),
+        sensitivity: None,
+    }
+}
+
+fn record(
+    provider: Provider,
+    principal: &str,
+    kind: IdentityKind,
+    display: &str,
+    perms: Vec<Permission>,
+) -> IdentityRecord {
+    IdentityRecord {
+        provider,
+        principal: s(principal),
+        kind,
+        display: Some(s(display)),
+        credentials: vec![],
+        permissions: perms,
+        tags: vec![],
+    }
+}
+
+fn event(
+    actor: &IdentityRecord,
+    at: Millis,
+    service: &str,
+    op: &str,
+    resource: &str,
+    status: Status,
+) -> Event {
+    Event {
+        time: at,
+        class: Default::default(),
+        actor: IdentityRecord {
+            permissions: vec![],
+            ..actor.clone()
+        },
+        credential: None,
+        api: Api {
+            service: s(service),
+            operation: s(op),
+        },
+        resources: if resource.is_empty() {
+            vec![]
+        } else {
+            vec![blastdoor::core::model::Resource {
+                name: s(resource),
+                kind: None,
+            }]
+        },
+        src_ip: Some(s("10.0.4.7")),
+        status,
+        signals: vec![],
+        raw: serde_json::Value::Null,
+    }
+}
+
+/// A small fleet with a clear story: a CI bot turning on its account, a runner reading secrets,
+/// and a tail of ordinary service identities to fill pages.
+fn fleet() -> (Core, Vec<IdentityRecord>) {
+    let mut ci_bot = record(
+        Provider::Aws,
+        "arn:aws:iam::123456789012:user/ci-bot",
+        IdentityKind::IamUser,
+        "ci-bot",
+        vec![grant("*", "*", "AdministratorAccess")],
+    );
+    ci_bot.credentials.push(Credential {
+        id: s("AKIAEXAMPLECIBOT0001"),
+        kind: CredentialKind::AccessKey,
+        status: CredentialStatus::Active,
+    });
+    let deploy = record(
+        Provider::Aws,
+        "arn:aws:iam::123456789012:role/deploy",
+        IdentityKind::IamRole,
+        "deploy",
+        vec![
+            grant("s3:*", "arn:aws:s3:::prod-artifacts/*", "DeployPolicy"),
+            grant("iam:PassRole", "*", "DeployPolicy"),
+        ],
+    );
+    let runner = record(
+        Provider::Kubernetes,
+        "system:serviceaccount:ci:runner",
+        IdentityKind::ServiceAccount,
+        "ci/runner",
+        vec![
+            grant("secrets:get", "ci/*", "ci-runner-role"),
+            grant("pods:create", "ci/*", "ci-runner-role"),
+        ],
+    );
+    let payments = record(
+        Provider::Vault,
+        "approle/payments",
+        IdentityKind::VaultToken,
+        "payments-approle",
+        vec![grant("secret/data/payments/*", "*", "payments-read")],
+    );
+    let release = record(
+        Provider::Github,
+        "app/release-bot",
+        IdentityKind::GithubApp,
+        "release-bot",
+        vec![grant("repo:write", "org/*", "release")],
+    );
+    let triage = record(
+        Provider::Ai,
+        "agent/triage",
+        IdentityKind::AiAgent,
+        "triage-agent",
+        vec![grant("logs:read", "*", "triage")],
+    );
+    let mut all = vec![
+        ci_bot.clone(),
+        deploy.clone(),
+        runner.clone(),
+        payments.clone(),
+        release,
+        triage,
+    ];
+    for i in 0..24 {
+        let perms = match i % 3 {
+            0 => vec![grant(
+                "s3:GetObject",
+                &format!("arn:aws:s3:::data-{i}/*"),
+                "ReadData",
+            )],
+            1 => vec![grant("ec2:Describe*", "*", "ReadOnly")],
+            _ => vec![],
+        };
+        all.push(record(
+            Provider::Aws,
+            &format!("arn:aws:iam::123456789012:role/svc-{i:02}"),
+            IdentityKind::IamRole,
+            &format!("svc-{i:02}"),
+            perms,
+        ));
+    }
+    let mut core = Core::new();
+    core.update(Msg::Inventory {
+        identities: all.clone(),
+        now: NOW - 30 * MIN,
+    });
+
+    let mut events = Vec::new();
+    for m in 0..8 {
+        for k in 0..=m {
+            events.push(event(
+                &deploy,
+                NOW - (8 - m) * MIN + k * 1000,
+                "s3",
+                "PutObject",
+                "prod-artifacts/app.tar",
+                Status::Success,
+            ));
+        }
+    }
+    events.push(event(
+        &runner,
+        NOW - 5 * MIN,
+        "secrets",
+        "get",
+        "ci/deploy-token",
+        Status::Success,
+    ));
+    let mut exec = event(
+        &runner,
+        NOW - 4 * MIN,
+        "pods",
+        "exec",
+        "ci/build-7",
+        Status::Success,
+    );
+    exec.signals.push(Signal::CredentialOutsideWorkload);
+    events.push(exec);
+    events.push(event(
+        &payments,
+        NOW - 3 * MIN,
+        "secret/data",
+        "read",
+        "payments/stripe",
+        Status::Success,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - 3 * MIN,
+        "sts",
+        "GetCallerIdentity",
+        "",
+        Status::Success,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - 2 * MIN,
+        "iam",
+        "ListUsers",
+        "",
+        Status::Success,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - 2 * MIN + 500,
+        "cloudtrail",
+        "StopLogging",
+        "trail/org",
+        Status::Success,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - MIN,
+        "iam",
+        "AttachUserPolicy",
+        "user/ci-bot",
+        Status::Success,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - 30_000,
+        "iam",
+        "CreateAccessKey",
+        "user/admin",
+        Status::Failure,
+    ));
+    events.push(event(
+        &ci_bot,
+        NOW - 10_000,
+        "secretsmanager",
+        "GetSecretValue",
+        "prod/db",
+        Status::Success,
+    ));
+    core.update(Msg::Events { events, now: NOW });
+    (core, all)
+}
+
+fn stats() -> Stats {
+    Stats {
+        ingested: 12_345,
+        dropped: 0,
+        rejected: 2,
+        rate: 42.0,
+        sources: vec![SourceStatus {
+            name: "demo".into(),
+            health: Health::Up,
+            events: 12_345,
+            rejected: 2,
+            detail: None,
+            progress: None,
+        }],
+    }
+}
+
+struct Screen {
+    core: Core,
+    stats: Stats,
+    app: App,
+    theme: Theme,
+    term: Terminal<TestBackend>,
+}
+
+impl Screen {
+    fn new(width: u16, height: u16) -> Screen {
+        Screen::with(width, height, Keymap::default(), ColorMode::TrueColor)
+    }
+
+    fn with(width: u16, height: u16, keymap: Keymap, mode: ColorMode) -> Screen {
+        let mut s = Screen {
+            core: fleet().0,
+            stats: stats(),
+            app: App::new(keymap, false),
+            theme: Theme::builtin("dark", mode).expect("built-in dark theme"),
+            term: Terminal::new(TestBackend::new(width, height)).expect("test terminal"),
+        };
+        s.draw();
+        s
+    }
+
+    /// What the run loop does each frame: size, build (the read lock), sync, render.
+    fn draw(&mut self) {
+        let area = self.term.size().expect("size");
+        self.app.set_size(Size::new(area.width, area.height));
+        let view = ViewData::build(&self.core, &self.stats, &self.app, NOW);
+        self.app.sync(&view);
+        let (app, theme) = (&self.app, &self.theme);
+        self.term
+            .draw(|f| render(f, app, &view, theme))
+            .expect("draw");
+    }
+
+    fn view(&self) -> ViewData {
+        ViewData::build(&self.core, &self.stats, &self.app, NOW)
+    }
+
+    /// Press keys given as keymap strings: `"down"`, `"/"`, `"ctrl-c"`.
+    fn press(&mut self, keys: &[&str]) {
+        for k in keys {
+            let chord = KeyChord::parse(k).expect("test key");
+            self.event(TermEvent::Key(KeyEvent::new(chord.code, chord.mods)));
+        }
+    }
+
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.press(&[&c.to_string()]);
+        }
+    }
+
+    fn event(&mut self, ev: TermEvent) {
+        if let Some(Command::SortBy(k)) = self.app.handle_event(&ev) {
+            self.core.update(Msg::SortBy(k));
+        }
+        self.draw();
+    }
+
+    fn text(&self) -> String {
+        let buf = self.term.backend().buffer();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            for x in 0..buf.area.width {
+                out.push_str(buf[(x, y)].symbol());
+            }
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[test]
+fn at_80x24_the_table_feed_and_header_fit() {
+    let screen = Screen::new(80, 24);
+    let text = screen.text();
+    assert!(text.contains("ci-bot"), "{text}");
+    assert!(text.contains("dropped 0"), "drops are always shown: {text}");
+    assert!(
+        !text.contains("PROVIDER"),
+        "the narrow table drops the provider column"
+    );
+    insta::assert_snapshot!(screen.term.backend());
+}
+
+#[test]
+fn at_160x48_every_column_and_both_panes_are_shown() {
+    let screen = Screen::new(160, 48);
+    let text = screen.text();
+    for want in [
+        "PROVIDER",
+        "KIND",
+        "ACTIVITY",
+        "Feed",
+        "Details",
+        "Why this risk",
+        "AKIAEXAMPLECIBOT0001",
+    ] {
+        assert!(text.contains(want), "missing {want}: {text}");
+    }
+    insta::assert_snapshot!(screen.term.backend());
+}
+
+#[test]
+fn moving_down_twice_selects_the_third_identity_and_shows_its_details() {
+    let mut screen = Screen::new(160, 48);
+    let third = screen.view().rows[2].display.to_string();
+    screen.press(&["down", "down"]);
+    let view = screen.view();
+    assert_eq!(view.cursor, 2);
+    assert_eq!(
+        view.detail.as_ref().map(|d| d.title.to_string()),
+        Some(third)
+    );
+    insta::assert_snapshot!(screen.term.backend());
+}
+
+#[test]
+fn filtering_for_ci_keeps_only_matching_identities() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["/"]);
+    screen.type_text("ci");
+    insta::assert_snapshot!("filter_input_open", screen.term.backend());
+    screen.press(&["enter"]);
+    let view = screen.view();
+    assert_eq!(screen.app.filter(), Some("ci"));
+    assert!(
+        view.matching >= 2 && view.matching < view.total,
+        "{} of {}",
+        view.matching,
+        view.total
+    );
+    assert!(
+        view.rows
+            .iter()
+            .all(|r| r.display.contains("ci") || r.kind.contains("ci"))
+    );
+    insta::assert_snapshot!("filter_applied", screen.term.backend());
+    // Esc clears an applied filter.
+    screen.press(&["esc"]);
+    assert_eq!(screen.app.filter(), None);
+}
+
+#[test]
+fn escape_cancels_the_filter_input_without_applying_it() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["/"]);
+    screen.type_text("payments");
+    screen.press(&["esc"]);
+    assert_eq!(screen.app.filter(), None);
+    assert_eq!(screen.view().matching, screen.view().total);
+}
+
+#[test]
+fn keys_typed_into_the_filter_do_not_fire_bindings() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["/"]);
+    screen.type_text("quit?");
+    assert!(!screen.app.should_quit());
+    assert_eq!(screen.app.filter_input(), "quit?");
+}
+
+#[test]
+fn help_lists_the_keys_of_the_active_keymap() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["?"]);
+    let text = screen.text();
+    assert!(text.contains("Help · keymap default"), "{text}");
+    assert!(text.contains("ctrl-c"), "{text}");
+    insta::assert_snapshot!(screen.term.backend());
+    screen.press(&["esc"]);
+    assert!(!screen.text().contains("Help · keymap"));
+}
+
+#[test]
+fn help_follows_a_different_keymap() {
+    let mut screen = Screen::with(
+        160,
+        48,
+        Keymap::builtin("vim").expect("vim keymap"),
+        ColorMode::TrueColor,
+    );
+    screen.press(&["?"]);
+    let text = screen.text();
+    assert!(text.contains("Help · keymap vim"), "{text}");
+    assert!(text.contains("↓, j"), "vim's j is listed with down: {text}");
+}
+
+#[test]
+fn sorting_by_threat_reorders_and_marks_the_column() {
+    let mut screen = Screen::new(160, 48);
+    screen.press(&["t"]);
+    let view = screen.view();
+    assert_eq!(view.sort.as_str(), "threat");
+    let threats: Vec<f64> = view.rows.iter().map(|r| r.threat).collect();
+    assert!(threats.windows(2).all(|w| w[0] >= w[1]), "{threats:?}");
+    assert!(screen.text().contains("THREAT▼"));
+    insta::assert_snapshot!(screen.term.backend());
+    // s cycles on: threat -> risk.
+    screen.press(&["s"]);
+    assert_eq!(screen.view().sort.as_str(), "risk");
+}
+
+#[test]
+fn a_paused_feed_stays_still_and_counts_what_arrives() {
+    let mut screen = Screen::new(160, 48);
+    screen.press(&["p"]);
+    let before: Vec<u64> = screen.view().feed.items.iter().map(|f| f.seq).collect();
+    let (_, ids) = fleet();
+    let late = event(
+        &ids[1],
+        NOW,
+        "s3",
+        "DeleteObject",
+        "prod-artifacts/late",
+        Status::Success,
+    );
+    screen.core.update(Msg::Events {
+        events: vec![late.clone(), late],
+        now: NOW,
+    });
+    screen.draw();
+    let view = screen.view();
+    let after: Vec<u64> = view.feed.items.iter().map(|f| f.seq).collect();
+    assert_eq!(before, after, "a paused feed does not move");
+    assert_eq!(view.feed.waiting, 2);
+    assert!(screen.text().contains("PAUSED +2"));
+    screen.press(&["p"]);
+    assert!(
+        screen.text().contains("DeleteObject"),
+        "resuming shows the new events"
+    );
+}
+
+#[test]
+fn the_feed_can_follow_the_selected_identity() {
+    let mut screen = Screen::new(160, 48);
+    screen.press(&["f"]);
+    let view = screen.view();
+    let selected = view.rows[0].display.to_string();
+    assert!(!view.feed.items.is_empty());
+    assert!(
+        view.feed
+            .items
+            .iter()
+            .all(|f| f.identity.as_str() == selected)
+    );
+    assert!(screen.text().contains(&format!("Feed · {selected}")));
+}
+
+#[test]
+fn tab_switches_the_compact_lower_pane_to_details() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["tab", "tab"]);
+    let text = screen.text();
+    assert!(text.contains("Details"), "{text}");
+    assert!(!text.contains(" Feed "), "{text}");
+    insta::assert_snapshot!(screen.term.backend());
+}
+
+#[test]
+fn the_demo_fleet_is_announced_when_it_was_chosen_by_default() {
+    let mut screen = Screen::new(80, 24);
+    screen.app = App::new(Keymap::default(), true);
+    screen.draw();
+    assert!(screen.text().contains("DEMO FLEET"));
+    let mut wide = Screen::new(160, 48);
+    wide.app = App::new(Keymap::default(), true);
+    wide.draw();
+    assert!(wide.text().contains("DEMO FLEET · no source configured"));
+}
+
+#[test]
+fn dropped_events_and_failing_sources_are_visible() {
+    let mut screen = Screen::new(80, 24);
+    screen.stats.dropped = 1_500;
+    screen.stats.sources.push(SourceStatus {
+        name: "https://collector.internal/v1/events".into(),
+        health: Health::Retrying,
+        events: 0,
+        rejected: 0,
+        detail: Some("connection refused".into()),
+        progress: None,
+    });
+    screen.draw();
+    let text = screen.text();
+    assert!(text.contains("DROPPED 1,500!"), "{text}");
+    assert!(text.contains("retrying"), "{text}");
+    let mut wide = Screen::new(160, 48);
+    wide.stats = screen.stats.clone();
+    wide.draw();
+    assert!(
+        wide.text().contains("retrying (connection refused)"),
+        "{}",
+        wide.text()
+    );
+}
+
+#[test]
+fn a_hostile_identity_name_renders_inert() {
+    let hostile = "evil\x1b[2J\x1b]0;pwned\x07\u{202e}x";
+    let mut screen = Screen::new(160, 48);
+    let mut rec = record(
+        Provider::Aws,
+        hostile,
+        IdentityKind::IamUser,
+        hostile,
+        vec![grant("*", "*", hostile)],
+    );
+    rec.credentials.push(Credential {
+        id: s(hostile),
+        kind: CredentialKind::AccessKey,
+        status: CredentialStatus::Active,
+    });
+    let ev = event(&rec, NOW, "iam", hostile, hostile, Status::Failure);
+    screen.core.update(Msg::Inventory {
+        identities: vec![rec],
+        now: NOW,
+    });
+    screen.core.update(Msg::Events {
+        events: vec![ev],
+        now: NOW,
+    });
+    screen.draw();
+    let buf = screen.term.backend().buffer().clone();
+    for cell in buf.content() {
+        assert!(
+            !cell
+                .symbol()
+                .chars()
+                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
+            "raw control character in {:?}",
+            cell.symbol()
+        );
+    }
+    let text = screen.text();
+    assert!(
+        text.contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}x"),
+        "the escaped form is visible: {text}"
+    );
+}
+
+#[test]
+fn without_colour_nothing_is_painted_but_the_selection_stays_visible() {
+    let screen = Screen::with(120, 40, Keymap::default(), ColorMode::NoColor);
+    let buf = screen.term.backend().buffer();
+    for cell in buf.content() {
+        assert!(
+            matches!(cell.fg, Color::Reset) && matches!(cell.bg, Color::Reset),
+            "colour painted: {cell:?}"
+        );
+    }
+    // The first table row (under the border and the column header) is the selection.
+    let row = (0..buf.area.width)
+        .map(|x| &buf[(x, 4)])
+        .find(|c| c.symbol() == "▶")
+        .expect("selection marker");
+    assert!(
+        row.modifier.contains(Modifier::REVERSED | Modifier::BOLD),
+        "{row:?}"
+    );
+}
+
+#[test]
+fn a_tiny_terminal_gets_a_message_instead_of_a_broken_layout() {
+    let screen = Screen::new(30, 8);
+    assert!(screen.text().contains("needs at least"));
+    // And a zero-sized one does not panic.
+    let _ = Screen::new(0, 0);
+}
