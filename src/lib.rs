@@ -6,5 +6,7 @@ pub mod agent;
 pub mod config;
 pub mod core;
 pub mod engine;
+pub mod exit;
+pub mod headless;
 pub mod ingest;
 pub mod tui;

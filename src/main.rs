@@ -1,1 +1,309 @@
-fn main(){}
+//! Command-line wiring only: parse flags with clap, build engine options, hand over to a face.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use blastdoor::config::{self, Config};
+use blastdoor::core::SortKey;
+use blastdoor::engine::{EngineOptions, SourceSpec};
+use blastdoor::exit::{Failure, code_of};
+use blastdoor::headless::{self, Format};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "blastdoor",
+    version,
+    about = "Incident-response console for rogue machine identities: live activity ranked by blast radius and threat",
+    long_about = None,
+    after_help = "With no command, runs the console (on the demo fleet when no source is configured)."
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Args, Debug, Clone)]
+struct Global {
+    /// Config file [default: config.toml in the user config dir]
+    #[arg(long, global = true, env = "BLASTDOOR_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Shared state: queue, journal, audit log [default: the user data dir]
+    #[arg(long, global = true, env = "BLASTDOOR_STATE", value_name = "DIR")]
+    state: Option<String>,
+    /// Event source: PATH, http(s)://…/v1/events, or demo (repeatable)
+    #[arg(long = "source", global = true, value_name = "SPEC")]
+    sources: Vec<String>,
+    /// Permissions snapshot (blastdoor inventory JSON) (repeatable)
+    #[arg(long = "inventory", global = true, value_name = "FILE")]
+    inventories: Vec<PathBuf>,
+    /// Headless output format [default: table on a terminal, json otherwise]
+    #[arg(long, global = true, value_enum)]
+    format: Option<Format>,
+    /// Paint no colour (same as NO_COLOR=1)
+    #[arg(long, global = true)]
+    no_color: bool,
+    /// Theme name (built in: dark, light, high-contrast; or a file in the user config dir)
+    #[arg(long, global = true)]
+    theme: Option<String>,
+    /// Keymap name (built in: default, vim; or a file in the user config dir)
+    #[arg(long, global = true)]
+    keymap: Option<String>,
+    /// Seed of the demo fleet
+    #[arg(long, global = true, default_value_t = 7, hide = true)]
+    demo_seed: u64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// The console (the default command)
+    Tui,
+    /// The console on the embedded demo fleet
+    Demo,
+    /// Ingest finite sources and inventories to their end, print the ranking, exit
+    Rank {
+        /// How many identities to print
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Rank by
+        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        by: SortKey,
+        /// Seconds to read live sources (agents, demo) before ranking
+        #[arg(long, default_value_t = 3.0)]
+        live_for: f64,
+    },
+    /// One ranking snapshot per interval, as NDJSON
+    Watch {
+        /// Stop after this many seconds [default: run until interrupted]
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Seconds between snapshots
+        #[arg(long, default_value_t = 1.0)]
+        interval: f64,
+        /// How many identities each snapshot lists
+        #[arg(long, default_value_t = 20)]
+        top: usize,
+        /// Rank by
+        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        by: SortKey,
+    },
+    /// The reference agent: serves the agent protocol
+    Agent {
+        /// Address to listen on
+        #[arg(long, default_value = "127.0.0.1:7878")]
+        listen: std::net::SocketAddr,
+        /// Serve the simulated demo fleet
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Validate config, themes, keymaps; name every problem; exit 0 or 2
+    CheckConfig,
+}
+
+fn parse_sort(s: &str) -> Result<SortKey, String> {
+    SortKey::parse(s).ok_or_else(|| format!("'{s}': rank by risk, blast or threat"))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("blastdoor: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("blastdoor: {e:#}");
+            ExitCode::from(code_of(&e))
+        }
+    }
+}
+
+/// Engine options from the flags, falling back to the config file's `sources` and `inventory`.
+fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> {
+    let from_config = g.sources.is_empty() && g.inventories.is_empty();
+    let (sources, inventories): (Vec<String>, Vec<PathBuf>) = if from_config {
+        let base = config
+            .path
+            .as_deref()
+            .and_then(|p| p.parent())
+            .map(PathBuf::from);
+        let rel = |s: &String| match &base {
+            Some(b)
+                if !s.contains("://") && s != "demo" && !std::path::Path::new(s).is_absolute() =>
+            {
+                b.join(s).display().to_string()
+            }
+            _ => s.clone(),
+        };
+        (
+            config.sources.iter().map(rel).collect(),
+            config
+                .inventory
+                .iter()
+                .map(|i| PathBuf::from(rel(i)))
+                .collect(),
+        )
+    } else {
+        (g.sources.clone(), g.inventories.clone())
+    };
+    let mut specs = Vec::new();
+    for s in &sources {
+        specs.push(SourceSpec::parse(s).map_err(Failure::usage)?);
+    }
+    for inv in &inventories {
+        if !inv.exists() {
+            return Err(Failure::usage(format!(
+                "--inventory {}: no such file",
+                inv.display()
+            )));
+        }
+    }
+    Ok(EngineOptions {
+        sources: specs,
+        inventories,
+        demo_seed: g.demo_seed,
+        data_clock: false,
+    })
+}
+
+fn load_config(g: &Global) -> anyhow::Result<Config> {
+    Config::load(g.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))
+}
+
+/// Logs go to a file in TUI mode (never to the terminal it draws on), to stderr otherwise.
+fn init_logging(tui: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = |default: &str| {
+        EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+    };
+    if tui {
+        let dir = directories::ProjectDirs::from("", "", "blastdoor")
+            .map(|d| d.data_local_dir().to_path_buf());
+        if let Some(dir) = dir {
+            if std::fs::create_dir_all(&dir).is_ok() {
+                if let Ok(file) = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(dir.join("blastdoor.log"))
+                {
+                    let _ = tracing_subscriber::fmt()
+                        .with_env_filter(filter("warn"))
+                        .with_ansi(false)
+                        .with_writer(std::sync::Mutex::new(file))
+                        .try_init();
+                }
+            }
+        }
+    } else {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter("error"))
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
+}
+
+fn secs(flag: &str, v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v)
+        .map_err(|_| Failure::usage(format!("{flag} {v}: give a number of seconds >= 0")))
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let g = cli.global.clone();
+    let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let is_tui = matches!(cli.command, None | Some(Command::Tui) | Some(Command::Demo));
+    init_logging(is_tui);
+    match cli.command {
+        Some(Command::Rank { top, by, live_for }) => {
+            let config = load_config(&g)?;
+            let opts = headless::rank::RankOptions {
+                engine: engine_options(&g, &config)?,
+                top,
+                by,
+                format: Format::resolve(g.format),
+                live_for: secs("--live-for", live_for)?,
+            };
+            let mut out = std::io::stdout().lock();
+            headless::rank::run(opts, &mut out).await
+        }
+        Some(Command::Watch {
+            duration,
+            interval,
+            top,
+            by,
+        }) => {
+            let config = load_config(&g)?;
+            let opts = headless::watch::WatchOptions {
+                engine: engine_options(&g, &config)?,
+                top,
+                by,
+                interval: secs("--interval", interval)?,
+                duration: duration.map(|d| secs("--duration", d)).transpose()?,
+            };
+            let mut out = std::io::stdout();
+            headless::watch::run(opts, &mut out).await
+        }
+        Some(Command::Agent { listen, demo }) => {
+            blastdoor::agent::run_agent(listen, demo, g.demo_seed).await
+        }
+        Some(Command::CheckConfig) => {
+            let problems = config::check(g.config.as_deref());
+            if problems.is_empty() {
+                println!("blastdoor: config, themes and keymaps are valid");
+                Ok(())
+            } else {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                Err(Failure::usage(format!(
+                    "check-config: {} problem(s) found",
+                    problems.len()
+                )))
+            }
+        }
+        Some(Command::Tui) | Some(Command::Demo) | None => {
+            let demo = matches!(cli.command, Some(Command::Demo));
+            let config = load_config(&g)?;
+            let mut opts = engine_options(&g, &config)?;
+            let demo_by_default = !demo && opts.sources.is_empty() && opts.inventories.is_empty();
+            if demo || demo_by_default {
+                opts.sources = vec![SourceSpec::Demo];
+            }
+            // Every config problem is reported before the terminal is touched.
+            let tui_opts = blastdoor::tui::TuiOptions::from_config(
+                &config,
+                g.theme.as_deref(),
+                g.keymap.as_deref(),
+                no_color,
+                demo_by_default,
+            )
+            .map_err(|problems| {
+                for p in &problems {
+                    eprintln!("{p}");
+                }
+                Failure::usage(format!(
+                    "{} configuration problem(s); run `blastdoor check-config`",
+                    problems.len()
+                ))
+            })?;
+            let engine = blastdoor::engine::Engine::start(opts).await?;
+            blastdoor::tui::run(engine, tui_opts).await
+        }
+    }
+}

@@ -40,7 +40,11 @@ pub fn classify(p: &Permission) -> Sensitivity {
         "impersonate",
         "escalate",
     ];
-    if ESCALATION.iter().any(|e| a.starts_with(e) || a.ends_with(e)) || a.contains("rolebindings:") {
+    if ESCALATION
+        .iter()
+        .any(|e| a.starts_with(e) || a.ends_with(e))
+        || a.contains("rolebindings:")
+    {
         return Sensitivity::Admin;
     }
     if a.starts_with("secretsmanager:")
@@ -61,8 +65,16 @@ pub fn classify(p: &Permission) -> Sensitivity {
     {
         return Sensitivity::SecurityControls;
     }
-    if a.starts_with("s3:") || a.starts_with("dynamodb:") || a.starts_with("rds:") || a.starts_with("database") {
-        return if prod { Sensitivity::Production } else { Sensitivity::Data };
+    if a.starts_with("s3:")
+        || a.starts_with("dynamodb:")
+        || a.starts_with("rds:")
+        || a.starts_with("database")
+    {
+        return if prod {
+            Sensitivity::Production
+        } else {
+            Sensitivity::Data
+        };
     }
     if a.starts_with("ec2:")
         || a.starts_with("lambda:")
@@ -71,9 +83,17 @@ pub fn classify(p: &Permission) -> Sensitivity {
         || a.contains("pods")
         || a.starts_with("repo:")
     {
-        return if prod { Sensitivity::Production } else { Sensitivity::Low };
+        return if prod {
+            Sensitivity::Production
+        } else {
+            Sensitivity::Low
+        };
     }
-    if prod { Sensitivity::Production } else { Sensitivity::Low }
+    if prod {
+        Sensitivity::Production
+    } else {
+        Sensitivity::Low
+    }
 }
 
 /// Blast radius (0–100) with one reason per sensitivity class reached. Each class counts once,
@@ -82,14 +102,20 @@ pub fn classify(p: &Permission) -> Sensitivity {
 pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
     let mut best: Vec<(Sensitivity, f64, &Permission)> = Vec::new();
     for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
-        let denied = perms
-            .iter()
-            .any(|d| d.effect == Effect::Deny && d.action == p.action && (d.resource.as_str() == "*" || d.resource == p.resource));
+        let denied = perms.iter().any(|d| {
+            d.effect == Effect::Deny
+                && d.action == p.action
+                && (d.resource.as_str() == "*" || d.resource == p.resource)
+        });
         if denied {
             continue;
         }
         let s = classify(p);
-        let breadth = if p.resource.as_str() == "*" || p.resource.ends_with("/*") { 1.0 } else { 0.7 };
+        let breadth = if p.resource.as_str() == "*" || p.resource.ends_with("/*") {
+            1.0
+        } else {
+            0.7
+        };
         let w = s.weight() * breadth;
         match best.iter_mut().find(|(bs, _, _)| *bs == s) {
             Some(e) if e.1 >= w => {}
@@ -106,7 +132,11 @@ pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
         if let Some(v) = &p.via {
             detail.push_str(&format!(" (via {v})"));
         }
-        why.push(Reason { factor: "permission".into(), detail, weight: round1(*w) });
+        why.push(Reason {
+            factor: "permission".into(),
+            detail,
+            weight: round1(*w),
+        });
     }
     let extra = perms.len().saturating_sub(best.len()).min(20) as f64 * 0.25;
     let score = (100.0 * (1.0 - keep) + extra).min(100.0);
@@ -175,7 +205,10 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
     if e.status == Status::Failure {
         out.push(Signal::Denied);
     }
-    let recon = op.starts_with("List") || op.starts_with("Describe") || op == "GetCallerIdentity" || op == "GetAccountAuthorizationDetails";
+    let recon = op.starts_with("List")
+        || op.starts_with("Describe")
+        || op == "GetCallerIdentity"
+        || op == "GetAccountAuthorizationDetails";
     if recon {
         out.push(Signal::Recon);
     }
@@ -197,10 +230,16 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
     if matches!(op, "CreateAccessKey" | "CreateUser" | "CreateRole") {
         out.push(Signal::Persistence);
     }
-    if matches!(op, "GetSecretValue" | "BatchGetSecretValue" | "GetParameter" | "GetParameters") {
+    if matches!(
+        op,
+        "GetSecretValue" | "BatchGetSecretValue" | "GetParameter" | "GetParameters"
+    ) {
         out.push(Signal::SecretRead);
     }
-    if matches!(op, "StopLogging" | "DeleteTrail" | "DeleteFlowLogs" | "PutEventSelectors" | "DeleteDetector") {
+    if matches!(
+        op,
+        "StopLogging" | "DeleteTrail" | "DeleteFlowLogs" | "PutEventSelectors" | "DeleteDetector"
+    ) {
         out.push(Signal::DefenseEvasion);
     }
     out.sort_unstable();
@@ -216,7 +255,9 @@ pub fn risk(blast: f64, threat: f64) -> (f64, Reason) {
         round1(r),
         Reason {
             factor: "risk".into(),
-            detail: format!("threat {threat:.0} × (0.4 + 0.6 × blast {blast:.0}/100) + 0.15 × blast"),
+            detail: format!(
+                "threat {threat:.0} × (0.4 + 0.6 × blast {blast:.0}/100) + 0.15 × blast"
+            ),
             weight: round1(r),
         },
     )
@@ -282,6 +323,9 @@ mod tests {
     fn risk_rises_with_both_scores() {
         assert!(risk(90.0, 90.0).0 > risk(90.0, 10.0).0);
         assert!(risk(90.0, 90.0).0 > risk(10.0, 90.0).0);
-        assert!(risk(100.0, 0.0).0 > 0.0, "a dormant admin is never zero risk");
+        assert!(
+            risk(100.0, 0.0).0 > 0.0,
+            "a dormant admin is never zero risk"
+        );
     }
 }

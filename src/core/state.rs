@@ -5,7 +5,9 @@ use std::collections::{HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::{Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status};
+use crate::core::model::{
+    Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
+};
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
 use crate::core::text::SafeText;
@@ -25,7 +27,10 @@ pub enum Msg {
     /// A batch of normalised events.
     Events { events: Vec<Event>, now: Millis },
     /// Identities with their permissions from an inventory: ranked even with no activity.
-    Inventory { identities: Vec<IdentityRecord>, now: Millis },
+    Inventory {
+        identities: Vec<IdentityRecord>,
+        now: Millis,
+    },
     /// Time passes: threat decays.
     Tick { now: Millis },
     /// Rank by another score.
@@ -36,7 +41,11 @@ pub enum Msg {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     /// An identity crossed the alert threshold.
-    Alert { identity: String, risk: f64, detail: String },
+    Alert {
+        identity: String,
+        risk: f64,
+        detail: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -82,7 +91,10 @@ impl IdentityState {
     }
 
     pub fn display(&self) -> &str {
-        self.record.display.as_deref().unwrap_or(self.record.principal.as_str())
+        self.record
+            .display
+            .as_deref()
+            .unwrap_or(self.record.principal.as_str())
     }
 
     /// Events per minute over the last `ACTIVITY_BUCKETS` minutes, oldest first, as of `now`.
@@ -235,7 +247,11 @@ impl Core {
                 if key != self.sort {
                     self.sort = key;
                     let ids = &self.ids;
-                    self.ranking.rebuild(ids.iter().enumerate().map(|(i, s)| (i as u32, s.score(key))));
+                    self.ranking.rebuild(
+                        ids.iter()
+                            .enumerate()
+                            .map(|(i, s)| (i as u32, s.score(key))),
+                    );
                 }
             }
         }
@@ -267,6 +283,8 @@ impl Core {
     }
 
     fn ingest(&mut self, e: Event, effects: &mut Vec<Effect>) {
+        // Replayed history has its own clock: scores are as of the latest event seen.
+        self.now = self.now.max(e.time);
         let idx = self.intern(&e.actor);
         let signals = {
             let st = &mut self.ids[idx as usize];
@@ -278,14 +296,14 @@ impl Core {
             st.last_seen = Some(st.last_seen.map_or(e.time, |t| t.max(e.time)));
             st.bump_activity(e.time);
             let mut signals = score::event_signals(&e);
-            if let Some(ip) = &e.src_ip {
-                if !st.networks.contains(ip) {
-                    if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
-                        signals.push(Signal::NewNetwork);
-                    }
-                    if st.networks.len() < MAX_KNOWN_NETWORKS {
-                        st.networks.push(ip.clone());
-                    }
+            if let Some(ip) = &e.src_ip
+                && !st.networks.contains(ip)
+            {
+                if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
+                    signals.push(Signal::NewNetwork);
+                }
+                if st.networks.len() < MAX_KNOWN_NETWORKS {
+                    st.networks.push(ip.clone());
                 }
             }
             signals.sort_unstable();
@@ -310,7 +328,12 @@ impl Core {
         if self.feed.len() >= FEED_CAP {
             self.feed.pop_front();
         }
-        self.feed.push_back(FeedItem { seq: self.seq, identity: idx, event: e, signals });
+        self.feed.push_back(FeedItem {
+            seq: self.seq,
+            identity: idx,
+            event: e,
+            signals,
+        });
     }
 
     fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
@@ -322,8 +345,16 @@ impl Core {
         st.risk = score::risk(st.blast, st.threat).0;
         if st.risk >= ALERT_RISK && !st.alerted {
             st.alerted = true;
-            let detail = st.threat_why.first().map(|r| r.detail.clone()).unwrap_or_default();
-            effects.push(Effect::Alert { identity: st.key(), risk: st.risk, detail });
+            let detail = st
+                .threat_why
+                .first()
+                .map(|r| r.detail.clone())
+                .unwrap_or_default();
+            effects.push(Effect::Alert {
+                identity: st.key(),
+                risk: st.risk,
+                detail,
+            });
         } else if st.risk < ALERT_RISK * 0.75 {
             st.alerted = false;
         }
@@ -364,7 +395,9 @@ impl Core {
             None => self.ranking.len(),
             Some(f) => {
                 let f = f.to_lowercase();
-                (0..self.ids.len() as u32).filter(|i| self.matches(*i, &f)).count()
+                (0..self.ids.len() as u32)
+                    .filter(|i| self.matches(*i, &f))
+                    .count()
             }
         }
     }
@@ -372,7 +405,11 @@ impl Core {
     fn matches(&self, idx: u32, lower: &str) -> bool {
         let st = &self.ids[idx as usize];
         contains_ci(st.record.principal.as_str(), lower)
-            || st.record.display.as_deref().is_some_and(|d| contains_ci(d, lower))
+            || st
+                .record
+                .display
+                .as_deref()
+                .is_some_and(|d| contains_ci(d, lower))
             || st.record.kind.as_str().contains(lower)
             || st.record.provider.as_str().contains(lower)
     }
@@ -504,7 +541,10 @@ mod tests {
             class: Default::default(),
             actor: actor(name, IdentityKind::IamUser),
             credential: None,
-            api: Api { service: SafeText::new("iam"), operation: SafeText::new(op) },
+            api: Api {
+                service: SafeText::new("iam"),
+                operation: SafeText::new(op),
+            },
             resources: vec![],
             src_ip: Some(SafeText::new("10.0.0.1")),
             status: Status::Success,
@@ -516,14 +556,32 @@ mod tests {
     #[test]
     fn suspicious_activity_moves_an_identity_to_the_top() {
         let mut c = Core::new();
-        let mut batch: Vec<Event> = (0..50).map(|i| ev(&format!("svc{i}"), "GetObject", 1_000)).collect();
+        let mut batch: Vec<Event> = (0..50)
+            .map(|i| ev(&format!("svc{i}"), "GetObject", 1_000))
+            .collect();
         batch.push(ev("ci-bot", "GetObject", 1_000));
-        c.update(Msg::Events { events: batch, now: 1_000 });
-        let evil = vec![ev("ci-bot", "StopLogging", 2_000), ev("ci-bot", "AttachUserPolicy", 2_001)];
-        c.update(Msg::Events { events: evil, now: 2_001 });
+        c.update(Msg::Events {
+            events: batch,
+            now: 1_000,
+        });
+        let evil = vec![
+            ev("ci-bot", "StopLogging", 2_000),
+            ev("ci-bot", "AttachUserPolicy", 2_001),
+        ];
+        c.update(Msg::Events {
+            events: evil,
+            now: 2_001,
+        });
         let top = c.top(3, SortKey::Risk);
         assert_eq!(top[0].display, "ci-bot");
-        assert!(top[0].why.iter().any(|r| r.detail.contains("defence evasion")), "{:?}", top[0].why);
+        assert!(
+            top[0]
+                .why
+                .iter()
+                .any(|r| r.detail.contains("defence evasion")),
+            "{:?}",
+            top[0].why
+        );
     }
 
     #[test]
@@ -538,7 +596,10 @@ mod tests {
             sensitivity: None,
         });
         let reader = actor("reader", IdentityKind::IamUser);
-        c.update(Msg::Inventory { identities: vec![reader, admin], now: 0 });
+        c.update(Msg::Inventory {
+            identities: vec![reader, admin],
+            now: 0,
+        });
         let top = c.top(2, SortKey::Blast);
         assert_eq!(top[0].display, "admin");
         assert_eq!(top[0].events, 0);
@@ -548,9 +609,14 @@ mod tests {
     #[test]
     fn threat_decays_on_tick_and_the_ranking_follows() {
         let mut c = Core::new();
-        c.update(Msg::Events { events: vec![ev("a", "DeleteTrail", 0), ev("b", "GetObject", 0)], now: 0 });
+        c.update(Msg::Events {
+            events: vec![ev("a", "DeleteTrail", 0), ev("b", "GetObject", 0)],
+            now: 0,
+        });
         let before = c.top(1, SortKey::Threat)[0].threat;
-        c.update(Msg::Tick { now: 6 * score::THREAT_HALF_LIFE });
+        c.update(Msg::Tick {
+            now: 6 * score::THREAT_HALF_LIFE,
+        });
         let after = c.top(1, SortKey::Threat)[0].threat;
         assert!(after < before / 10.0, "before {before} after {after}");
     }
@@ -559,10 +625,16 @@ mod tests {
     fn a_new_network_after_learning_is_a_signal() {
         let mut c = Core::new();
         let evs: Vec<Event> = (0..20).map(|i| ev("a", "GetObject", i)).collect();
-        c.update(Msg::Events { events: evs, now: 20 });
+        c.update(Msg::Events {
+            events: evs,
+            now: 20,
+        });
         let mut odd = ev("a", "GetObject", 21);
         odd.src_ip = Some(SafeText::new("203.0.113.9"));
-        c.update(Msg::Events { events: vec![odd], now: 21 });
+        c.update(Msg::Events {
+            events: vec![odd],
+            now: 21,
+        });
         let r = c.top(1, SortKey::Risk);
         assert!(r[0].why.iter().any(|w| w.detail.contains("new network")));
     }
@@ -579,22 +651,48 @@ mod tests {
             sensitivity: None,
         });
         let mut evs = Vec::new();
-        for (i, op) in ["StopLogging", "DeleteTrail", "AttachUserPolicy", "CreateAccessKey", "GetSecretValue"].iter().enumerate() {
+        for (i, op) in [
+            "StopLogging",
+            "DeleteTrail",
+            "AttachUserPolicy",
+            "CreateAccessKey",
+            "GetSecretValue",
+        ]
+        .iter()
+        .enumerate()
+        {
             let mut e = ev("root", op, i as i64);
             e.actor = a.clone();
             e.signals.push(Signal::Exfiltration);
             evs.push(e);
         }
-        let fx = c.update(Msg::Events { events: evs.clone(), now: 10 });
-        assert_eq!(fx.iter().filter(|e| matches!(e, Effect::Alert { .. })).count(), 1);
-        let fx = c.update(Msg::Events { events: evs, now: 11 });
-        assert!(fx.is_empty(), "an identity already alerted is not alerted again");
+        let fx = c.update(Msg::Events {
+            events: evs.clone(),
+            now: 10,
+        });
+        assert_eq!(
+            fx.iter()
+                .filter(|e| matches!(e, Effect::Alert { .. }))
+                .count(),
+            1
+        );
+        let fx = c.update(Msg::Events {
+            events: evs,
+            now: 11,
+        });
+        assert!(
+            fx.is_empty(),
+            "an identity already alerted is not alerted again"
+        );
     }
 
     #[test]
     fn activity_buckets_follow_the_minutes() {
         let mut c = Core::new();
-        c.update(Msg::Events { events: vec![ev("a", "x", 0), ev("a", "x", 60_000), ev("a", "x", 60_001)], now: 60_001 });
+        c.update(Msg::Events {
+            events: vec![ev("a", "x", 0), ev("a", "x", 60_000), ev("a", "x", 60_001)],
+            now: 60_001,
+        });
         let st = c.get(0).unwrap();
         let a = st.activity(60_001);
         assert_eq!(&a[ACTIVITY_BUCKETS - 2..], &[1, 2]);

@@ -22,8 +22,7 @@ impl SafeText {
             return SafeText(raw.into());
         }
         let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
-        let mut count = 0usize;
-        for c in raw.chars() {
+        for (count, c) in raw.chars().enumerate() {
             if count >= MAX_CHARS {
                 out.push('…');
                 break;
@@ -34,7 +33,6 @@ impl SafeText {
                 use fmt::Write;
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
-            count += 1;
         }
         SafeText(out.into_boxed_str())
     }
@@ -140,6 +138,9 @@ mod tests {
 
     #[test]
     fn plain_text_is_unchanged() {
-        assert_eq!(SafeText::new("arn:aws:iam::1:user/ci-bot").as_str(), "arn:aws:iam::1:user/ci-bot");
+        assert_eq!(
+            SafeText::new("arn:aws:iam::1:user/ci-bot").as_str(),
+            "arn:aws:iam::1:user/ci-bot"
+        );
     }
 }

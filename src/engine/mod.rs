@@ -27,6 +27,9 @@ pub struct EngineOptions {
     pub inventories: Vec<PathBuf>,
     /// Seed of the demo fleet (fixed for reproducible demos and tests).
     pub demo_seed: u64,
+    /// Score as of the data's own time instead of the wall clock: for replaying history
+    /// (`rank` on files), where wall-clock decay would zero every threat.
+    pub data_clock: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,8 +110,11 @@ impl Engine {
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
         });
-        let engine = Engine { inner: inner.clone(), tx };
-        tokio::spawn(core_task(inner.clone(), rx));
+        let engine = Engine {
+            inner: inner.clone(),
+            tx,
+        };
+        tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
         for path in &opts.inventories {
             let identities = sources::load_inventory(path)?;
             engine.tx.send(Input::Inventory { identities }).await.ok();
@@ -155,13 +161,22 @@ impl Engine {
             dropped: self.inner.dropped.load(Ordering::Relaxed),
             rejected: self.inner.rejected.load(Ordering::Relaxed),
             rate: self.inner.rate.lock().map(|r| r.rate()).unwrap_or(0.0),
-            sources: self.inner.sources.lock().map(|s| s.clone()).unwrap_or_default(),
+            sources: self
+                .inner
+                .sources
+                .lock()
+                .map(|s| s.clone())
+                .unwrap_or_default(),
         }
     }
 
     /// Problems met so far (malformed records, unreachable sources), oldest first, sanitised.
     pub fn problems(&self) -> Vec<String> {
-        self.inner.problems.lock().map(|p| p.clone()).unwrap_or_default()
+        self.inner
+            .problems
+            .lock()
+            .map(|p| p.clone())
+            .unwrap_or_default()
     }
 
     /// Wait until every finite source (files, folders) has been read to its end and its
@@ -172,7 +187,7 @@ impl Engine {
             if self.inner.finite_left.load(Ordering::SeqCst) == 0 {
                 // Flush: a command sent now is applied after every batch before it.
                 let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-                let flush = Msg::Tick { now: now_ms() };
+                let flush = Msg::Tick { now: 0 };
                 if self.tx.send(Input::Command(flush)).await.is_ok() {
                     let inner = self.inner.clone();
                     let mut rx = inner.version.subscribe();
@@ -200,25 +215,32 @@ impl Engine {
             self.inner.finite_left.fetch_add(1, Ordering::SeqCst);
         }
         let mut s = self.inner.sources.lock().unwrap_or_else(|e| e.into_inner());
-        s.push(SourceStatus { name, health: Health::Connecting, events: 0, rejected: 0, detail: None, progress: None });
+        s.push(SourceStatus {
+            name,
+            health: Health::Connecting,
+            events: 0,
+            rejected: 0,
+            detail: None,
+            progress: None,
+        });
         s.len() - 1
     }
 
     pub(crate) fn set_health(&self, source: usize, health: Health, detail: Option<String>) {
-        if let Ok(mut s) = self.inner.sources.lock() {
-            if let Some(st) = s.get_mut(source) {
-                st.health = health;
-                st.detail = detail;
-            }
+        if let Ok(mut s) = self.inner.sources.lock()
+            && let Some(st) = s.get_mut(source)
+        {
+            st.health = health;
+            st.detail = detail;
         }
         self.inner.version.send_modify(|v| *v += 1);
     }
 
     pub(crate) fn set_progress(&self, source: usize, done: u64, total: u64) {
-        if let Ok(mut s) = self.inner.sources.lock() {
-            if let Some(st) = s.get_mut(source) {
-                st.progress = Some((done, total));
-            }
+        if let Ok(mut s) = self.inner.sources.lock()
+            && let Some(st) = s.get_mut(source)
+        {
+            st.progress = Some((done, total));
         }
     }
 
@@ -232,15 +254,15 @@ impl Engine {
     pub(crate) fn reject(&self, source: usize, problem: String) {
         self.inner.rejected.fetch_add(1, Ordering::Relaxed);
         tracing::warn!("{problem}");
-        if let Ok(mut s) = self.inner.sources.lock() {
-            if let Some(st) = s.get_mut(source) {
-                st.rejected += 1;
-            }
+        if let Ok(mut s) = self.inner.sources.lock()
+            && let Some(st) = s.get_mut(source)
+        {
+            st.rejected += 1;
         }
-        if let Ok(mut p) = self.inner.problems.lock() {
-            if p.len() < 1000 {
-                p.push(crate::core::SafeText::new(&problem).to_string());
-            }
+        if let Ok(mut p) = self.inner.problems.lock()
+            && p.len() < 1000
+        {
+            p.push(crate::core::SafeText::new(&problem).to_string());
         }
     }
 
@@ -268,7 +290,8 @@ impl Engine {
     }
 }
 
-async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>) {
+async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>, data_clock: bool) {
+    let clock = move || if data_clock { 0 } else { now_ms() };
     let mut buf = Vec::with_capacity(64);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -276,17 +299,16 @@ async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>) {
         tokio::select! {
             n = rx.recv_many(&mut buf, 64) => {
                 if n == 0 { break; }
-                apply(&inner, buf.drain(..));
+                apply(&inner, buf.drain(..), clock());
             }
             _ = tick.tick() => {
-                apply(&inner, std::iter::once(Input::Command(Msg::Tick { now: now_ms() })));
+                apply(&inner, std::iter::once(Input::Command(Msg::Tick { now: clock() })), clock());
             }
         }
     }
 }
 
-fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>) {
-    let now = now_ms();
+fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
     let mut effects = Vec::new();
     let mut total = 0u64;
     {
@@ -323,7 +345,11 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>) {
     }
     for e in effects {
         match e {
-            CoreEffect::Alert { identity, risk, detail } => {
+            CoreEffect::Alert {
+                identity,
+                risk,
+                detail,
+            } => {
                 tracing::info!(%identity, risk, %detail, "risk alert")
             }
         }
@@ -353,12 +379,18 @@ impl RateMeter {
             Some((t, c)) if now.duration_since(*t) < Duration::from_secs(1) => *c += n,
             _ => self.buckets.push_back((now, n)),
         }
-        while self.buckets.front().is_some_and(|(t, _)| now.duration_since(*t) > Self::WINDOW) {
+        while self
+            .buckets
+            .front()
+            .is_some_and(|(t, _)| now.duration_since(*t) > Self::WINDOW)
+        {
             self.buckets.pop_front();
         }
     }
     fn rate(&self) -> f64 {
-        let Some((first, _)) = self.buckets.front() else { return 0.0 };
+        let Some((first, _)) = self.buckets.front() else {
+            return 0.0;
+        };
         let span = Instant::now().duration_since(*first).as_secs_f64().max(1.0);
         self.buckets.iter().map(|(_, c)| *c).sum::<u64>() as f64 / span
     }

@@ -34,7 +34,9 @@ impl SourceSpec {
         }
         for scheme in ["tail:", "webhook:", "nats://"] {
             if s.starts_with(scheme) {
-                return Err(format!("--source {s}: '{scheme}' sources are not supported by this build yet"));
+                return Err(format!(
+                    "--source {s}: '{scheme}' sources are not supported by this build yet"
+                ));
             }
         }
         let p = PathBuf::from(s);
@@ -110,7 +112,10 @@ pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
             let p = entry.path();
-            if p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')) {
+            if p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+            {
                 continue;
             }
             let ft = entry.file_type()?;
@@ -128,7 +133,10 @@ pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
 fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
     let f = std::fs::File::open(path)?;
     if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, flate2::read::MultiGzDecoder::new(f))))
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(f),
+        )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
     }
@@ -144,7 +152,11 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             return;
         }
     };
-    let total: u64 = files.iter().filter_map(|f| f.metadata().ok()).map(|m| m.len()).sum();
+    let total: u64 = files
+        .iter()
+        .filter_map(|f| f.metadata().ok())
+        .map(|m| m.len())
+        .sum();
     let mut done = 0u64;
     for file in files {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -199,7 +211,9 @@ fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::
         if read == 0 || text.is_empty() {
             continue;
         }
-        if n == 1 && text.starts_with('{') && !text.ends_with('}') || n == 1 && text.starts_with('[') {
+        if n == 1 && text.starts_with('{') && !text.ends_with('}')
+            || n == 1 && text.starts_with('[')
+        {
             // A pretty-printed document: read it whole.
             let mut rest = String::new();
             r.read_to_string(&mut rest)?;
@@ -212,10 +226,17 @@ fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::
                 let _ = tx.blocking_send(FileItem::Inventory(ids));
             }
             Err(e) => {
-                let _ = tx.blocking_send(FileItem::Reject(format!("{}: line {n}: {e}", path.display())));
+                let _ = tx.blocking_send(FileItem::Reject(format!(
+                    "{}: line {n}: {e}",
+                    path.display()
+                )));
             }
         }
-        if batch.len() >= BATCH && tx.blocking_send(FileItem::Events(std::mem::take(&mut batch))).is_err() {
+        if batch.len() >= BATCH
+            && tx
+                .blocking_send(FileItem::Events(std::mem::take(&mut batch)))
+                .is_err()
+        {
             return Ok(());
         }
     }
@@ -225,7 +246,11 @@ fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::
     Ok(())
 }
 
-fn decode_document(path: &Path, text: &str, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::Result<()> {
+fn decode_document(
+    path: &Path,
+    text: &str,
+    tx: &tokio::sync::mpsc::Sender<FileItem>,
+) -> std::io::Result<()> {
     match ingest::decode_document(text) {
         Ok(ingest::Decoded::Events(evs)) => {
             for chunk in evs.chunks(BATCH) {
@@ -251,7 +276,10 @@ pub fn load_inventory(path: &Path) -> anyhow::Result<Vec<IdentityRecord>> {
     match ingest::decode_document(&text) {
         Ok(ingest::Decoded::Inventory(ids)) => Ok(ids),
         Ok(ingest::Decoded::Events(_)) => {
-            anyhow::bail!("--inventory {}: this file holds events; pass it with --source", path.display())
+            anyhow::bail!(
+                "--inventory {}: this file holds events; pass it with --source",
+                path.display()
+            )
         }
         Err(e) => anyhow::bail!("--inventory {}: {e}", path.display()),
     }
@@ -259,15 +287,22 @@ pub fn load_inventory(path: &Path) -> anyhow::Result<Vec<IdentityRecord>> {
 
 /// Backoff before reconnect attempt `n` (1-based): 250 ms doubling to 30 s, with ±25 % jitter.
 pub fn backoff(n: u32, jitter_seed: u64) -> Duration {
-    let base = 250u64.saturating_mul(1u64 << n.min(7).saturating_sub(1)).min(30_000);
+    let base = 250u64
+        .saturating_mul(1u64 << n.min(7).saturating_sub(1))
+        .min(30_000);
     // Cheap deterministic jitter from the seed: no shared RNG needed.
-    let x = jitter_seed.wrapping_mul(6364136223846793005).wrapping_add(n as u64 * 1442695040888963407);
+    let x = jitter_seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add((n as u64).wrapping_mul(1442695040888963407));
     let frac = ((x >> 33) % 1000) as f64 / 1000.0; // 0..1
     Duration::from_millis((base as f64 * (0.75 + 0.5 * frac)) as u64)
 }
 
 async fn stream_task(engine: Engine, id: usize, url: String) {
-    let client = match reqwest::Client::builder().connect_timeout(Duration::from_secs(5)).build() {
+    let client = match reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+    {
         Ok(c) => c,
         Err(e) => {
             engine.set_health(id, Health::Error, Some(e.to_string()));
@@ -279,19 +314,18 @@ async fn stream_task(engine: Engine, id: usize, url: String) {
     let mut attempt = 0u32;
     let mut inventory_loaded = false;
     loop {
-        if !inventory_loaded {
-            if let Some(inv_url) = inventory_url(&url) {
-                if let Ok(resp) = client.get(&inv_url).send().await {
-                    if resp.status().is_success() {
-                        if let Ok(inv) = resp.json::<ingest::native::Inventory>().await {
-                            engine.deliver_inventory(inv.identities).await;
-                            inventory_loaded = true;
-                        }
-                    }
-                }
-            }
+        if !inventory_loaded
+            && let Some(inv_url) = inventory_url(&url)
+            && let Ok(resp) = client.get(&inv_url).send().await
+            && resp.status().is_success()
+            && let Ok(inv) = resp.json::<ingest::native::Inventory>().await
+        {
+            engine.deliver_inventory(inv.identities).await;
+            inventory_loaded = true;
         }
-        let mut req = client.get(&url).header("Accept", "application/x-ndjson, text/event-stream;q=0.5");
+        let mut req = client
+            .get(&url)
+            .header("Accept", "application/x-ndjson, text/event-stream;q=0.5");
         if let Some(c) = cursor {
             req = req.query(&[("since", c)]);
         }
@@ -310,7 +344,9 @@ async fn stream_task(engine: Engine, id: usize, url: String) {
             Err(e) => Err(format!("{shown}: {}", describe_reqwest(&e))),
         };
         attempt += 1;
-        let why = result.err().unwrap_or_else(|| format!("{shown}: stream ended"));
+        let why = result
+            .err()
+            .unwrap_or_else(|| format!("{shown}: stream ended"));
         tracing::warn!("{why}; reconnecting (attempt {attempt})");
         engine.set_health(id, Health::Retrying, Some(why));
         tokio::time::sleep(backoff(attempt, id as u64 ^ attempt as u64)).await;
@@ -426,7 +462,10 @@ mod tests {
     #[test]
     fn urls_are_shown_without_credentials() {
         let r = redact_url("https://user:hunter2@agent.internal:8443/v1/events?token=s3cr3t");
-        assert!(!r.contains("hunter2") && !r.contains("s3cr3t") && !r.contains("user"), "{r}");
+        assert!(
+            !r.contains("hunter2") && !r.contains("s3cr3t") && !r.contains("user"),
+            "{r}"
+        );
     }
 
     #[test]
