@@ -202,7 +202,7 @@ fn a_separately_started_demo_agent_streams_over_http() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let mut agent = bd()
+    let agent = bd()
         .args(["agent", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
