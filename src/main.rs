@@ -196,20 +196,20 @@ fn init_logging(tui: bool) {
     if tui {
         let dir = directories::ProjectDirs::from("", "", "blastdoor")
             .map(|d| d.data_local_dir().to_path_buf());
-        if let Some(dir) = dir {
-            if std::fs::create_dir_all(&dir).is_ok() {
-                if let Ok(file) = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(dir.join("blastdoor.log"))
-                {
-                    let _ = tracing_subscriber::fmt()
-                        .with_env_filter(filter("warn"))
-                        .with_ansi(false)
-                        .with_writer(std::sync::Mutex::new(file))
-                        .try_init();
-                }
-            }
+        let file = dir.and_then(|dir| {
+            std::fs::create_dir_all(&dir).ok()?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(dir.join("blastdoor.log"))
+                .ok()
+        });
+        if let Some(file) = file {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(filter("warn"))
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .try_init();
         }
     } else {
         let _ = tracing_subscriber::fmt()

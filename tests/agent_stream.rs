@@ -152,8 +152,7 @@ async fn sse_resumes_from_last_event_id() {
     let frames = lines(resp, 41).await;
     // `retry:` first, then `id:` / `data:` pairs.
     assert!(frames[0].starts_with("retry:"), "{}", frames[0]);
-    let mut expect = 51;
-    for pair in frames[1..].chunks(2) {
+    for (expect, pair) in (51..).zip(frames[1..].chunks(2)) {
         let id: u64 = pair[0]
             .strip_prefix("id: ")
             .expect("id line")
@@ -165,7 +164,6 @@ async fn sse_resumes_from_last_event_id() {
             "Last-Event-ID wins over since and resumes after it"
         );
         assert_eq!(decode_line(data).unwrap().cursor, Some(id));
-        expect += 1;
     }
 }
 

@@ -5,10 +5,17 @@ use std::process::Command;
 
 fn bd(home: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_blastdoor"));
-    for v in ["BLASTDOOR_CONFIG", "BLASTDOOR_STATE", "BLASTDOOR_POLICY", "NO_COLOR"] {
+    for v in [
+        "BLASTDOOR_CONFIG",
+        "BLASTDOOR_STATE",
+        "BLASTDOOR_POLICY",
+        "NO_COLOR",
+    ] {
         c.env_remove(v);
     }
-    c.env("HOME", home).env("XDG_CONFIG_HOME", home.join("config")).env("XDG_DATA_HOME", home.join("data"));
+    c.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"));
     c
 }
 
@@ -16,7 +23,11 @@ fn bd(home: &std::path::Path) -> Command {
 fn check_config_passes_on_the_defaults() {
     let home = tempfile::tempdir().unwrap();
     let out = bd(home.path()).arg("check-config").output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -28,7 +39,10 @@ fn a_bad_user_keymap_is_named_with_exit_2() {
     let out = bd(home.path()).arg("check-config").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("vim.toml") && err.contains("\"x\"") && err.contains("explode"), "{err}");
+    assert!(
+        err.contains("vim.toml") && err.contains("\"x\"") && err.contains("explode"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -38,11 +52,23 @@ fn a_bad_theme_colour_in_a_named_config_is_named_with_exit_2() {
     std::fs::write(&cfg, "theme = \"mine\"\n").unwrap();
     let themes = home.path().join("config/blastdoor/themes");
     std::fs::create_dir_all(&themes).unwrap();
-    std::fs::write(themes.join("mine.toml"), "[styles]\n\"risk.high\" = \"#12345\"\n").unwrap();
-    let out = bd(home.path()).arg("--config").arg(&cfg).arg("check-config").output().unwrap();
+    std::fs::write(
+        themes.join("mine.toml"),
+        "[styles]\n\"risk.high\" = \"#12345\"\n",
+    )
+    .unwrap();
+    let out = bd(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("mine.toml") && err.contains("risk.high"), "{err}");
+    assert!(
+        err.contains("mine.toml") && err.contains("risk.high"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -50,18 +76,36 @@ fn the_console_refuses_to_start_on_a_bad_config_before_touching_the_terminal() {
     let home = tempfile::tempdir().unwrap();
     let cfg = home.path().join("c.toml");
     std::fs::write(&cfg, "keymap = \"no-such-keymap\"\n").unwrap();
-    let out = bd(home.path()).arg("--config").arg(&cfg).arg("demo").output().unwrap();
+    let out = bd(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("demo")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no-such-keymap"), "{err}");
     // No escape sequences were written: raw mode and the alternate screen were never entered.
-    assert!(!out.stdout.contains(&0x1b), "the terminal was touched: {:?}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        !out.stdout.contains(&0x1b),
+        "the terminal was touched: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }
 
 #[test]
 fn a_named_config_that_does_not_exist_is_a_usage_error() {
     let home = tempfile::tempdir().unwrap();
-    let out = bd(home.path()).args(["--config", "/no/such/blastdoor.toml", "rank", "--source", "demo"]).output().unwrap();
+    let out = bd(home.path())
+        .args([
+            "--config",
+            "/no/such/blastdoor.toml",
+            "rank",
+            "--source",
+            "demo",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/blastdoor.toml"));
 }

@@ -18,7 +18,9 @@ pub enum Decoded {
 pub enum DecodeError {
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("unrecognised record format (expected blastdoor native NDJSON: an object with \"time\" and \"actor\")")]
+    #[error(
+        "unrecognised record format (expected blastdoor native NDJSON: an object with \"time\" and \"actor\")"
+    )]
     Unknown,
     #[error("native record: {0}")]
     Native(serde_json::Error),
