@@ -9,4 +9,5 @@ pub mod engine;
 pub mod exit;
 pub mod headless;
 pub mod ingest;
+pub mod store;
 pub mod tui;

@@ -1,6 +1,7 @@
 //! The headless face: `rank` and `watch` print what the console shows, for scripts. They hold
 //! an `Engine` like the TUI does and read the same core queries.
 
+pub mod audit;
 pub mod rank;
 pub mod watch;
 

@@ -1,0 +1,1161 @@
+//! The audit log: every proposal, approval, refusal, execution, outcome and rollback, as an
+//! append-only chain of records in the shared SQLite state, with signed Merkle checkpoints.
+//!
+//! * Record `n` stores `prev` = the hash of record `n-1` (32 zero bytes for record 1) and
+//!   `hash` = SHA-256 of its canonical encoding: the JSON object
+//!   `{action_id, actor, at, detail, kind, prev, seq, via}` with sorted keys and no whitespace
+//!   (`detail` in the canonical form of [`super::canonical`], `prev` in lower-case hex). Editing
+//!   a record breaks its hash; rewriting the chain after it breaks the next checkpoint.
+//! * A checkpoint signs the RFC 6962 Merkle root over the record hashes `1..=tree_size` with the
+//!   Ed25519 key in `DIR/audit.key`. The signed text is
+//!   `"blastdoor-audit-checkpoint-v1\n{tree_size}\n{root_hex}\n{at}\n{n}"`, where `n` is the
+//!   checkpoint's own 1-based number: signing `n` makes a deleted checkpoint as visible as a
+//!   deleted record (a gap in `n` that nobody without the key can close).
+//! * Several processes append to one database; each append reads the tail and inserts inside a
+//!   `BEGIN IMMEDIATE` transaction, so the chain never forks. `seq` is the primary key, which
+//!   would turn a fork into a constraint error rather than a second chain anyway.
+//! * An export is JSONL: a header with the public key, the records, each checkpoint right after
+//!   the record it covers, and a checkpoint covering every record as the last line, so a cut
+//!   export is caught as surely as an edited one.
+//!
+//! What this cannot catch on its own: someone who holds `audit.key` can re-sign a rewritten log,
+//! and an export cut back exactly to an earlier checkpoint looks like an older export. Compare the
+//! printed public key and the record count with a copy kept elsewhere for those.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use rusqlite::types::ValueRef;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Store;
+use super::canonical;
+use super::merkle::{Frontier, Hash};
+use crate::exit::Failure;
+
+/// The `format` of an export's header line.
+pub const FORMAT: &str = "blastdoor-audit-v1";
+const SIGNING_CONTEXT: &str = "blastdoor-audit-checkpoint-v1";
+/// `audit_append` signs a new checkpoint when the last one is older than this.
+pub const CHECKPOINT_INTERVAL_MS: i64 = 1000;
+const GENESIS: Hash = [0; 32];
+const KEY_FILE: &str = "audit.key";
+
+/// One thing that happened, as the workflow reports it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditEvent {
+    /// "proposed", "approved", "refused", "denied", "expired", "intent", "executed", "failed",
+    /// "rolled_back", "playbook", "agent_refused", … (free text, lower snake case)
+    pub kind: String,
+    /// Who: a responder principal from allowed_signers, an AI agent's name, or "blastdoor".
+    pub actor: String,
+    /// "tui" | "cli" | "playbook" | "mcp" | "engine"
+    pub via: String,
+    pub action_id: Option<String>,
+    /// Anything else worth keeping (reason, action hash, signature, error). Never secrets.
+    pub detail: serde_json::Value,
+}
+
+/// A stored record: the event plus its place in the chain.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AuditRecord {
+    pub seq: u64,
+    /// Milliseconds since the Unix epoch, as given by the caller.
+    pub at: i64,
+    #[serde(flatten)]
+    pub event: AuditEvent,
+    /// Hash of the previous record, lower-case hex.
+    pub prev: String,
+    /// This record's hash, lower-case hex.
+    pub hash: String,
+}
+
+/// A signed statement "the first `tree_size` records have Merkle root `root`".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub n: u64,
+    pub tree_size: u64,
+    pub root: Hash,
+    pub at: i64,
+    pub signature: [u8; 64],
+}
+
+/// What a successful verification saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    pub records: u64,
+    pub checkpoints: u64,
+    /// Records after the last checkpoint (only in the state: an export covers all of them).
+    pub uncovered: u64,
+    /// The key the checkpoints are signed with, hex.
+    pub public_key: Option<String>,
+}
+
+impl std::fmt::Display for VerifyReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "audit: {} records, {} checkpoints, chain and signatures valid",
+            self.records, self.checkpoints
+        )?;
+        if self.uncovered > 0 {
+            write!(
+                f,
+                " ({} newest records not yet covered by a checkpoint)",
+                self.uncovered
+            )?;
+        }
+        if let Some(k) = &self.public_key {
+            write!(f, "; signing key ed25519:{k}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Create the audit tables. Idempotent; run by `Store::open` in its migration transaction.
+pub fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS audit_meta (
+             key TEXT PRIMARY KEY,
+             value TEXT NOT NULL
+         ) WITHOUT ROWID;
+         CREATE TABLE IF NOT EXISTS audit_log (
+             seq INTEGER PRIMARY KEY CHECK (seq >= 1),
+             at INTEGER NOT NULL,
+             kind TEXT NOT NULL,
+             actor TEXT NOT NULL,
+             via TEXT NOT NULL,
+             action_id TEXT,
+             detail TEXT NOT NULL,
+             prev BLOB NOT NULL,
+             hash BLOB NOT NULL
+         );
+         CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log (action_id)
+             WHERE action_id IS NOT NULL;
+         CREATE TABLE IF NOT EXISTS audit_checkpoint (
+             n INTEGER PRIMARY KEY CHECK (n >= 1),
+             tree_size INTEGER NOT NULL,
+             root BLOB NOT NULL,
+             at INTEGER NOT NULL,
+             signature BLOB NOT NULL,
+             frontier BLOB NOT NULL
+         );
+         -- Append-only against honest mistakes in our own code (a stray UPDATE in a colleague's
+         -- migration); an attacker can drop these, which is what the hashes are for.
+         CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+         CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
+             BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
+         CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+             BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
+    )?;
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Canonical encoding and hashing
+
+fn push_hex(out: &mut Vec<u8>, bytes: &[u8]) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    for b in bytes {
+        out.push(HEX[usize::from(b >> 4)]);
+        out.push(HEX[usize::from(b & 15)]);
+    }
+}
+
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Writing into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
+}
+
+/// The bytes a record's hash is computed over (see the module doc). `detail` must already be
+/// canonical. Kept allocation-free on a reused buffer: `verify` calls it once per record.
+#[allow(clippy::too_many_arguments)]
+fn encode_record(
+    out: &mut Vec<u8>,
+    seq: u64,
+    at: i64,
+    kind: &str,
+    actor: &str,
+    via: &str,
+    action_id: Option<&str>,
+    detail: &str,
+    prev: &Hash,
+) {
+    out.clear();
+    out.extend_from_slice(b"{\"action_id\":");
+    match action_id {
+        Some(a) => push_json_str(out, a),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.extend_from_slice(b",\"actor\":");
+    push_json_str(out, actor);
+    let _ = write!(out, ",\"at\":{at},\"detail\":");
+    out.extend_from_slice(detail.as_bytes());
+    out.extend_from_slice(b",\"kind\":");
+    push_json_str(out, kind);
+    out.extend_from_slice(b",\"prev\":\"");
+    push_hex(out, prev);
+    let _ = write!(out, "\",\"seq\":{seq},\"via\":");
+    push_json_str(out, via);
+    out.push(b'}');
+}
+
+fn sha256(b: &[u8]) -> Hash {
+    Sha256::digest(b).into()
+}
+
+/// `detail` as stored and hashed: serde_json's text, in canonical form whatever features
+/// serde_json was built with (with `preserve_order` its maps would keep insertion order).
+fn canonical_detail(detail: &serde_json::Value) -> anyhow::Result<String> {
+    let text = serde_json::to_string(detail)?;
+    Ok(canonical::canonical(&text)?)
+}
+
+fn checkpoint_message(n: u64, tree_size: u64, root: &Hash, at: i64) -> String {
+    format!(
+        "{SIGNING_CONTEXT}\n{tree_size}\n{}\n{at}\n{n}",
+        hex::encode(root)
+    )
+}
+
+/// Strict lower-case hex of exactly `N` bytes: an export byte flipped from `a` to `A` must not
+/// verify, so the accepted spelling is unique.
+fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    if s.len() != 2 * N || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        return None;
+    }
+    let mut out = [0u8; N];
+    hex::decode_to_slice(s, &mut out).ok()?;
+    Some(out)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Appending
+
+fn tail(conn: &Connection) -> anyhow::Result<(u64, Hash)> {
+    let row: Option<(i64, Vec<u8>)> = conn
+        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    match row {
+        None => Ok((0, GENESIS)),
+        Some((seq, hash)) => {
+            let hash: Hash = hash.as_slice().try_into().map_err(|_| {
+                anyhow!("audit record {seq} has a malformed hash; run `blastdoor audit verify`")
+            })?;
+            Ok((u64::try_from(seq)?, hash))
+        }
+    }
+}
+
+/// Append one record within the caller's open transaction, so the workflow can change its
+/// queue and write the audit record atomically. Open that transaction with
+/// `TransactionBehavior::Immediate`: a deferred one can fail to upgrade to a write lock when
+/// another process appended in between. Called outside any transaction, it opens its own.
+/// Does not sign a checkpoint (no key here); `Store` does that after `with_conn` returns.
+pub fn append_in(conn: &Connection, ev: &AuditEvent, at_ms: i64) -> anyhow::Result<u64> {
+    if conn.is_autocommit() {
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let r = append_in(conn, ev, at_ms);
+        conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
+        return r;
+    }
+    let detail = canonical_detail(&ev.detail)?;
+    let mut buf = Vec::with_capacity(256 + detail.len());
+    append_one(conn, ev, &detail, at_ms, &mut buf)
+}
+
+fn append_one(
+    conn: &Connection,
+    ev: &AuditEvent,
+    detail: &str,
+    at_ms: i64,
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<u64> {
+    if ev.kind.is_empty() || ev.actor.is_empty() || ev.via.is_empty() {
+        bail!("an audit event needs a kind, an actor and a via: {ev:?}");
+    }
+    let (last, prev) = tail(conn)?;
+    let seq = last + 1;
+    encode_record(
+        buf,
+        seq,
+        at_ms,
+        &ev.kind,
+        &ev.actor,
+        &ev.via,
+        ev.action_id.as_deref(),
+        detail,
+        &prev,
+    );
+    let hash = sha256(buf);
+    conn.prepare_cached(
+        "INSERT INTO audit_log (seq, at, kind, actor, via, action_id, detail, prev, hash)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        i64::try_from(seq)?,
+        at_ms,
+        ev.kind,
+        ev.actor,
+        ev.via,
+        ev.action_id,
+        detail,
+        &prev[..],
+        &hash[..]
+    ])?;
+    Ok(seq)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoints
+
+struct LastCheckpoint {
+    n: u64,
+    tree_size: u64,
+    at: i64,
+    frontier: Vec<u8>,
+}
+
+fn last_checkpoint(conn: &Connection) -> anyhow::Result<Option<LastCheckpoint>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT n, tree_size, at, frontier FROM audit_checkpoint ORDER BY n DESC LIMIT 1",
+        )?
+        .query_row([], |r| {
+            Ok(LastCheckpoint {
+                n: r.get::<_, i64>(0)? as u64,
+                tree_size: r.get::<_, i64>(1)? as u64,
+                at: r.get(2)?,
+                frontier: r.get(3)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Sign a checkpoint over everything appended so far, inside the caller's write transaction.
+/// With `due_only`, only when the last checkpoint is `CHECKPOINT_INTERVAL_MS` old.
+fn checkpoint_in(
+    conn: &Connection,
+    key: &SigningKey,
+    at_ms: i64,
+    due_only: bool,
+) -> anyhow::Result<Option<Checkpoint>> {
+    let (size, _) = tail(conn)?;
+    let last = last_checkpoint(conn)?;
+    let (n, mut frontier) = match &last {
+        Some(l) if l.tree_size >= size => return Ok(None),
+        Some(l) if due_only && at_ms - l.at < CHECKPOINT_INTERVAL_MS => return Ok(None),
+        Some(l) => {
+            let f = Frontier::from_bytes(&l.frontier)
+                .filter(|f| f.size() == l.tree_size)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "audit checkpoint {} is damaged; run `blastdoor audit verify`",
+                        l.n
+                    )
+                })?;
+            (l.n + 1, f)
+        }
+        None if size == 0 => return Ok(None),
+        None => (1, Frontier::new()),
+    };
+    publish_public_key(conn, key)?;
+    {
+        let mut stmt =
+            conn.prepare_cached("SELECT seq, hash FROM audit_log WHERE seq > ?1 ORDER BY seq")?;
+        let mut rows = stmt.query([frontier.size() as i64])?;
+        while let Some(r) = rows.next()? {
+            let seq: i64 = r.get(0)?;
+            let hash: Hash = r.get_ref(1)?.as_blob()?.try_into().map_err(|_| {
+                anyhow!("audit record {seq} has a malformed hash; run `blastdoor audit verify`")
+            })?;
+            if seq as u64 != frontier.size() + 1 {
+                bail!(
+                    "audit record {} is missing; run `blastdoor audit verify`",
+                    frontier.size() + 1
+                );
+            }
+            frontier.push(&hash);
+        }
+    }
+    let root = frontier.root();
+    let tree_size = frontier.size();
+    let signature = key
+        .sign(checkpoint_message(n, tree_size, &root, at_ms).as_bytes())
+        .to_bytes();
+    conn.prepare_cached(
+        "INSERT INTO audit_checkpoint (n, tree_size, root, at, signature, frontier)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![
+        n as i64,
+        tree_size as i64,
+        &root[..],
+        at_ms,
+        &signature[..],
+        frontier.to_bytes()
+    ])?;
+    Ok(Some(Checkpoint {
+        n,
+        tree_size,
+        root,
+        at: at_ms,
+        signature,
+    }))
+}
+
+/// Record the public key in the database on first use; refuse to sign with any other key, since
+/// its checkpoints would never verify.
+fn publish_public_key(conn: &Connection, key: &SigningKey) -> anyhow::Result<()> {
+    let mine = hex::encode(key.verifying_key().as_bytes());
+    conn.prepare_cached(
+        "INSERT INTO audit_meta (key, value) VALUES ('public_key', ?1) ON CONFLICT DO NOTHING",
+    )?
+    .execute([&mine])?;
+    let stored: String = conn
+        .prepare_cached("SELECT value FROM audit_meta WHERE key = 'public_key'")?
+        .query_row([], |r| r.get(0))?;
+    if stored != mine {
+        bail!(
+            "{KEY_FILE} (public key {mine}) is not the key this audit log is signed with ({stored}); \
+             restore the original {KEY_FILE} in the state folder"
+        );
+    }
+    Ok(())
+}
+
+/// Load `DIR/audit.key` (64 hex digits, or 32 raw bytes), creating it with mode 0600 on first use.
+pub fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
+    let path = dir.join(KEY_FILE);
+    match std::fs::read(&path) {
+        Ok(bytes) => return parse_key(&bytes).with_context(|| format!("{}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(anyhow!(
+                "{}: cannot read the audit key: {e}",
+                path.display()
+            ));
+        }
+    }
+    let key = SigningKey::generate(&mut rand_core::OsRng);
+    // Write a private temporary file, then hard-link it into place: the link fails if another
+    // process created the key first, so two first-time processes never end up with two keys.
+    let tmp = dir.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
+    let write = || -> std::io::Result<()> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+        let mut f = opts.open(&tmp)?;
+        f.write_all(hex::encode(key.to_bytes()).as_bytes())?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+        std::fs::hard_link(&tmp, &path)
+    };
+    let res = write();
+    let _ = std::fs::remove_file(&tmp);
+    match res {
+        Ok(()) => Ok(key),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let bytes = std::fs::read(&path)
+                .map_err(|e| anyhow!("{}: cannot read the audit key: {e}", path.display()))?;
+            parse_key(&bytes).with_context(|| format!("{}", path.display()))
+        }
+        Err(e) => Err(anyhow!(
+            "{}: cannot create the audit key: {e}",
+            path.display()
+        )),
+    }
+}
+
+fn parse_key(bytes: &[u8]) -> anyhow::Result<SigningKey> {
+    if let Ok(raw) = <[u8; 32]>::try_from(bytes) {
+        return Ok(SigningKey::from_bytes(&raw));
+    }
+    let text = std::str::from_utf8(bytes).unwrap_or("").trim();
+    let mut seed = [0u8; 32];
+    hex::decode_to_slice(text, &mut seed)
+        .map_err(|_| anyhow!("not an audit key: want 64 hex digits or 32 raw bytes"))?;
+    Ok(SigningKey::from_bytes(&seed))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The Store API
+
+pub(crate) fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Store {
+    fn signing_key(&self) -> anyhow::Result<&SigningKey> {
+        if let Some(k) = self.key.get() {
+            return Ok(k);
+        }
+        let k = load_or_create_key(&self.dir)?;
+        Ok(self.key.get_or_init(|| k))
+    }
+
+    /// A due checkpoint is a courtesy inside an append: the record is what must be durable, so a
+    /// signing problem is logged and left for `audit_checkpoint` / `verify` to report.
+    fn checkpoint_if_due(&self, conn: &Connection, at_ms: i64) {
+        let r = self
+            .signing_key()
+            .and_then(|k| checkpoint_in(conn, k, at_ms, true));
+        if let Err(e) = r {
+            tracing::warn!("audit checkpoint not signed: {e:#}");
+        }
+    }
+
+    /// Append one record; durable (fsynced, synchronous=FULL) when it returns; returns its seq
+    /// (1-based). Signs a checkpoint too when the last one is older than a second.
+    pub fn audit_append(&self, ev: &AuditEvent, at_ms: i64) -> anyhow::Result<u64> {
+        Ok(self.audit_append_batch(std::slice::from_ref(ev), at_ms)?[0])
+    }
+
+    /// Append many in one transaction (group commit): one fsync for the lot.
+    pub fn audit_append_batch(&self, evs: &[AuditEvent], at_ms: i64) -> anyhow::Result<Vec<u64>> {
+        let details = evs
+            .iter()
+            .map(|e| canonical_detail(&e.detail))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut buf = Vec::with_capacity(512);
+        let mut seqs = Vec::with_capacity(evs.len());
+        for (ev, detail) in evs.iter().zip(&details) {
+            seqs.push(append_one(&tx, ev, detail, at_ms, &mut buf)?);
+        }
+        if !seqs.is_empty() {
+            self.checkpoint_if_due(&tx, at_ms);
+        }
+        tx.commit()?;
+        Ok(seqs)
+    }
+
+    /// Sign a checkpoint over everything appended so far, if anything is uncovered.
+    pub fn audit_checkpoint(&self, at_ms: i64) -> anyhow::Result<()> {
+        let mut conn = self.lock();
+        // Cheap read first: a command that appended nothing must not need the key at all.
+        let size = tail(&conn)?.0;
+        let covered = last_checkpoint(&conn)?.map_or(0, |l| l.tree_size);
+        if size <= covered {
+            return Ok(());
+        }
+        let key = self.signing_key()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        checkpoint_in(&tx, key, at_ms, false)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// After the workflow's own transaction: it may have appended records with `append_in`.
+    pub(crate) fn after_foreign_write(&self) {
+        let mut conn = self.lock();
+        let at = now_ms();
+        match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => {
+                self.checkpoint_if_due(&tx, at);
+                if let Err(e) = tx.commit() {
+                    tracing::warn!("audit checkpoint not signed: {e}");
+                }
+            }
+            Err(e) => tracing::warn!("audit checkpoint not signed: {e}"),
+        }
+    }
+
+    /// Number of records (= the seq of the newest).
+    pub fn audit_len(&self) -> anyhow::Result<u64> {
+        Ok(tail(&self.lock())?.0)
+    }
+
+    /// All records from seq `from` (for `audit tail` and the TUI), at most `limit`.
+    pub fn audit_records(&self, from: u64, limit: usize) -> anyhow::Result<Vec<AuditRecord>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare_cached(
+            "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
+             WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt.query_map(params![from.min(i64::MAX as u64) as i64, limit], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, Vec<u8>>(7)?,
+                r.get::<_, Vec<u8>>(8)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (seq, at, kind, actor, via, action_id, detail, prev, hash) = row?;
+            out.push(AuditRecord {
+                seq: seq as u64,
+                at,
+                event: AuditEvent {
+                    kind,
+                    actor,
+                    via,
+                    action_id,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                },
+                prev: hex::encode(prev),
+                hash: hex::encode(hash),
+            });
+        }
+        Ok(out)
+    }
+
+    /// All checkpoints, oldest first.
+    pub fn audit_checkpoints(&self) -> anyhow::Result<Vec<Checkpoint>> {
+        read_checkpoints(&self.lock()).map_err(|e| anyhow!("{e}"))
+    }
+
+    /// Check the whole log in the state: every record's hash, every link, every checkpoint's
+    /// root and signature. A problem is a `Failure::verify` (exit 3) naming the first bad record.
+    pub fn audit_verify(&self) -> anyhow::Result<VerifyReport> {
+        let mut conn = self.lock();
+        // One read transaction: a consistent snapshot while other processes keep appending.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        verify_conn(&tx, Some(&self.dir))
+    }
+
+    /// Write the self-verifying JSONL export. Signs a checkpoint first so the export covers
+    /// everything appended so far; records appended after the newest checkpoint (by another
+    /// process, in the meantime) are left for the next export. Returns the number of records.
+    pub fn audit_export(&self, out: &mut dyn Write, at_ms: i64) -> anyhow::Result<u64> {
+        self.audit_checkpoint(at_ms)?;
+        let mut conn = self.lock();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
+        export_conn(&tx, out)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifying the state
+
+fn read_checkpoints(conn: &Connection) -> Result<Vec<Checkpoint>, String> {
+    let mut stmt = conn
+        .prepare("SELECT n, tree_size, root, at, signature FROM audit_checkpoint ORDER BY n")
+        .map_err(|e| e.to_string())?;
+    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
+        let bad = |what: &str| format!("audit checkpoint #{}: {what}", out.len() + 1);
+        let int = |i: usize| match r.get_ref(i) {
+            Ok(ValueRef::Integer(v)) => Some(v),
+            _ => None,
+        };
+        let blob = |i: usize| match r.get_ref(i) {
+            Ok(ValueRef::Blob(b)) => Some(b),
+            _ => None,
+        };
+        let n = int(0)
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| bad("bad number"))? as u64;
+        let tree_size = int(1)
+            .filter(|t| *t >= 1)
+            .ok_or_else(|| bad("bad tree size"))? as u64;
+        let root = blob(2)
+            .and_then(|b| Hash::try_from(b).ok())
+            .ok_or_else(|| bad("malformed root"))?;
+        let at = int(3).ok_or_else(|| bad("malformed time"))?;
+        let signature = blob(4)
+            .and_then(|b| <[u8; 64]>::try_from(b).ok())
+            .ok_or_else(|| bad("malformed signature"))?;
+        out.push(Checkpoint {
+            n,
+            tree_size,
+            root,
+            at,
+            signature,
+        });
+    }
+    Ok(out)
+}
+
+/// Checks each checkpoint in order as the records stream past. Shared by the state and the
+/// export verifiers so both apply exactly the same rules.
+struct CheckpointChecker {
+    key: Option<VerifyingKey>,
+    /// `n` of the last good checkpoint, and the tree size it covered.
+    last_n: u64,
+    last_size: u64,
+}
+
+impl CheckpointChecker {
+    fn check(&mut self, cp: &Checkpoint, frontier: &Frontier) -> Result<(), String> {
+        if cp.n != self.last_n + 1 {
+            return Err(format!(
+                "checkpoint {} follows checkpoint {}: a checkpoint was deleted or moved",
+                cp.n, self.last_n
+            ));
+        }
+        if cp.tree_size <= self.last_size || cp.tree_size != frontier.size() {
+            return Err(format!(
+                "checkpoint {} claims {} records where {} precede it",
+                cp.n,
+                cp.tree_size,
+                frontier.size()
+            ));
+        }
+        let range = format!("{}..={}", self.last_size + 1, cp.tree_size);
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| format!("checkpoint {}: no public key to check it with", cp.n))?;
+        let msg = checkpoint_message(cp.n, cp.tree_size, &cp.root, cp.at);
+        if key
+            .verify(msg.as_bytes(), &Signature::from_bytes(&cp.signature))
+            .is_err()
+        {
+            return Err(format!(
+                "checkpoint {} (records 1..={}): the signature is not valid for this public key",
+                cp.n, cp.tree_size
+            ));
+        }
+        if frontier.root() != cp.root {
+            return Err(format!(
+                "records {range} differ from what checkpoint {} signed: the Merkle root does not \
+                 match (a record in {range} was rewritten together with the hashes after it)",
+                cp.n
+            ));
+        }
+        self.last_n = cp.n;
+        self.last_size = cp.tree_size;
+        Ok(())
+    }
+}
+
+fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyReport> {
+    let fail = |m: String| Failure::verify(format!("audit verify: {m}"));
+    let public_key: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'public_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let key = match &public_key {
+        None => None,
+        Some(hex) => Some(
+            parse_hex::<32>(hex)
+                .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                .ok_or_else(|| fail(format!("the stored public key {hex:?} is malformed")))?,
+        ),
+    };
+    // The key file, when this user can read it, must be the key the log was signed with.
+    if let (Some(dir), Some(pk)) = (dir, &key)
+        && let Ok(bytes) = std::fs::read(dir.join(KEY_FILE))
+        && parse_key(&bytes).map(|k| k.verifying_key()).ok().as_ref() != Some(pk)
+    {
+        return Err(fail(format!(
+            "{KEY_FILE} does not match the public key recorded in the database"
+        )));
+    }
+    let checkpoints = read_checkpoints(conn).map_err(fail)?;
+    let mut checker = CheckpointChecker {
+        key,
+        last_n: 0,
+        last_size: 0,
+    };
+    let mut cps = checkpoints.iter().peekable();
+    let mut frontier = Frontier::new();
+    let mut prev = GENESIS;
+    let mut buf = Vec::with_capacity(512);
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([])?;
+    while let Some(r) = rows.next()? {
+        let expect = frontier.size() + 1;
+        let seq = match r.get_ref(0)? {
+            ValueRef::Integer(s) => s,
+            _ => return Err(fail(format!("record {expect}: malformed seq"))),
+        };
+        if seq as u64 != expect {
+            return Err(fail(format!(
+                "record {expect} is missing (the next record is {seq})"
+            )));
+        }
+        let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
+        let bad = |what: &str| fail(format!("record {seq}: {what}"));
+        let at = match r.get_ref(1)? {
+            ValueRef::Integer(a) => a,
+            _ => return Err(bad("malformed time")),
+        };
+        let (Some(kind), Some(actor), Some(via), Some(detail)) =
+            (text(2), text(3), text(4), text(6))
+        else {
+            return Err(bad("malformed field (not text)"));
+        };
+        let action_id = match r.get_ref(5)? {
+            ValueRef::Null => None,
+            ValueRef::Text(t) => {
+                Some(std::str::from_utf8(t).map_err(|_| bad("malformed action_id"))?)
+            }
+            _ => return Err(bad("malformed action_id")),
+        };
+        let (Ok(ValueRef::Blob(p)), Ok(ValueRef::Blob(h))) = (r.get_ref(7), r.get_ref(8)) else {
+            return Err(bad("malformed prev or hash"));
+        };
+        encode_record(
+            &mut buf, seq as u64, at, kind, actor, via, action_id, detail, &prev,
+        );
+        let hash = sha256(&buf);
+        if p != prev {
+            return Err(bad(&format!(
+                "its prev does not match the hash of record {} (the chain is broken here)",
+                seq - 1
+            )));
+        }
+        if h != hash {
+            return Err(bad(
+                "its content does not match its hash (the record was edited)",
+            ));
+        }
+        prev = hash;
+        frontier.push(&hash);
+        while let Some(cp) = cps.next_if(|c| c.tree_size == frontier.size()) {
+            checker.check(cp, &frontier).map_err(fail)?;
+        }
+        if let Some(cp) = cps.peek()
+            && cp.tree_size < frontier.size()
+        {
+            return Err(fail(format!(
+                "checkpoint {} claims {} records, which is not where it stands",
+                cp.n, cp.tree_size
+            )));
+        }
+    }
+    if let Some(cp) = cps.next() {
+        return Err(fail(format!(
+            "checkpoint {} covers {} records but only {} exist: records were deleted from the end",
+            cp.n,
+            cp.tree_size,
+            frontier.size()
+        )));
+    }
+    Ok(VerifyReport {
+        records: frontier.size(),
+        checkpoints: checkpoints.len() as u64,
+        uncovered: frontier.size() - checker.last_size,
+        public_key,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export
+
+fn export_conn(conn: &Connection, out: &mut dyn Write) -> anyhow::Result<u64> {
+    let public_key: Option<String> = conn
+        .query_row(
+            "SELECT value FROM audit_meta WHERE key = 'public_key'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let checkpoints = read_checkpoints(conn).map_err(|e| anyhow!("{e}"))?;
+    let (Some(public_key), Some(last)) = (public_key, checkpoints.last()) else {
+        bail!("the audit log is empty: nothing to export");
+    };
+    let covered = last.tree_size;
+    let mut w = std::io::BufWriter::new(out);
+    writeln!(
+        w,
+        "{{\"type\":\"header\",\"format\":\"{FORMAT}\",\"public_key\":\"{public_key}\"}}"
+    )?;
+    let mut cps = checkpoints.iter().peekable();
+    let mut line = Vec::with_capacity(512);
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
+         WHERE seq <= ?1 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query([covered as i64])?;
+    let mut count = 0u64;
+    while let Some(r) = rows.next()? {
+        let seq: i64 = r.get(0)?;
+        let at: i64 = r.get(1)?;
+        line.clear();
+        let _ = write!(
+            line,
+            "{{\"type\":\"record\",\"seq\":{seq},\"at\":{at},\"kind\":"
+        );
+        push_json_str(&mut line, r.get_ref(2)?.as_str()?);
+        line.extend_from_slice(b",\"actor\":");
+        push_json_str(&mut line, r.get_ref(3)?.as_str()?);
+        line.extend_from_slice(b",\"via\":");
+        push_json_str(&mut line, r.get_ref(4)?.as_str()?);
+        line.extend_from_slice(b",\"action_id\":");
+        match r.get_ref(5)?.as_str_or_null()? {
+            Some(a) => push_json_str(&mut line, a),
+            None => line.extend_from_slice(b"null"),
+        }
+        line.extend_from_slice(b",\"detail\":");
+        // Stored canonical text, written verbatim: re-serialising through Value could alter a
+        // float and make the export disagree with its own hash.
+        line.extend_from_slice(r.get_ref(6)?.as_str()?.as_bytes());
+        line.extend_from_slice(b",\"prev\":\"");
+        push_hex(&mut line, r.get_ref(7)?.as_blob()?);
+        line.extend_from_slice(b"\",\"hash\":\"");
+        push_hex(&mut line, r.get_ref(8)?.as_blob()?);
+        line.extend_from_slice(b"\"}\n");
+        w.write_all(&line)?;
+        count += 1;
+        while let Some(cp) = cps.next_if(|c| c.tree_size <= seq as u64) {
+            write_checkpoint_line(&mut w, cp)?;
+        }
+    }
+    w.flush()?;
+    Ok(count)
+}
+
+fn write_checkpoint_line(w: &mut dyn Write, cp: &Checkpoint) -> std::io::Result<()> {
+    writeln!(
+        w,
+        "{{\"type\":\"checkpoint\",\"n\":{},\"tree_size\":{},\"root\":\"{}\",\"at\":{},\"signature\":\"{}\"}}",
+        cp.n,
+        cp.tree_size,
+        hex::encode(cp.root),
+        cp.at,
+        hex::encode(cp.signature)
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Verifying an export
+
+/// One export line; which fields must be present depends on `type`. Parsed as one flat struct
+/// because `detail` is taken as raw text (see `canonical`), which serde's tagged enums cannot do.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    ty: String,
+    format: Option<String>,
+    public_key: Option<String>,
+    seq: Option<u64>,
+    at: Option<i64>,
+    kind: Option<String>,
+    actor: Option<String>,
+    via: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    action_id: Option<Option<String>>,
+    #[serde(borrow)]
+    detail: Option<&'a serde_json::value::RawValue>,
+    prev: Option<String>,
+    hash: Option<String>,
+    n: Option<u64>,
+    tree_size: Option<u64>,
+    root: Option<String>,
+    signature: Option<String>,
+}
+
+/// Distinguishes `"action_id": null` (Some(None)) from a missing field (None).
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+impl Line<'_> {
+    fn only(&self, allowed: &[&str]) -> Result<(), String> {
+        let fields = [
+            ("format", self.format.is_some()),
+            ("public_key", self.public_key.is_some()),
+            ("seq", self.seq.is_some()),
+            ("at", self.at.is_some()),
+            ("kind", self.kind.is_some()),
+            ("actor", self.actor.is_some()),
+            ("via", self.via.is_some()),
+            ("action_id", self.action_id.is_some()),
+            ("detail", self.detail.is_some()),
+            ("prev", self.prev.is_some()),
+            ("hash", self.hash.is_some()),
+            ("n", self.n.is_some()),
+            ("tree_size", self.tree_size.is_some()),
+            ("root", self.root.is_some()),
+            ("signature", self.signature.is_some()),
+        ];
+        for (name, set) in fields {
+            if set != allowed.contains(&name) {
+                return Err(if set {
+                    format!("unexpected field {name:?} in a {} line", self.ty)
+                } else {
+                    format!("missing field {name:?}")
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Verify an export on its own: the header's key, every record's hash and link, every
+/// checkpoint, and that the last line is a checkpoint covering every record. A problem is a
+/// `Failure::verify` (exit 3) naming the line and the record.
+pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
+    let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
+    // The final newline ends the last line; it does not start an empty one.
+    if lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    let mut public_key = None;
+    let mut checker = CheckpointChecker {
+        key: None,
+        last_n: 0,
+        last_size: 0,
+    };
+    let mut frontier = Frontier::new();
+    let mut prev = GENESIS;
+    let mut buf = Vec::with_capacity(512);
+    let mut last_was_checkpoint = false;
+    for (i, raw) in lines.iter().enumerate() {
+        let lineno = i + 1;
+        let expect = frontier.size() + 1;
+        let fail = |m: String| Failure::verify(format!("audit verify: line {lineno}: {m}"));
+        let text = std::str::from_utf8(raw).map_err(|_| {
+            fail(format!(
+                "not UTF-8 (damaged near record {expect} or the checkpoint after record {})",
+                expect - 1
+            ))
+        })?;
+        let l: Line = serde_json::from_str(text).map_err(|e| {
+            fail(format!(
+                "not a valid audit line ({e}); expected record {expect} or the checkpoint after \
+                 record {}",
+                expect - 1
+            ))
+        })?;
+        if (i == 0) != (l.ty == "header") {
+            return Err(fail(if i == 0 {
+                "the first line must be the header".into()
+            } else {
+                "a second header".into()
+            }));
+        }
+        match l.ty.as_str() {
+            "header" => {
+                l.only(&["format", "public_key"]).map_err(fail)?;
+                if l.format.as_deref() != Some(FORMAT) {
+                    return Err(fail(format!(
+                        "format {:?}, want {FORMAT:?}",
+                        l.format.unwrap_or_default()
+                    )));
+                }
+                let pk = l.public_key.unwrap_or_default();
+                checker.key = Some(
+                    parse_hex::<32>(&pk)
+                        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                        .ok_or_else(|| fail("malformed public key".into()))?,
+                );
+                public_key = Some(pk);
+                last_was_checkpoint = false;
+            }
+            "record" => {
+                l.only(&[
+                    "seq",
+                    "at",
+                    "kind",
+                    "actor",
+                    "via",
+                    "action_id",
+                    "detail",
+                    "prev",
+                    "hash",
+                ])
+                .map_err(|m| fail(format!("record {}: {m}", l.seq.unwrap_or(expect))))?;
+                let seq = l.seq.unwrap_or_default();
+                if seq != expect {
+                    return Err(fail(format!(
+                        "record {seq} where record {expect} belongs: a record was deleted, \
+                         inserted or moved"
+                    )));
+                }
+                let bad = |m: &str| fail(format!("record {seq}: {m}"));
+                let detail = l.detail.map(|d| d.get()).unwrap_or_default();
+                let detail = canonical::canonical(detail)
+                    .map_err(|e| bad(&format!("detail is not acceptable JSON: {e}")))?;
+                encode_record(
+                    &mut buf,
+                    seq,
+                    l.at.unwrap_or_default(),
+                    l.kind.as_deref().unwrap_or_default(),
+                    l.actor.as_deref().unwrap_or_default(),
+                    l.via.as_deref().unwrap_or_default(),
+                    l.action_id.flatten().as_deref(),
+                    &detail,
+                    &prev,
+                );
+                let hash = sha256(&buf);
+                if parse_hex::<32>(l.prev.as_deref().unwrap_or_default()) != Some(prev) {
+                    return Err(bad(&format!(
+                        "its prev does not match the hash of record {} (the chain is broken here)",
+                        seq - 1
+                    )));
+                }
+                if parse_hex::<32>(l.hash.as_deref().unwrap_or_default()) != Some(hash) {
+                    return Err(bad(
+                        "its content does not match its hash (the record was edited)",
+                    ));
+                }
+                prev = hash;
+                frontier.push(&hash);
+                last_was_checkpoint = false;
+            }
+            "checkpoint" => {
+                l.only(&["n", "tree_size", "root", "at", "signature"])
+                    .map_err(|m| fail(format!("checkpoint: {m}")))?;
+                let n = l.n.unwrap_or_default();
+                let bad = |m: &str| fail(format!("checkpoint {n}: {m}"));
+                let cp = Checkpoint {
+                    n,
+                    tree_size: l.tree_size.unwrap_or_default(),
+                    root: parse_hex(l.root.as_deref().unwrap_or_default())
+                        .ok_or_else(|| bad("malformed root"))?,
+                    at: l.at.unwrap_or_default(),
+                    signature: parse_hex(l.signature.as_deref().unwrap_or_default())
+                        .ok_or_else(|| bad("malformed signature"))?,
+                };
+                checker.check(&cp, &frontier).map_err(fail)?;
+                last_was_checkpoint = true;
+            }
+            other => return Err(fail(format!("unknown line type {other:?}"))),
+        }
+    }
+    if lines.is_empty() {
+        return Err(Failure::verify(
+            "audit verify: the file is empty (no header)",
+        ));
+    }
+    if !last_was_checkpoint || checker.last_size != frontier.size() || frontier.size() == 0 {
+        return Err(Failure::verify(format!(
+            "audit verify: line {}: the export ends without a checkpoint covering its {} records \
+             (truncated: records or the final checkpoint were cut{})",
+            lines.len(),
+            frontier.size(),
+            if checker.last_size < frontier.size() {
+                format!("; records after {} are not covered", checker.last_size)
+            } else {
+                String::new()
+            }
+        )));
+    }
+    Ok(VerifyReport {
+        records: frontier.size(),
+        checkpoints: checker.last_n,
+        uncovered: 0,
+        public_key,
+    })
+}

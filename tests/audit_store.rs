@@ -1,0 +1,228 @@
+//! The audit chain in the shared state: appends, checkpoints, verification, export, and what
+//! several writers on one database produce.
+
+use blastdoor::exit::code_of;
+use blastdoor::store::audit::{self, AuditEvent};
+use blastdoor::store::{Store, append_in};
+use rusqlite::TransactionBehavior;
+use serde_json::json;
+
+fn ev(kind: &str, n: usize) -> AuditEvent {
+    AuditEvent {
+        kind: kind.into(),
+        actor: "alice".into(),
+        via: "cli".into(),
+        action_id: Some(format!("act_{n}")),
+        detail: json!({"reason": "suspected theft: contain", "n": n, "score": 0.1 + 0.2,
+            "text": "esc\u{1b}[31m bidi\u{202e}"}),
+    }
+}
+
+const T0: i64 = 1_764_136_800_000;
+
+#[test]
+fn appends_are_numbered_from_one_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert_eq!(store.audit_append(&ev("proposed", 0), T0).unwrap(), 1);
+    assert_eq!(
+        store
+            .audit_append_batch(&[ev("approved", 1), ev("executed", 2)], T0 + 10)
+            .unwrap(),
+        vec![2, 3]
+    );
+    let recs = store.audit_records(2, 10).unwrap();
+    assert_eq!(recs.len(), 2);
+    assert_eq!(recs[0].seq, 2);
+    assert_eq!(recs[0].event, ev("approved", 1));
+    assert_eq!(recs[1].prev, recs[0].hash);
+    assert_eq!(store.audit_len().unwrap(), 3);
+    let report = store.audit_verify().unwrap();
+    assert_eq!(report.records, 3);
+    // The first append signed a checkpoint (none existed); the next ones came within a second.
+    assert_eq!(report.checkpoints, 1);
+    assert_eq!(report.uncovered, 2);
+}
+
+#[test]
+fn a_checkpoint_is_signed_when_the_last_is_a_second_old_and_on_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store.audit_append(&ev("proposed", 0), T0).unwrap();
+        store.audit_append(&ev("approved", 1), T0 + 500).unwrap();
+        assert_eq!(store.audit_checkpoints().unwrap().len(), 1);
+        store.audit_append(&ev("executed", 2), T0 + 1500).unwrap();
+        let cps = store.audit_checkpoints().unwrap();
+        assert_eq!(cps.len(), 2);
+        assert_eq!(cps[1].tree_size, 3);
+        store
+            .audit_append(&ev("rolled_back", 3), T0 + 1600)
+            .unwrap();
+    }
+    let store = Store::open_existing(dir.path()).unwrap();
+    let report = store.audit_verify().unwrap();
+    assert_eq!(
+        (report.records, report.checkpoints, report.uncovered),
+        (4, 3, 0)
+    );
+    // Nothing uncovered: an explicit checkpoint adds nothing.
+    store.audit_checkpoint(T0 + 9000).unwrap();
+    assert_eq!(store.audit_checkpoints().unwrap().len(), 3);
+}
+
+#[test]
+fn the_key_file_is_private_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path())
+        .unwrap()
+        .audit_append(&ev("proposed", 0), T0)
+        .unwrap();
+    let key = dir.path().join("audit.key");
+    let text = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(text.trim().len(), 64);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    Store::open(dir.path())
+        .unwrap()
+        .audit_append(&ev("approved", 1), T0 + 5000)
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), text);
+    assert!(Store::open(dir.path()).unwrap().audit_verify().is_ok());
+}
+
+#[test]
+fn a_replaced_key_file_is_refused_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path())
+        .unwrap()
+        .audit_append(&ev("proposed", 0), T0)
+        .unwrap();
+    std::fs::write(dir.path().join("audit.key"), "11".repeat(32)).unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    // The record is kept even though no checkpoint can be signed for it.
+    store.audit_append(&ev("approved", 1), T0 + 5000).unwrap();
+    let err = store.audit_checkpoint(T0 + 6000).unwrap_err();
+    assert!(format!("{err:#}").contains("not the key"), "{err:#}");
+    let err = store.audit_verify().unwrap_err();
+    assert_eq!(code_of(&err), 3, "{err:#}");
+}
+
+#[test]
+fn workflow_transactions_append_atomically_with_their_own_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store
+        .with_conn(|c| {
+            c.execute_batch("CREATE TABLE IF NOT EXISTS q (id TEXT PRIMARY KEY)")?;
+            Ok(())
+        })
+        .unwrap();
+    // Committed: both the queue row and the record.
+    let seq = store
+        .with_conn(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("INSERT INTO q VALUES ('act_1')", [])?;
+            let seq = append_in(&tx, &ev("proposed", 1), T0)?;
+            tx.commit()?;
+            Ok(seq)
+        })
+        .unwrap();
+    assert_eq!(seq, 1);
+    // Rolled back: neither.
+    let r: anyhow::Result<()> = store.with_conn(|c| {
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("INSERT INTO q VALUES ('act_2')", [])?;
+        append_in(&tx, &ev("proposed", 2), T0)?;
+        anyhow::bail!("the policy said no")
+    });
+    assert!(r.is_err());
+    assert_eq!(store.audit_len().unwrap(), 1);
+    // Outside a transaction append_in opens its own.
+    store
+        .with_conn(|c| append_in(c, &ev("approved", 1), T0 + 1).map(|_| ()))
+        .unwrap();
+    assert_eq!(store.audit_verify().unwrap().records, 2);
+}
+
+#[test]
+fn concurrent_writers_on_one_state_make_one_valid_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path()).unwrap();
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let path = dir.path().to_path_buf();
+            s.spawn(move || {
+                let store = Store::open(&path).unwrap();
+                for i in 0..50 {
+                    let at = T0 + (i as i64) * 300;
+                    if i % 5 == 0 {
+                        store
+                            .audit_append_batch(&[ev("intent", t * 100 + i), ev("executed", i)], at)
+                            .unwrap();
+                    } else {
+                        store
+                            .audit_append(&ev("approved", t * 100 + i), at)
+                            .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    let store = Store::open(dir.path()).unwrap();
+    let report = store.audit_verify().unwrap();
+    assert_eq!(report.records, 4 * 60);
+    assert_eq!(report.uncovered, 0);
+    let mut out = Vec::new();
+    assert_eq!(store.audit_export(&mut out, T0 + 99_000).unwrap(), 240);
+    assert_eq!(audit::verify_export(&out).unwrap().records, 240);
+}
+
+#[test]
+fn export_round_trips_and_ends_with_a_covering_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for i in 0..7 {
+        store
+            .audit_append(&ev("proposed", i), T0 + i as i64 * 700)
+            .unwrap();
+    }
+    let mut out = Vec::new();
+    store.audit_export(&mut out, T0 + 10_000).unwrap();
+    let text = String::from_utf8(out.clone()).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "header");
+    assert_eq!(lines[0]["format"], "blastdoor-audit-v1");
+    assert_eq!(lines[1]["type"], "record");
+    assert_eq!(lines[1]["detail"]["reason"], "suspected theft: contain");
+    let last = lines.last().unwrap();
+    assert_eq!(last["type"], "checkpoint");
+    assert_eq!(last["tree_size"], 7);
+    let report = audit::verify_export(&out).unwrap();
+    assert_eq!(report.records, 7);
+    assert_eq!(
+        report.public_key.as_deref(),
+        lines[0]["public_key"].as_str()
+    );
+    // The export's checkpoint is in the state too: a second export is identical.
+    let mut again = Vec::new();
+    store.audit_export(&mut again, T0 + 20_000).unwrap();
+    assert_eq!(again, out);
+}
+
+#[test]
+fn an_empty_log_has_nothing_to_export_but_verifies() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    assert!(store.audit_export(&mut Vec::new(), T0).is_err());
+    assert_eq!(store.audit_verify().unwrap().records, 0);
+}
