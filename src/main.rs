@@ -100,6 +100,11 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// The audit log: verify it (or an export), export it as JSONL, show the newest records
+    Audit {
+        #[command(subcommand)]
+        verb: headless::audit::AuditCmd,
+    },
     /// Validate config, themes, keymaps; name every problem; exit 0 or 2
     CheckConfig,
 }
@@ -258,6 +263,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let mut out = std::io::stdout();
             headless::watch::run(opts, &mut out).await
+        }
+        Some(Command::Audit { verb }) => {
+            let mut out = std::io::stdout().lock();
+            let format = Format::resolve(g.format);
+            headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }
         Some(Command::Agent { listen, demo }) => {
             blastdoor::agent::run_agent(listen, demo, g.demo_seed).await

@@ -11,26 +11,38 @@ use crate::headless::{Format, cell};
 use crate::store::audit::{self, AuditRecord, now_ms};
 use crate::store::{self, Store};
 
-/// Which audit command to run.
-#[derive(Debug, Clone)]
-pub enum AuditCommand {
-    /// Check the state's log, or an exported file when `file` is given.
-    Verify { file: Option<PathBuf> },
-    /// Print the self-verifying JSONL export.
+/// Which audit command to run (`blastdoor audit …`).
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum AuditCmd {
+    /// Check the chain and signed checkpoints of the log in the state, or of an export; exit 3
+    /// naming the first bad record
+    Verify {
+        /// An export (`blastdoor audit export`) to verify on its own, instead of the state
+        #[arg(long, value_name = "EXPORT")]
+        file: Option<PathBuf>,
+    },
+    /// Print the log as self-verifying JSONL (header, records, signed checkpoints)
     Export,
-    /// Print the newest `lines` records, then (with `follow`) new ones as they arrive.
-    Tail { lines: usize, follow: bool },
+    /// Print the newest records
+    Tail {
+        /// How many records
+        #[arg(long, short = 'n', default_value_t = 20)]
+        lines: usize,
+        /// Keep printing records as they are appended, until interrupted
+        #[arg(long)]
+        follow: bool,
+    },
 }
 
 /// Run one audit command against the state in `state` (`--state`, or the default).
 pub fn run(
     state: Option<&str>,
-    cmd: AuditCommand,
+    cmd: AuditCmd,
     format: Format,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::Verify { file: Some(file) } => {
+        AuditCmd::Verify { file: Some(file) } => {
             let bytes = std::fs::read(&file).map_err(|e| {
                 Failure::usage(format!("--file {}: cannot read: {e}", file.display()))
             })?;
@@ -38,18 +50,18 @@ pub fn run(
             writeln!(out, "{report}")?;
             Ok(())
         }
-        AuditCommand::Verify { file: None } => {
+        AuditCmd::Verify { file: None } => {
             let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
             let report = store.audit_verify()?;
             writeln!(out, "{report}")?;
             Ok(())
         }
-        AuditCommand::Export => {
+        AuditCmd::Export => {
             let store = Store::open(&store::resolve_state_dir(state)?)?;
             store.audit_export(out, now_ms())?;
             Ok(())
         }
-        AuditCommand::Tail { lines, follow } => {
+        AuditCmd::Tail { lines, follow } => {
             let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
             tail(&store, lines, follow, format, out)
         }

@@ -40,6 +40,7 @@ use crate::exit::Failure;
 /// The `format` of an export's header line.
 pub const FORMAT: &str = "blastdoor-audit-v1";
 const SIGNING_CONTEXT: &str = "blastdoor-audit-checkpoint-v1";
+const EXPORT_CONTEXT: &str = "blastdoor-audit-export-v1";
 /// `audit_append` signs a new checkpoint when the last one is older than this.
 pub const CHECKPOINT_INTERVAL_MS: i64 = 1000;
 const GENESIS: Hash = [0; 32];
@@ -207,6 +208,38 @@ fn encode_record(
     out.push(b'}');
 }
 
+/// A record's fields as an export carries them, for [`record_hash`].
+#[derive(Debug, Clone, Copy)]
+pub struct RecordText<'a> {
+    pub seq: u64,
+    pub at: i64,
+    pub kind: &'a str,
+    pub actor: &'a str,
+    pub via: &'a str,
+    pub action_id: Option<&'a str>,
+    /// The JSON text of `detail`, in any layout.
+    pub detail: &'a str,
+}
+
+/// The hash of a record that follows one with hash `prev` (32 zero bytes for record 1): what
+/// an independent verifier recomputes.
+pub fn record_hash(r: &RecordText<'_>, prev: &Hash) -> anyhow::Result<Hash> {
+    let detail = canonical::canonical(r.detail)?;
+    let mut buf = Vec::with_capacity(256 + detail.len());
+    encode_record(
+        &mut buf,
+        r.seq,
+        r.at,
+        r.kind,
+        r.actor,
+        r.via,
+        r.action_id,
+        &detail,
+        prev,
+    );
+    Ok(sha256(&buf))
+}
+
 fn sha256(b: &[u8]) -> Hash {
     Sha256::digest(b).into()
 }
@@ -218,9 +251,20 @@ fn canonical_detail(detail: &serde_json::Value) -> anyhow::Result<String> {
     Ok(canonical::canonical(&text)?)
 }
 
-fn checkpoint_message(n: u64, tree_size: u64, root: &Hash, at: i64) -> String {
+/// The exact bytes a checkpoint's signature covers.
+pub fn checkpoint_message(n: u64, tree_size: u64, root: &Hash, at: i64) -> String {
     format!(
         "{SIGNING_CONTEXT}\n{tree_size}\n{}\n{at}\n{n}",
+        hex::encode(root)
+    )
+}
+
+/// The exact bytes the signature of an export's final checkpoint covers. It differs from
+/// `checkpoint_message` so that an export cut back to one of its earlier checkpoints cannot pass
+/// for a whole export: only the holder of the key can sign an ending.
+pub fn final_checkpoint_message(n: u64, tree_size: u64, root: &Hash, at: i64) -> String {
+    format!(
+        "{EXPORT_CONTEXT}\n{tree_size}\n{}\n{at}\n{n}",
         hex::encode(root)
     )
 }
@@ -639,9 +683,10 @@ impl Store {
     /// process, in the meantime) are left for the next export. Returns the number of records.
     pub fn audit_export(&self, out: &mut dyn Write, at_ms: i64) -> anyhow::Result<u64> {
         self.audit_checkpoint(at_ms)?;
+        let key = self.signing_key()?;
         let mut conn = self.lock();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        export_conn(&tx, out)
+        export_conn(&tx, out, key, at_ms)
     }
 }
 
@@ -705,6 +750,16 @@ impl CheckpointChecker {
                 cp.n, self.last_n
             ));
         }
+        if cp.tree_size > frontier.size() {
+            return Err(format!(
+                "checkpoint {} covers {} records but only records 1..={} precede it: record {} \
+                 is missing or was moved",
+                cp.n,
+                cp.tree_size,
+                frontier.size(),
+                frontier.size() + 1
+            ));
+        }
         if cp.tree_size <= self.last_size || cp.tree_size != frontier.size() {
             return Err(format!(
                 "checkpoint {} claims {} records where {} precede it",
@@ -737,6 +792,42 @@ impl CheckpointChecker {
         }
         self.last_n = cp.n;
         self.last_size = cp.tree_size;
+        Ok(())
+    }
+
+    /// The export's last line: signed by the exporter over every record and the number of
+    /// checkpoints before it.
+    fn check_final(&self, cp: &Checkpoint, frontier: &Frontier) -> Result<(), String> {
+        if cp.n != self.last_n || cp.tree_size != frontier.size() {
+            return Err(format!(
+                "the final checkpoint claims {} records and {} checkpoints where {} and {} precede \
+                 it: lines were deleted or moved",
+                cp.tree_size,
+                cp.n,
+                frontier.size(),
+                self.last_n
+            ));
+        }
+        let key = self
+            .key
+            .as_ref()
+            .ok_or_else(|| "the final checkpoint: no public key to check it with".to_string())?;
+        let msg = final_checkpoint_message(cp.n, cp.tree_size, &cp.root, cp.at);
+        if key
+            .verify(msg.as_bytes(), &Signature::from_bytes(&cp.signature))
+            .is_err()
+        {
+            return Err(
+                "the final checkpoint: the signature is not valid for this public key".into(),
+            );
+        }
+        if frontier.root() != cp.root {
+            return Err(format!(
+                "records 1..={} differ from what the final checkpoint signed: the Merkle root does \
+                 not match",
+                cp.tree_size
+            ));
+        }
         Ok(())
     }
 }
@@ -861,7 +952,12 @@ fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyRe
 // ---------------------------------------------------------------------------------------------
 // Export
 
-fn export_conn(conn: &Connection, out: &mut dyn Write) -> anyhow::Result<u64> {
+fn export_conn(
+    conn: &Connection,
+    out: &mut dyn Write,
+    key: &SigningKey,
+    at_ms: i64,
+) -> anyhow::Result<u64> {
     let public_key: Option<String> = conn
         .query_row(
             "SELECT value FROM audit_meta WHERE key = 'public_key'",
@@ -873,6 +969,9 @@ fn export_conn(conn: &Connection, out: &mut dyn Write) -> anyhow::Result<u64> {
     let (Some(public_key), Some(last)) = (public_key, checkpoints.last()) else {
         bail!("the audit log is empty: nothing to export");
     };
+    if public_key != hex::encode(key.verifying_key().as_bytes()) {
+        bail!("{KEY_FILE} is not the key this audit log is signed with; cannot sign an export");
+    }
     let covered = last.tree_size;
     let mut w = std::io::BufWriter::new(out);
     writeln!(
@@ -920,6 +1019,16 @@ fn export_conn(conn: &Connection, out: &mut dyn Write) -> anyhow::Result<u64> {
             write_checkpoint_line(&mut w, cp)?;
         }
     }
+    let signature = key
+        .sign(final_checkpoint_message(last.n, covered, &last.root, at_ms).as_bytes())
+        .to_bytes();
+    writeln!(
+        w,
+        "{{\"type\":\"checkpoint\",\"final\":true,\"n\":{},\"tree_size\":{covered},\"root\":\"{}\",\"at\":{at_ms},\"signature\":\"{}\"}}",
+        last.n,
+        hex::encode(last.root),
+        hex::encode(signature)
+    )?;
     w.flush()?;
     Ok(count)
 }
@@ -955,7 +1064,7 @@ struct Line<'a> {
     via: Option<String>,
     #[serde(default, deserialize_with = "present")]
     action_id: Option<Option<String>>,
-    #[serde(borrow)]
+    #[serde(default, borrow, deserialize_with = "raw")]
     detail: Option<&'a serde_json::value::RawValue>,
     prev: Option<String>,
     hash: Option<String>,
@@ -963,6 +1072,15 @@ struct Line<'a> {
     tree_size: Option<u64>,
     root: Option<String>,
     signature: Option<String>,
+    #[serde(rename = "final")]
+    is_final: Option<bool>,
+}
+
+/// `detail` as raw text, `null` included (plain `Option` would read `null` as absent).
+fn raw<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<&'de serde_json::value::RawValue>, D::Error> {
+    <&serde_json::value::RawValue>::deserialize(d).map(Some)
 }
 
 /// Distinguishes `"action_id": null` (Some(None)) from a missing field (None).
@@ -988,6 +1106,7 @@ impl Line<'_> {
             ("tree_size", self.tree_size.is_some()),
             ("root", self.root.is_some()),
             ("signature", self.signature.is_some()),
+            ("final", self.is_final.is_some()),
         ];
         for (name, set) in fields {
             if set != allowed.contains(&name) {
@@ -1020,7 +1139,7 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
     let mut frontier = Frontier::new();
     let mut prev = GENESIS;
     let mut buf = Vec::with_capacity(512);
-    let mut last_was_checkpoint = false;
+    let mut final_seen = false;
     for (i, raw) in lines.iter().enumerate() {
         let lineno = i + 1;
         let expect = frontier.size() + 1;
@@ -1031,6 +1150,11 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
                 expect - 1
             ))
         })?;
+        if final_seen {
+            return Err(fail(
+                "a line after the final checkpoint (lines were appended or moved)".into(),
+            ));
+        }
         let l: Line = serde_json::from_str(text).map_err(|e| {
             fail(format!(
                 "not a valid audit line ({e}); expected record {expect} or the checkpoint after \
@@ -1061,7 +1185,6 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
                         .ok_or_else(|| fail("malformed public key".into()))?,
                 );
                 public_key = Some(pk);
-                last_was_checkpoint = false;
             }
             "record" => {
                 l.only(&[
@@ -1112,10 +1235,20 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
                 }
                 prev = hash;
                 frontier.push(&hash);
-                last_was_checkpoint = false;
             }
             "checkpoint" => {
-                l.only(&["n", "tree_size", "root", "at", "signature"])
+                let is_final = match l.is_final {
+                    None => false,
+                    Some(true) => true,
+                    Some(false) => {
+                        return Err(fail("checkpoint: \"final\" is true or absent".into()));
+                    }
+                };
+                let mut fields = vec!["n", "tree_size", "root", "at", "signature"];
+                if is_final {
+                    fields.push("final");
+                }
+                l.only(&fields)
                     .map_err(|m| fail(format!("checkpoint: {m}")))?;
                 let n = l.n.unwrap_or_default();
                 let bad = |m: &str| fail(format!("checkpoint {n}: {m}"));
@@ -1128,8 +1261,12 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
                     signature: parse_hex(l.signature.as_deref().unwrap_or_default())
                         .ok_or_else(|| bad("malformed signature"))?,
                 };
-                checker.check(&cp, &frontier).map_err(fail)?;
-                last_was_checkpoint = true;
+                if is_final {
+                    checker.check_final(&cp, &frontier).map_err(fail)?;
+                    final_seen = true;
+                } else {
+                    checker.check(&cp, &frontier).map_err(fail)?;
+                }
             }
             other => return Err(fail(format!("unknown line type {other:?}"))),
         }
@@ -1139,10 +1276,10 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
             "audit verify: the file is empty (no header)",
         ));
     }
-    if !last_was_checkpoint || checker.last_size != frontier.size() || frontier.size() == 0 {
+    if !final_seen {
         return Err(Failure::verify(format!(
-            "audit verify: line {}: the export ends without a checkpoint covering its {} records \
-             (truncated: records or the final checkpoint were cut{})",
+            "audit verify: line {}: the export ends without its final checkpoint over its {} \
+             records (truncated: records or the final checkpoint were cut{})",
             lines.len(),
             frontier.size(),
             if checker.last_size < frontier.size() {
