@@ -231,3 +231,24 @@ fn an_empty_log_has_nothing_to_export_but_verifies() {
     assert!(store.audit_export(&mut Vec::new(), T0).is_err());
     assert_eq!(store.audit_verify().unwrap().records, 0);
 }
+
+#[test]
+fn reading_through_with_conn_needs_no_key_and_no_write_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    store.audit_append(&ev("proposed", 0), T0).unwrap();
+    std::fs::remove_file(dir.path().join("audit.key")).unwrap();
+    // Another process holds the write lock; a queue read must not wait for it.
+    let other = rusqlite::Connection::open(dir.path().join("blastdoor.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let started = std::time::Instant::now();
+    let n: i64 = store
+        .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    other.execute_batch("ROLLBACK").unwrap();
+    drop(store);
+    // Nothing was uncovered, so nothing needed the (now missing) key.
+    assert!(!dir.path().join("audit.key").exists());
+}

@@ -15,12 +15,15 @@
 //!   `BEGIN IMMEDIATE` transaction, so the chain never forks. `seq` is the primary key, which
 //!   would turn a fork into a constraint error rather than a second chain anyway.
 //! * An export is JSONL: a header with the public key, the records, each checkpoint right after
-//!   the record it covers, and a checkpoint covering every record as the last line, so a cut
-//!   export is caught as surely as an edited one.
+//!   the record it covers, and as the last line a checkpoint marked `"final":true` over every
+//!   record, signed at export time over `"blastdoor-audit-export-v1\n…"` (same fields). Inner
+//!   checkpoints cannot pass for the final one, so an export cut anywhere, even right after an
+//!   inner checkpoint, is caught as surely as an edited one. The export holds the records up to
+//!   the newest checkpoint; one signed just before exporting covers everything written so far.
 //!
 //! What this cannot catch on its own: someone who holds `audit.key` can re-sign a rewritten log,
-//! and an export cut back exactly to an earlier checkpoint looks like an older export. Compare the
-//! printed public key and the record count with a copy kept elsewhere for those.
+//! and an export signed with another key verifies against the key in its own header. Compare
+//! the public key `verify` prints with one kept elsewhere for those.
 
 use std::io::Write;
 use std::path::Path;
@@ -384,6 +387,15 @@ fn last_checkpoint(conn: &Connection) -> anyhow::Result<Option<LastCheckpoint>> 
         .optional()?)
 }
 
+/// Whether records are uncovered and the last checkpoint is `CHECKPOINT_INTERVAL_MS` old.
+fn checkpoint_due(conn: &Connection, at_ms: i64) -> anyhow::Result<bool> {
+    let size = tail(conn)?.0;
+    Ok(match last_checkpoint(conn)? {
+        None => size > 0,
+        Some(l) => size > l.tree_size && at_ms - l.at >= CHECKPOINT_INTERVAL_MS,
+    })
+}
+
 /// Sign a checkpoint over everything appended so far, inside the caller's write transaction.
 /// With `due_only`, only when the last checkpoint is `CHECKPOINT_INTERVAL_MS` old.
 fn checkpoint_in(
@@ -553,9 +565,13 @@ impl Store {
     /// A due checkpoint is a courtesy inside an append: the record is what must be durable, so a
     /// signing problem is logged and left for `audit_checkpoint` / `verify` to report.
     fn checkpoint_if_due(&self, conn: &Connection, at_ms: i64) {
-        let r = self
-            .signing_key()
-            .and_then(|k| checkpoint_in(conn, k, at_ms, true));
+        let r = match checkpoint_due(conn, at_ms) {
+            Ok(false) => return,
+            Ok(true) => self
+                .signing_key()
+                .and_then(|k| checkpoint_in(conn, k, at_ms, true)),
+            Err(e) => Err(e),
+        };
         if let Err(e) = r {
             tracing::warn!("audit checkpoint not signed: {e:#}");
         }
@@ -607,6 +623,10 @@ impl Store {
     pub(crate) fn after_foreign_write(&self) {
         let mut conn = self.lock();
         let at = now_ms();
+        // Most calls only read the queue: decide without a write lock, and without the key.
+        if !matches!(checkpoint_due(&conn, at), Ok(true)) {
+            return;
+        }
         match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
             Ok(tx) => {
                 self.checkpoint_if_due(&tx, at);
