@@ -13,7 +13,12 @@ const T0: i64 = 1_764_136_800_000;
 /// A record of the size the workflow writes: an approval with a signature and a reason.
 fn event(i: usize) -> AuditEvent {
     AuditEvent {
-        kind: if i.is_multiple_of(3) { "approved" } else { "executed" }.into(),
+        kind: if i.is_multiple_of(3) {
+            "approved"
+        } else {
+            "executed"
+        }
+        .into(),
         actor: "bob".into(),
         via: "cli".into(),
         action_id: Some(format!("act_{i:08}")),

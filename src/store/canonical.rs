@@ -9,6 +9,7 @@
 //! numbers kept exactly as written. For text serde_json produced from a `Value`, the output is
 //! byte-identical to the input; for anything else it is the same document in one fixed layout.
 
+use std::borrow::Cow;
 use std::fmt;
 
 /// Why text is not acceptable JSON for an audit record.
@@ -43,6 +44,26 @@ pub fn canonical(text: &str) -> Result<String, CanonError> {
         return Err(p.err("trailing characters"));
     }
     Ok(out)
+}
+
+/// The canonical form of `text`, borrowed when `text` already is canonical: verifying an export
+/// meets text that this crate wrote almost always, and checking is cheaper than rebuilding.
+pub fn canonical_cow(text: &str) -> Result<Cow<'_, str>, CanonError> {
+    if is_canonical(text) {
+        Ok(Cow::Borrowed(text))
+    } else {
+        canonical(text).map(Cow::Owned)
+    }
+}
+
+/// Whether `text` is already canonical. Conservative: `false` for anything it is unsure of
+/// (escaped object keys), which then takes the full path. Never allocates.
+pub fn is_canonical(text: &str) -> bool {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    p.is_canonical_value(0) && p.i == p.s.len()
 }
 
 /// Append `s` as a JSON string literal, escaped exactly as serde_json escapes it.
@@ -114,6 +135,13 @@ impl Parser<'_> {
     /// RFC 8259 number grammar, copied through verbatim (see the module doc for why).
     fn number(&mut self, out: &mut String) -> Result<(), CanonError> {
         let start = self.i;
+        self.number_span()?;
+        // The slice holds only ASCII digits and signs, so it is valid UTF-8.
+        out.push_str(std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default());
+        Ok(())
+    }
+
+    fn number_span(&mut self) -> Result<(), CanonError> {
         if self.s.get(self.i) == Some(&b'-') {
             self.i += 1;
         }
@@ -139,9 +167,121 @@ impl Parser<'_> {
                 return Err(self.err("malformed number"));
             }
         }
-        // The slice holds only ASCII digits and signs, so it is valid UTF-8.
-        out.push_str(std::str::from_utf8(&self.s[start..self.i]).unwrap_or_default());
         Ok(())
+    }
+
+    /// A string literal exactly as serde_json writes it: raw characters except `"`, `\\` and
+    /// control characters, which take `\\"`, `\\\\`, `\\b \\f \\n \\r \\t` or `\\u00xx`.
+    fn is_canonical_string(&mut self) -> bool {
+        self.i += 1;
+        loop {
+            match self.s.get(self.i) {
+                None => return false,
+                Some(b'"') => {
+                    self.i += 1;
+                    return true;
+                }
+                Some(c) if *c < 0x20 => return false,
+                Some(b'\\') => match self.s.get(self.i + 1) {
+                    Some(b'"' | b'\\' | b'b' | b'f' | b'n' | b'r' | b't') => self.i += 2,
+                    Some(b'u') => {
+                        let hex = self.s.get(self.i + 2..self.i + 6);
+                        let Some([b'0', b'0', h, l]) = hex else {
+                            return false;
+                        };
+                        let lower = |c: &u8| matches!(c, b'0'..=b'9' | b'a'..=b'f');
+                        // \u0008 and friends have short forms, which serde_json uses.
+                        if !matches!(h, b'0' | b'1')
+                            || !lower(l)
+                            || matches!((h, l), (b'0', b'8' | b'9' | b'a' | b'c' | b'd'))
+                        {
+                            return false;
+                        }
+                        self.i += 6;
+                    }
+                    _ => return false,
+                },
+                Some(_) => self.i += 1,
+            }
+        }
+    }
+
+    fn is_canonical_value(&mut self, depth: usize) -> bool {
+        if depth > MAX_DEPTH {
+            return false;
+        }
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                self.i += 1;
+                if self.s.get(self.i) == Some(&b'}') {
+                    self.i += 1;
+                    return true;
+                }
+                let mut prev: Option<&[u8]> = None;
+                loop {
+                    let start = self.i;
+                    if self.s.get(self.i) != Some(&b'"') || !self.is_canonical_string() {
+                        return false;
+                    }
+                    let key = &self.s[start + 1..self.i - 1];
+                    // Keys must be strictly increasing by their decoded bytes, which are the
+                    // raw bytes only when nothing is escaped.
+                    if key.contains(&b'\\') || prev.is_some_and(|p| p >= key) {
+                        return false;
+                    }
+                    prev = Some(key);
+                    if self.s.get(self.i) != Some(&b':') {
+                        return false;
+                    }
+                    self.i += 1;
+                    if !self.is_canonical_value(depth + 1) {
+                        return false;
+                    }
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return true;
+                        }
+                        _ => return false,
+                    }
+                }
+            }
+            Some(b'[') => {
+                self.i += 1;
+                if self.s.get(self.i) == Some(&b']') {
+                    self.i += 1;
+                    return true;
+                }
+                loop {
+                    if !self.is_canonical_value(depth + 1) {
+                        return false;
+                    }
+                    match self.s.get(self.i) {
+                        Some(b',') => self.i += 1,
+                        Some(b']') => {
+                            self.i += 1;
+                            return true;
+                        }
+                        _ => return false,
+                    }
+                }
+            }
+            Some(b'"') => self.is_canonical_string(),
+            Some(b't') => self.is_word("true"),
+            Some(b'f') => self.is_word("false"),
+            Some(b'n') => self.is_word("null"),
+            Some(b'-' | b'0'..=b'9') => self.number_span().is_ok(),
+            _ => false,
+        }
+    }
+
+    fn is_word(&mut self, word: &str) -> bool {
+        let ok = self.s[self.i..].starts_with(word.as_bytes());
+        if ok {
+            self.i += word.len();
+        }
+        ok
     }
 
     /// A string literal, decoded. serde_json does the decoding (escapes, surrogate pairs,
@@ -263,6 +403,38 @@ mod tests {
             "s": "tab\t quote\" esc\u{1b} bidi\u{202e} é"});
         let s = serde_json::to_string(&v).unwrap();
         assert_eq!(canonical(&s).unwrap(), s);
+    }
+
+    #[test]
+    fn the_fast_check_agrees_with_the_full_canonicaliser() {
+        let samples = [
+            r#"{"a":1,"b":[true,false,null,"x\n\u001b\"\\"],"c":{}}"#,
+            r#"{"b":1,"a":2}"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"a" :1}"#,
+            r#""\u0041""#,
+            r#""\u000a""#,
+            r#""\u001B""#,
+            r#""\/""#,
+            "\"\u{7f} é\"",
+            r#"{"\u0061":1}"#,
+            "[1.0,-0,2e+5]",
+            "01",
+            "[1,]",
+            "",
+        ];
+        for s in samples {
+            if is_canonical(s) {
+                assert_eq!(canonical(s).as_deref(), Ok(s), "{s:?}");
+            }
+            match canonical(s) {
+                Ok(c) => {
+                    assert!(is_canonical(&c), "{c:?} from {s:?}");
+                    assert_eq!(canonical_cow(s).unwrap(), c);
+                }
+                Err(_) => assert!(canonical_cow(s).is_err()),
+            }
+        }
     }
 
     #[test]
