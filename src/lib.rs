@@ -3,11 +3,13 @@
 //! `tui` and `headless` are built on top. Arrows point downward only.
 
 pub mod agent;
+pub mod auth;
 pub mod config;
 pub mod core;
 pub mod engine;
 pub mod exit;
 pub mod headless;
 pub mod ingest;
+pub mod respond;
 pub mod store;
 pub mod tui;

@@ -56,6 +56,15 @@ struct Global {
     /// Seed of the demo fleet
     #[arg(long, global = true, default_value_t = 7, hide = true)]
     demo_seed: u64,
+    /// Your SSH private key, for signing approvals [default: ssh-agent via SSH_AUTH_SOCK]
+    #[arg(long, global = true, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Approval policy [default: policy.toml in the user config dir]
+    #[arg(long, global = true, env = "BLASTDOOR_POLICY", value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// An agent to execute agent.* actions through (repeatable)
+    #[arg(long = "agent", global = true, value_name = "URL")]
+    agents: Vec<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -107,6 +116,17 @@ enum Command {
     },
     /// Validate config, themes, keymaps; name every problem; exit 0 or 2
     CheckConfig,
+    /// The action queue: stage, approve, deny, execute, roll back, list, show
+    Action {
+        #[command(subcommand)]
+        verb: headless::action::ActionCmd,
+    },
+    /// A scripted session of action verbs, one per line ($LAST = the id staged last)
+    Run {
+        /// The script file
+        #[arg(long, value_name = "FILE")]
+        script: PathBuf,
+    },
 }
 
 fn parse_sort(s: &str) -> Result<SortKey, String> {
@@ -186,6 +206,15 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         demo_seed: g.demo_seed,
         data_clock: false,
     })
+}
+
+fn desk_options(g: &Global) -> headless::action::DeskOptions {
+    headless::action::DeskOptions {
+        state: g.state.clone(),
+        key: g.key.clone(),
+        policy: g.policy.clone(),
+        agents: g.agents.clone(),
+    }
 }
 
 fn load_config(g: &Global) -> anyhow::Result<Config> {
@@ -272,8 +301,29 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Agent { listen, demo }) => {
             blastdoor::agent::run_agent(listen, demo, g.demo_seed).await
         }
+        Some(Command::Action { verb }) => {
+            let desk = headless::action::open_desk(&desk_options(&g))?;
+            let mut out = std::io::stdout().lock();
+            headless::action::run(&desk, &verb, Format::resolve(g.format), &mut out).await?;
+            Ok(())
+        }
+        Some(Command::Run { script }) => {
+            let desk = headless::action::open_desk(&desk_options(&g))?;
+            let mut out = std::io::stdout().lock();
+            headless::script::run(&desk, &script, Format::resolve(g.format), &mut out).await
+        }
         Some(Command::CheckConfig) => {
-            let problems = config::check(g.config.as_deref());
+            let mut problems = config::check(g.config.as_deref());
+            if let Some((path, explicit)) = blastdoor::core::policy::locate(g.policy.as_deref())
+                && (explicit || path.exists())
+            {
+                problems.extend(blastdoor::core::policy::check(&path).into_iter().map(|m| {
+                    match m.split_once(": ") {
+                        Some((file, msg)) => config::ConfigProblem::file(file, msg),
+                        None => config::ConfigProblem::file(path.display().to_string(), m),
+                    }
+                }));
+            }
             if problems.is_empty() {
                 println!("blastdoor: config, themes and keymaps are valid");
                 Ok(())

@@ -38,7 +38,8 @@ fn now_ms() -> Millis {
 /// `DEMO_HISTORY_MS` of its activity up to `now`, with the fleet ready to go on from there.
 pub fn demo_state(seed: u64, now: Millis, capacity: usize) -> (Fleet, Arc<AgentState>) {
     let mut fleet = Fleet::new(seed);
-    let state = AgentState::with_capacity("blastdoor demo agent", capacity);
+    let state =
+        AgentState::with_capacity("blastdoor demo agent", capacity).with_reference_actions();
     state.set_inventory(fleet.inventory());
     let mut t = now - DEMO_HISTORY_MS;
     while t < now {
@@ -94,7 +95,7 @@ pub async fn run_agent(listen: SocketAddr, demo: bool, seed: u64) -> anyhow::Res
         eprintln!(
             "blastdoor agent: serving an empty agent (no fleet; --demo simulates one) on http://{addr}/v1/events"
         );
-        Arc::new(AgentState::new("blastdoor agent"))
+        Arc::new(AgentState::new("blastdoor agent").with_reference_actions())
     };
     serve(listener, state).await
 }

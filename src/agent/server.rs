@@ -6,6 +6,11 @@
 //!   `text/event-stream` (`id: CURSOR` / `data: JSON`, resumed by `Last-Event-ID`). The response
 //!   stays open and follows new events live.
 //! - `GET /v1/inventory` answers the native inventory document.
+//! - `POST /v1/actions` with `Idempotency-Key` executes an `agent.*` action once per key (the
+//!   same key and body again answers the same; another body under the key is `409`),
+//!   `GET /v1/actions/KEY` tells its status, `POST /v1/actions/KEY/rollback` undoes it. The
+//!   reference actions isolate an identity (its events stop reaching the ring) and revoke its
+//!   token (the same, for good). See `actions.rs`-style notes at `AgentActions`.
 //!
 //! Events live in a bounded ring with cursors that only grow (1, 2, 3, …), so a client resumes
 //! exactly where it stopped. The ring forgets its oldest events: a client that resumes from a
@@ -28,7 +33,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -49,6 +54,74 @@ pub struct Health {
     pub version: String,
     /// `agent.*` action kinds this agent executes.
     pub capabilities: Vec<String>,
+    /// What each capability does and how it is undone (an extension; the dry run shows it).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionCapability>,
+}
+
+/// One action kind an agent executes, as it describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionCapability {
+    pub kind: String,
+    pub description: String,
+    pub reversible: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub undo: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub impact: Option<String>,
+}
+
+/// The reference agent's action kinds: isolate a workload (reversible), revoke a token (not).
+pub fn reference_actions() -> Vec<ActionCapability> {
+    vec![
+        ActionCapability {
+            kind: "agent.isolate_workload".into(),
+            description: "isolate the workload: its calls are cut off at the agent".into(),
+            reversible: true,
+            undo: Some("release the isolation (POST /v1/actions/KEY/rollback)".into()),
+            impact: Some("the identity stops producing activity until released".into()),
+        },
+        ActionCapability {
+            kind: "agent.revoke_token".into(),
+            description: "revoke the identity's token at the agent".into(),
+            reversible: false,
+            undo: None,
+            impact: Some("the token is dead for good; a new one must be issued".into()),
+        },
+    ]
+}
+
+/// One action the agent received, by idempotency key.
+#[derive(Debug, Clone)]
+struct Received {
+    /// SHA-256 of the request body: the same key with another body is a conflict.
+    body: [u8; 32],
+    action_id: String,
+    kind: String,
+    identity: String,
+    status: &'static str,
+    error: Option<String>,
+}
+
+impl Received {
+    fn answer(&self, key: &str) -> serde_json::Value {
+        serde_json::json!({
+            "status": self.status, "key": key, "action_id": self.action_id,
+            "kind": self.kind, "identity": self.identity, "error": self.error,
+        })
+    }
+}
+
+/// The action side of an agent: what it received, what it isolated.
+#[derive(Debug, Default)]
+struct AgentActions {
+    received: Mutex<std::collections::HashMap<String, Received>>,
+    /// `(key, action_id)` of each first-time execution, in order (tests count them).
+    executions: Mutex<Vec<(String, String)>>,
+    /// Every POST /v1/actions, replays included.
+    requests: AtomicUsize,
+    /// Identity keys whose events are dropped.
+    isolated: RwLock<std::collections::HashSet<String>>,
 }
 
 /// The ring of encoded events.
@@ -93,6 +166,11 @@ pub struct AgentState {
     /// The inventory document, serialised once when it is set.
     inventory: RwLock<Bytes>,
     streams: AtomicUsize,
+    /// The `agent.*` kinds it executes, described.
+    pub actions: Vec<ActionCapability>,
+    /// How long executing one action takes (a slow agent, for tests).
+    pub action_delay: Duration,
+    acts: AgentActions,
 }
 
 impl AgentState {
@@ -115,7 +193,40 @@ impl AgentState {
             latest,
             inventory: RwLock::new(Bytes::from_static(b"{\"identities\":[]}")),
             streams: AtomicUsize::new(0),
+            actions: Vec::new(),
+            action_delay: Duration::ZERO,
+            acts: AgentActions::default(),
         }
+    }
+
+    /// Offer the reference actions (`reference_actions`).
+    pub fn with_reference_actions(mut self) -> AgentState {
+        self.actions = reference_actions();
+        self.capabilities = self.actions.iter().map(|a| a.kind.clone()).collect();
+        self
+    }
+
+    /// Is this identity key isolated (its events dropped)?
+    pub fn is_isolated(&self, identity: &str) -> bool {
+        self.acts
+            .isolated
+            .read()
+            .map(|s| s.contains(identity))
+            .unwrap_or(false)
+    }
+
+    /// `(key, action_id)` of every first-time execution so far.
+    pub fn executions(&self) -> Vec<(String, String)> {
+        self.acts
+            .executions
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every `POST /v1/actions` so far, replays included.
+    pub fn action_requests(&self) -> usize {
+        self.acts.requests.load(Ordering::SeqCst)
     }
 
     /// Replace the inventory `GET /v1/inventory` answers.
@@ -126,7 +237,13 @@ impl AgentState {
     }
 
     /// Append events, giving each the next cursor, and wake the streams.
-    pub fn push(&self, events: Vec<Event>) {
+    pub fn push(&self, mut events: Vec<Event>) {
+        {
+            let isolated = self.acts.isolated.read().unwrap_or_else(|e| e.into_inner());
+            if !isolated.is_empty() {
+                events.retain(|e| !isolated.contains(&e.actor.key()));
+            }
+        }
         if events.is_empty() {
             return;
         }
@@ -183,6 +300,7 @@ impl AgentState {
             name: self.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             capabilities: self.capabilities.clone(),
+            actions: self.actions.clone(),
         }
     }
 }
@@ -193,6 +311,9 @@ pub fn router(state: Arc<AgentState>) -> Router {
         .route("/v1/health", get(health))
         .route("/v1/events", get(events))
         .route("/v1/inventory", get(inventory))
+        .route("/v1/actions", post(post_action))
+        .route("/v1/actions/{key}", get(get_action))
+        .route("/v1/actions/{key}/rollback", post(rollback_action))
         .fallback(not_found)
         .with_state(state)
 }
@@ -223,9 +344,209 @@ async fn inventory(State(state): State<Arc<AgentState>>) -> Response {
 
 async fn not_found() -> Response {
     let body = axum::Json(serde_json::json!({
-        "error": "no such endpoint: the agent protocol has GET /v1/health, /v1/events?since=CURSOR and /v1/inventory"
+        "error": "no such endpoint: the agent protocol has GET /v1/health, /v1/events?since=CURSOR, /v1/inventory, /v1/actions/KEY and POST /v1/actions, /v1/actions/KEY/rollback"
     }));
     (StatusCode::NOT_FOUND, body).into_response()
+}
+
+fn json_status(code: StatusCode, v: serde_json::Value) -> Response {
+    (code, axum::Json(v)).into_response()
+}
+
+/// The key as given, without a `sha256:` prefix.
+fn norm_key(k: &str) -> String {
+    k.trim()
+        .strip_prefix("sha256:")
+        .unwrap_or(k.trim())
+        .to_ascii_lowercase()
+}
+
+#[derive(Debug, Deserialize)]
+struct ActionRequest {
+    #[serde(default)]
+    action_id: String,
+    kind: String,
+    identity: String,
+}
+
+/// Apply (or undo) an action's effect on the agent's state.
+fn apply(state: &AgentState, kind: &str, identity: &str, undo: bool) {
+    let mut iso = state
+        .acts
+        .isolated
+        .write()
+        .unwrap_or_else(|e| e.into_inner());
+    match (kind, undo) {
+        (_, false) => {
+            iso.insert(identity.to_string());
+        }
+        ("agent.isolate_workload", true) => {
+            iso.remove(identity);
+        }
+        _ => {}
+    }
+}
+
+async fn post_action(
+    State(state): State<Arc<AgentState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    use sha2::Digest;
+    state.acts.requests.fetch_add(1, Ordering::SeqCst);
+    let Some(key) = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(norm_key)
+        .filter(|k| !k.is_empty())
+    else {
+        return bad_request(
+            "POST /v1/actions needs an Idempotency-Key header (the action hash)".into(),
+        );
+    };
+    let req: ActionRequest = match serde_json::from_slice(&body) {
+        Ok(r) => r,
+        Err(e) => return bad_request(format!("the body is not an action: {e}")),
+    };
+    if !state.capabilities.contains(&req.kind) {
+        return json_status(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            serde_json::json!({"status": "failed", "error": format!("this agent does not execute {}; it offers {:?}", req.kind, state.capabilities)}),
+        );
+    }
+    let digest: [u8; 32] = sha2::Sha256::digest(&body).into();
+    let first = {
+        let mut rec = state
+            .acts
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match rec.get(&key) {
+            Some(r) if r.body != digest => {
+                return json_status(
+                    StatusCode::CONFLICT,
+                    serde_json::json!({"error": format!("key {key} was used with another body"), "status": r.status}),
+                );
+            }
+            Some(_) => false,
+            None => {
+                rec.insert(
+                    key.clone(),
+                    Received {
+                        body: digest,
+                        action_id: req.action_id.clone(),
+                        kind: req.kind.clone(),
+                        identity: req.identity.clone(),
+                        status: "executing",
+                        error: None,
+                    },
+                );
+                state
+                    .acts
+                    .executions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((key.clone(), req.action_id.clone()));
+                true
+            }
+        }
+    };
+    if first {
+        // Executed in its own task: a client that hangs up does not cut an action in half.
+        let st = state.clone();
+        let k = key.clone();
+        tokio::spawn(async move {
+            if !st.action_delay.is_zero() {
+                tokio::time::sleep(st.action_delay).await;
+            }
+            apply(&st, &req.kind, &req.identity, false);
+            if let Some(r) = st
+                .acts
+                .received
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get_mut(&k)
+            {
+                r.status = "done";
+            }
+        });
+    }
+    // Answer once it has settled (or after a while, still executing).
+    let deadline = tokio::time::Instant::now() + state.action_delay + Duration::from_secs(5);
+    loop {
+        let r = state
+            .acts
+            .received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            .cloned();
+        match r {
+            Some(r) if r.status != "executing" || tokio::time::Instant::now() >= deadline => {
+                return json_status(StatusCode::ACCEPTED, r.answer(&key));
+            }
+            _ => tokio::time::sleep(Duration::from_millis(2)).await,
+        }
+    }
+}
+
+async fn get_action(
+    State(state): State<Arc<AgentState>>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Response {
+    let key = norm_key(&key);
+    let r = state
+        .acts
+        .received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&key)
+        .cloned();
+    match r {
+        Some(r) => json_status(StatusCode::OK, r.answer(&key)),
+        None => json_status(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"error": format!("no action with key {key}")}),
+        ),
+    }
+}
+
+async fn rollback_action(
+    State(state): State<Arc<AgentState>>,
+    axum::extract::Path(key): axum::extract::Path<String>,
+) -> Response {
+    let key = norm_key(&key);
+    let mut rec = state
+        .acts
+        .received
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let Some(r) = rec.get_mut(&key) else {
+        return json_status(
+            StatusCode::NOT_FOUND,
+            serde_json::json!({"error": format!("no action with key {key}")}),
+        );
+    };
+    let reversible = state
+        .actions
+        .iter()
+        .any(|c| c.kind == r.kind && c.reversible);
+    match r.status {
+        "rolled_back" => json_status(StatusCode::OK, r.answer(&key)),
+        "done" if reversible => {
+            apply(&state, &r.kind, &r.identity, true);
+            r.status = "rolled_back";
+            json_status(StatusCode::OK, r.answer(&key))
+        }
+        "done" => json_status(
+            StatusCode::CONFLICT,
+            serde_json::json!({"error": format!("{} cannot be undone", r.kind), "status": r.status}),
+        ),
+        s => json_status(
+            StatusCode::CONFLICT,
+            serde_json::json!({"error": format!("the action is {s}: only a done action can be rolled back"), "status": s}),
+        ),
+    }
 }
 
 #[derive(Debug, Deserialize)]

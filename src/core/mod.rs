@@ -2,10 +2,12 @@
 //! no HTTP, no clock: time arrives inside each `Msg`.
 
 pub mod model;
+pub mod policy;
 pub mod ranking;
 pub mod score;
 pub mod state;
 pub mod text;
+pub mod workflow;
 
 pub use model::*;
 pub use ranking::{Ranking, SortKey};

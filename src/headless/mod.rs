@@ -1,8 +1,10 @@
 //! The headless face: `rank` and `watch` print what the console shows, for scripts. They hold
 //! an `Engine` like the TUI does and read the same core queries.
 
+pub mod action;
 pub mod audit;
 pub mod rank;
+pub mod script;
 pub mod watch;
 
 use std::io::IsTerminal;

@@ -1,0 +1,283 @@
+//! `blastdoor action stage|approve|deny|execute|rollback|list|show|recover`: the response desk
+//! for scripts. Each verb goes through `respond::Desk`, the same code the console and MCP use.
+//!
+//! Exit codes: `0` done · `1` runtime failure (an executor failed) · `2` usage or configuration ·
+//! `4` refused by the policy or the approval rules (the message names who and why).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::auth::{AllowedSigners, Signer};
+use crate::core::policy::{IdentityFacts, Policy};
+use crate::core::workflow::{Action, Via, ts};
+use crate::exit::Failure;
+use crate::headless::{Format, cell};
+use crate::respond::agent::AgentExecutor;
+use crate::respond::{Desk, Executor, StageRequest};
+use crate::store::Store;
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum ActionCmd {
+    /// Propose an action; prints it
+    Stage {
+        /// The identity it acts on (as `rank` prints it)
+        #[arg(long)]
+        identity: String,
+        /// provider.verb, e.g. aws.disable_access_key or agent.isolate_workload
+        #[arg(long)]
+        kind: String,
+        /// A parameter the kind needs, K=V (repeatable)
+        #[arg(long = "param", value_name = "K=V")]
+        params: Vec<String>,
+        /// Why, for the approvers and the audit log
+        #[arg(long)]
+        reason: String,
+        /// Evidence to show the approvers (repeatable)
+        #[arg(long)]
+        evidence: Vec<String>,
+    },
+    /// Approve (signs the action hash with your SSH key); never by the proposer
+    Approve { id: String },
+    /// Deny: the action will never run
+    Deny {
+        id: String,
+        /// Why, for the audit log
+        #[arg(long, default_value = "denied")]
+        reason: String,
+    },
+    /// Execute an approved action
+    Execute { id: String },
+    /// Undo a done, reversible action
+    Rollback { id: String },
+    /// The queue
+    List,
+    /// One action
+    Show { id: String },
+    /// Settle executions a crashed process left (asks the executor about each key)
+    Recover,
+}
+
+/// Where the desk's parts come from (the global options).
+#[derive(Debug, Clone, Default)]
+pub struct DeskOptions {
+    pub state: Option<String>,
+    pub key: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub agents: Vec<String>,
+}
+
+/// Load the policy: the given file (it must exist), else `policy.toml` in the user config dir
+/// if there is one, else the default policy (one approval, no signers).
+pub fn load_policy(flag: Option<&std::path::Path>) -> anyhow::Result<Policy> {
+    match crate::core::policy::locate(flag) {
+        Some((path, explicit)) if explicit || path.exists() => {
+            Policy::load(&path).map_err(|p| Failure::usage(p.join("\n")))
+        }
+        _ => Ok(Policy::default()),
+    }
+}
+
+/// Open the desk the options describe.
+pub fn open_desk(o: &DeskOptions) -> anyhow::Result<Desk> {
+    let dir = match &o.state {
+        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            return Err(Failure::usage(format!(
+                "--state {s}: PostgreSQL state is not supported yet; give a folder"
+            )));
+        }
+        Some(s) => PathBuf::from(s),
+        None => crate::store::default_state_dir().ok_or_else(|| {
+            Failure::usage("no user data dir: give --state DIR or BLASTDOOR_STATE")
+        })?,
+    };
+    let store = Arc::new(Store::open(&dir)?);
+    let policy = load_policy(o.policy.as_deref())?;
+    let signer = match &o.key {
+        Some(k) => Some(Signer::from_file(k).map_err(|e| Failure::usage(format!("{e:#}")))?),
+        None => {
+            let allowed = policy
+                .allowed_signers
+                .as_deref()
+                .and_then(|p| AllowedSigners::load(p).ok());
+            Signer::from_agent(allowed.as_ref()).unwrap_or_else(|e| {
+                tracing::warn!("ssh-agent: {e:#}");
+                None
+            })
+        }
+    };
+    let executors: Vec<Arc<dyn Executor>> = o
+        .agents
+        .iter()
+        .map(|u| Arc::new(AgentExecutor::new(u)) as Arc<dyn Executor>)
+        .collect();
+    Desk::open(store, policy, signer, executors)
+}
+
+/// `K=V` pairs as a JSON object (values stay strings).
+pub fn parse_params(params: &[String]) -> anyhow::Result<Value> {
+    let mut m = serde_json::Map::new();
+    for p in params {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| Failure::usage(format!("--param {p}: write K=V")))?;
+        if k.trim().is_empty() {
+            return Err(Failure::usage(format!("--param {p}: the name is empty")));
+        }
+        m.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    Ok(Value::Object(m))
+}
+
+/// Run one verb on `desk`, printing to `out`. Returns the action it acted on, if one.
+pub async fn run(
+    desk: &Desk,
+    cmd: &ActionCmd,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<Action>> {
+    if !matches!(cmd, ActionCmd::Recover)
+        && let Err(e) = desk.recover().await
+    {
+        tracing::warn!("recovery: {e:#}");
+    }
+    let acted = match cmd {
+        ActionCmd::Stage {
+            identity,
+            kind,
+            params,
+            reason,
+            evidence,
+        } => {
+            let req = StageRequest {
+                identity: identity.clone(),
+                kind: kind.clone(),
+                target: None,
+                params: parse_params(params)?,
+                reason: reason.clone(),
+                evidence: evidence.clone(),
+                via: Via::Cli,
+                agent: None,
+                facts: IdentityFacts::default(),
+            };
+            desk.stage(req).await?
+        }
+        ActionCmd::Approve { id } => desk.approve(id).await?,
+        ActionCmd::Deny { id, reason } => desk.deny(id, reason).await?,
+        ActionCmd::Execute { id } => desk.execute(id).await?,
+        ActionCmd::Rollback { id } => desk.rollback(id).await?,
+        ActionCmd::Show { id } => desk.show(id)?,
+        ActionCmd::List => {
+            let all = desk.list()?;
+            print_list(&all, format, out)?;
+            return Ok(None);
+        }
+        ActionCmd::Recover => {
+            let settled = desk.recover().await?;
+            print_list(&settled, format, out)?;
+            return Ok(None);
+        }
+    };
+    print_action(&acted, format, out)?;
+    Ok(Some(acted))
+}
+
+pub fn print_list(all: &[Action], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(all)?)?,
+        Format::Ndjson => {
+            for a in all {
+                writeln!(out, "{}", serde_json::to_string(a)?)?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{:<22} {:<11} {:<26} {:<9} {:<12} IDENTITY",
+                "ID", "STATE", "KIND", "APPROVED", "PROPOSER"
+            )?;
+            for a in all {
+                writeln!(
+                    out,
+                    "{:<22} {:<11} {} {:<9} {} {}",
+                    a.id,
+                    a.state.as_str(),
+                    cell(&a.kind, 26),
+                    format!("{}/{}", a.approvals.len(), a.required_approvals),
+                    cell(&a.proposed_by.principal, 12),
+                    a.identity
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn print_action(a: &Action, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(a)?)?,
+        Format::Ndjson => writeln!(out, "{}", serde_json::to_string(a)?)?,
+        Format::Table => {
+            writeln!(out, "{}  {}  {}", a.id, a.state, a.kind)?;
+            writeln!(out, "  identity   {}", a.identity)?;
+            if a.params.as_object().is_some_and(|m| !m.is_empty()) {
+                writeln!(out, "  params     {}", a.params)?;
+            }
+            writeln!(
+                out,
+                "  proposed   by {} via {}{} at {}",
+                a.proposed_by.principal,
+                a.proposed_by.via.as_str(),
+                a.proposed_by
+                    .agent
+                    .as_deref()
+                    .map(|x| format!(" (agent {x})"))
+                    .unwrap_or_default(),
+                ts::format(a.created_at)
+            )?;
+            writeln!(out, "  reason     {}", a.reason)?;
+            let who: Vec<String> = a
+                .approvals
+                .iter()
+                .map(|x| format!("{} at {}", x.principal, ts::format(x.at)))
+                .collect();
+            writeln!(
+                out,
+                "  approvals  {}/{}{}{}",
+                a.approvals.len(),
+                a.required_approvals,
+                if who.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {}", who.join(", "))
+                },
+                if a.preauthorized {
+                    " (pre-authorised playbook)"
+                } else {
+                    ""
+                }
+            )?;
+            for c in &a.dry_run.changes {
+                writeln!(out, "  changes    {c}")?;
+            }
+            for c in &a.dry_run.impact {
+                writeln!(out, "  impact     {c}")?;
+            }
+            writeln!(
+                out,
+                "  undo       {}{}",
+                if a.reversible { "yes: " } else { "no: " },
+                a.dry_run.undo.as_deref().unwrap_or("")
+            )?;
+            writeln!(out, "  hash       {}", a.hash)?;
+            writeln!(out, "  expires    {}", ts::format(a.expires_at))?;
+            if let Some(e) = &a.error {
+                writeln!(out, "  error      {e}")?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,266 @@
+//! The agent executor: `agent.*` kinds through an agent's HTTP protocol (INTERFACE.md).
+//!
+//! - `POST /v1/actions` with `Idempotency-Key: <hash hex>` and a body built only from the
+//!   action's hashed fields, so a resend under the same key carries the same body.
+//! - `GET /v1/actions/KEY` asks what became of a key (recovery after a crash).
+//! - `POST /v1/actions/KEY/rollback` undoes it.
+//!
+//! The agent's `/v1/health` names its capabilities and (an extension) describes each one:
+//! what it does, whether and how it can be undone. That description is the dry run.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+use tokio::sync::OnceCell;
+
+use crate::agent::server::{ActionCapability, Health};
+use crate::core::workflow::{Action, DryRun};
+use crate::respond::{BoxFut, ExecError, ExecStatus, Executor, Outcome, Plan};
+
+/// How long to wait for an agent still executing a key before calling it transient.
+const POLL_FOR: Duration = Duration::from_secs(30);
+
+pub struct AgentExecutor {
+    base: String,
+    http: reqwest::Client,
+    health: OnceCell<Option<Health>>,
+}
+
+/// `http://host:port` from any of `http://host:port`, `…/`, `…/v1/events`, `…/v1`.
+pub fn base_url(url: &str) -> String {
+    let mut u = url.trim().trim_end_matches('/').to_string();
+    for suffix in ["/v1/events", "/v1/health", "/v1"] {
+        if let Some(s) = u.strip_suffix(suffix) {
+            u = s.to_string();
+            break;
+        }
+    }
+    u
+}
+
+#[derive(Deserialize)]
+struct Answer {
+    status: ExecStatus,
+    #[serde(flatten)]
+    rest: serde_json::Map<String, Value>,
+}
+
+fn transient(e: reqwest::Error) -> ExecError {
+    ExecError::Transient(e.to_string())
+}
+
+impl AgentExecutor {
+    pub fn new(url: &str) -> AgentExecutor {
+        AgentExecutor {
+            base: base_url(url),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(15))
+                .connect_timeout(Duration::from_secs(3))
+                .build()
+                .unwrap_or_default(),
+            health: OnceCell::new(),
+        }
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The agent's health, fetched once (`None` when it does not answer).
+    pub async fn health(&self) -> Option<&Health> {
+        self.health
+            .get_or_init(|| async {
+                let r = self
+                    .http
+                    .get(format!("{}/v1/health", self.base))
+                    .send()
+                    .await
+                    .ok()?;
+                r.error_for_status().ok()?.json::<Health>().await.ok()
+            })
+            .await
+            .as_ref()
+    }
+
+    fn body(a: &Action) -> Value {
+        serde_json::json!({
+            "action_id": a.id,
+            "hash": a.hash,
+            "kind": a.kind,
+            "identity": a.identity,
+            "target": a.target,
+            "params": a.params,
+        })
+    }
+
+    async fn answer(&self, r: reqwest::Response) -> Result<Outcome, ExecError> {
+        let code = r.status();
+        let text = r.text().await.map_err(transient)?;
+        if code.is_server_error() || code == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ExecError::Transient(format!(
+                "agent {}: {code}: {text}",
+                self.base
+            )));
+        }
+        if !code.is_success() {
+            return Err(ExecError::Permanent(format!(
+                "agent {} answered {code}: {}",
+                self.base,
+                text.trim()
+            )));
+        }
+        let a: Answer = serde_json::from_str(&text).map_err(|e| {
+            ExecError::Permanent(format!(
+                "agent {}: unreadable answer ({e}): {text}",
+                self.base
+            ))
+        })?;
+        Ok(Outcome {
+            status: a.status,
+            detail: Value::Object(a.rest),
+        })
+    }
+
+    /// Wait while the agent reports `executing`.
+    async fn settle(&self, key: &str, mut o: Outcome) -> Result<Outcome, ExecError> {
+        let start = std::time::Instant::now();
+        while o.status == ExecStatus::Executing {
+            if start.elapsed() > POLL_FOR {
+                return Err(ExecError::Transient(format!(
+                    "agent {} still executing {key} after {}s",
+                    self.base,
+                    POLL_FOR.as_secs()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            match self.status(key).await? {
+                Some(next) => o = next,
+                None => {
+                    return Err(ExecError::Transient(format!(
+                        "agent {} forgot {key}",
+                        self.base
+                    )));
+                }
+            }
+        }
+        Ok(o)
+    }
+}
+
+fn capability<'a>(h: &'a Health, kind: &str) -> Option<&'a ActionCapability> {
+    h.actions.iter().find(|c| c.kind == kind)
+}
+
+impl Executor for AgentExecutor {
+    fn name(&self) -> String {
+        self.base.clone()
+    }
+
+    fn kinds(&self) -> BoxFut<'_, Vec<String>> {
+        Box::pin(async move {
+            self.health()
+                .await
+                .map(|h| h.capabilities.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    fn plan<'a>(&'a self, a: &'a Action) -> BoxFut<'a, anyhow::Result<Plan>> {
+        Box::pin(async move {
+            let h = self
+                .health()
+                .await
+                .ok_or_else(|| anyhow::anyhow!("agent {} does not answer /v1/health", self.base))?;
+            let cap = capability(h, &a.kind);
+            let reversible = cap.is_some_and(|c| c.reversible);
+            let desc = cap
+                .map(|c| c.description.clone())
+                .unwrap_or_else(|| format!("{} as the agent implements it", a.kind));
+            Ok(Plan {
+                reversible,
+                dry_run: DryRun {
+                    changes: vec![format!(
+                        "{desc}: {} (agent {}, {})",
+                        a.identity, h.name, self.base
+                    )],
+                    impact: cap
+                        .and_then(|c| c.impact.clone())
+                        .map(|i| vec![i])
+                        .unwrap_or_default(),
+                    undo: Some(
+                        cap.and_then(|c| c.undo.clone())
+                            .unwrap_or_else(|| "none: the agent cannot undo it".into()),
+                    ),
+                    before: serde_json::json!({
+                        "agent": self.base, "agent_name": h.name, "identity": a.identity,
+                        "capability": cap,
+                    }),
+                },
+            })
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        a: &'a Action,
+        key: &'a str,
+    ) -> BoxFut<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            let r = self
+                .http
+                .post(format!("{}/v1/actions", self.base))
+                .header("Idempotency-Key", key)
+                .json(&Self::body(a))
+                .send()
+                .await
+                .map_err(transient)?;
+            let o = self.answer(r).await?;
+            self.settle(key, o).await
+        })
+    }
+
+    fn status<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Outcome>, ExecError>> {
+        Box::pin(async move {
+            let r = self
+                .http
+                .get(format!("{}/v1/actions/{key}", self.base))
+                .send()
+                .await
+                .map_err(transient)?;
+            if r.status() == StatusCode::NOT_FOUND {
+                return Ok(None);
+            }
+            self.answer(r).await.map(Some)
+        })
+    }
+
+    fn rollback<'a>(
+        &'a self,
+        _a: &'a Action,
+        key: &'a str,
+    ) -> BoxFut<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            let r = self
+                .http
+                .post(format!("{}/v1/actions/{key}/rollback", self.base))
+                .send()
+                .await
+                .map_err(transient)?;
+            self.answer(r).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_urls() {
+        assert_eq!(base_url("http://h:1/v1/events"), "http://h:1");
+        assert_eq!(base_url("http://h:1/"), "http://h:1");
+        assert_eq!(base_url("http://h:1"), "http://h:1");
+    }
+}

@@ -1,0 +1,119 @@
+//! The response desk in-process, as the TUI and MCP faces use it: an AI agent named by the
+//! policy proposes (via mcp, staged, never executed), an unnamed one is refused, a rate is
+//! enforced, and a pre-authorised playbook stages and executes at once (via playbook, audited,
+//! still reversible).
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use blastdoor::auth::Signer;
+use blastdoor::core::policy::{IdentityFacts, Policy};
+use blastdoor::core::workflow::{ActionState, Via};
+use blastdoor::exit::code_of;
+use blastdoor::respond::agent::AgentExecutor;
+use blastdoor::respond::{Desk, Executor, StageRequest};
+use blastdoor::store::Store;
+use common::*;
+
+fn req(via: Via, agent: Option<&str>, facts: IdentityFacts) -> StageRequest {
+    StageRequest {
+        identity: "ci:github:acme/deploy".into(),
+        kind: "agent.isolate_workload".into(),
+        target: None,
+        params: serde_json::json!({}),
+        reason: "stolen token used from a new ASN".into(),
+        evidence: vec!["GetCallerIdentity from 203.0.113.7".into()],
+        via,
+        agent: agent.map(str::to_string),
+        facts,
+    }
+}
+
+fn desk(
+    t: &Team,
+    policy_text: Option<&str>,
+    who: Option<&str>,
+    agent: Option<std::net::SocketAddr>,
+) -> Desk {
+    if let Some(p) = policy_text {
+        std::fs::write(t.path("policy.toml"), p).unwrap();
+    }
+    let store = Arc::new(Store::open(&t.state()).unwrap());
+    let policy = Policy::load(&t.path("policy.toml")).unwrap();
+    let signer = who.map(|w| Signer::from_file(&t.path(w)).unwrap());
+    let executors: Vec<Arc<dyn Executor>> = agent
+        .map(|a| Arc::new(AgentExecutor::new(&format!("http://{a}"))) as Arc<dyn Executor>)
+        .into_iter()
+        .collect();
+    Desk::open(store, policy, signer, executors).unwrap()
+}
+
+#[tokio::test]
+async fn a_named_agent_proposes_an_unnamed_one_is_refused_and_rates_hold() {
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let policy = "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n[agents.triage-bot]\nmay = \"propose\"\nrate_per_minute = 2\n";
+    let d = desk(&t, Some(policy), None, None);
+    let a = d
+        .stage(req(Via::Mcp, Some("triage-bot"), IdentityFacts::default()))
+        .await
+        .unwrap();
+    assert_eq!(a.state, ActionState::Staged);
+    assert_eq!(a.proposed_by.via, Via::Mcp);
+    assert_eq!(a.proposed_by.agent.as_deref(), Some("triage-bot"));
+    let e = d
+        .stage(req(Via::Mcp, Some("rogue-bot"), IdentityFacts::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e), 4);
+    assert!(e.to_string().contains("rogue-bot"), "{e}");
+    d.stage(req(Via::Mcp, Some("triage-bot"), IdentityFacts::default()))
+        .await
+        .unwrap();
+    let e = d
+        .stage(req(Via::Mcp, Some("triage-bot"), IdentityFacts::default()))
+        .await
+        .unwrap_err();
+    assert_eq!(code_of(&e), 4, "{e}");
+    assert!(e.to_string().contains("last minute"), "{e}");
+    // An agent never approves: the desk has no key for it, and its proposal needs a human.
+    assert_eq!(code_of(&d.approve(&a.id).await.unwrap_err()), 2);
+    let bob = desk(&t, None, Some("bob"), None);
+    let approved = bob.approve(&a.id).await.unwrap();
+    assert_eq!(approved.state, ActionState::Approved);
+    assert_eq!(d.list().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_preauthorized_playbook_stages_and_executes_at_once() {
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let (addr, agent) = agent(Duration::ZERO);
+    let policy = "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"agent.isolate_workload\"]\npreauthorized = { when = \"threat >= 90\", identity_kind = \"ci_token\" }\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n";
+    let d = desk(&t, Some(policy), Some("alice"), Some(addr));
+    let hot = IdentityFacts {
+        kind: Some("ci_token".into()),
+        threat: Some(95.0),
+        ..Default::default()
+    };
+    let a = d.stage(req(Via::Tui, None, hot.clone())).await.unwrap();
+    assert_eq!(a.state, ActionState::Done, "{a:?}");
+    assert!(a.preauthorized && a.reversible);
+    assert_eq!(a.proposed_by.via, Via::Playbook);
+    assert_eq!(agent.executions().len(), 1);
+    let back = d.rollback(&a.id).await.unwrap();
+    assert_eq!(back.state, ActionState::RolledBack);
+
+    let cool = IdentityFacts {
+        threat: Some(40.0),
+        ..hot
+    };
+    let b = d.stage(req(Via::Tui, None, cool)).await.unwrap();
+    assert_eq!(b.state, ActionState::Staged);
+    let records = d.store().audit_records(1, 1000).unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.event.via == "playbook" && r.event.kind == "executed")
+    );
+}
