@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod canonical;
 pub mod merkle;
+pub mod queue;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
@@ -140,7 +141,7 @@ impl Store {
         // the tables once, in order.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         audit::migrate(&tx)?;
-        // queue::migrate is called here once src/store/queue.rs exists
+        queue::migrate(&tx)?;
         tx.commit()?;
         Ok(())
     }
