@@ -332,6 +332,22 @@ impl Signal {
             Signal::Detection => "runtime detections",
         }
     }
+    /// Signals that ordinary workloads also produce; they weigh little unless they come in a
+    /// burst or next to a strong signal.
+    pub fn is_routine(self) -> bool {
+        matches!(
+            self,
+            Signal::Recon | Signal::Denied | Signal::SecretRead | Signal::DataRead
+        )
+    }
+    /// How many recent occurrences make a routine signal a burst by itself.
+    pub fn burst(self) -> Option<f64> {
+        match self {
+            Signal::Recon => Some(15.0),
+            Signal::Denied => Some(6.0),
+            _ => None,
+        }
+    }
     pub fn index(self) -> usize {
         Signal::ALL.iter().position(|s| *s == self).unwrap_or(0)
     }
@@ -361,6 +377,25 @@ pub struct Event {
     /// The original record, kept for evidence. Never rendered raw.
     #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
     pub raw: serde_json::Value,
+}
+
+/// What an event did to *another* identity's inventory: a credential created for it, a policy
+/// attached to it, a role binding naming it, a trust policy changed. The core merges `target`
+/// into what it knows (permissions and credentials are added, never removed), records `signal`
+/// on the target, and shows `detail` in the target's `why`, so an identity that is given
+/// AdministratorAccess ranks high even if it never acts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub time: Millis,
+    pub target: IdentityRecord,
+    /// "granted AdministratorAccess by arn:…:user/bert-jan (AttachUserPolicy)".
+    pub detail: SafeText,
+    /// The key of the identity that made the change, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// A threat signal the change puts on the target (a grant of admin is an escalation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<Signal>,
 }
 
 impl Event {

@@ -143,6 +143,9 @@ pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
     (round1(score), why)
 }
 
+/// Weight of a routine signal (reads, listing, denials) seen without a strong one.
+pub const ROUTINE_FACTOR: f64 = 0.25;
+
 /// Half-life of a threat signal, in ms of event time.
 pub const THREAT_HALF_LIFE: Millis = 30 * 60 * 1000;
 
@@ -180,16 +183,34 @@ impl ThreatState {
         self.decay_to(now);
         let mut total = 0.0;
         let mut why = Vec::new();
+        // Reading secrets and data, listing things and being denied now and then is what many
+        // workloads do all day. Alone they count for little; next to a strong signal (a new
+        // network, escalation, evasion, …) or in a burst they count in full.
+        let strong = Signal::ALL
+            .iter()
+            .any(|s| !s.is_routine() && self.acc[s.index()] >= 0.05);
         for s in Signal::ALL {
             let n = self.acc[s.index()] as f64;
             if n < 0.05 {
                 continue;
             }
-            let c = s.cap() * (1.0 - (-s.points() * n / s.cap()).exp());
+            let burst = s.burst().is_some_and(|b| n >= b);
+            let factor = if !s.is_routine() || strong || burst {
+                1.0
+            } else {
+                ROUTINE_FACTOR
+            };
+            let c = factor * s.cap() * (1.0 - (-s.points() * n / s.cap()).exp());
             total += c;
+            let mut detail = format!("{} (×{:.0} recent)", s.label(), n.max(1.0));
+            if factor < 1.0 {
+                detail.push_str(", routine alone");
+            } else if s.is_routine() && burst && !strong {
+                detail.push_str(", a burst");
+            }
             why.push(Reason {
                 factor: "signal".into(),
-                detail: format!("{} (×{:.0} recent)", s.label(), n.max(1.0)),
+                detail,
                 weight: round1(c),
             });
         }
@@ -198,47 +219,146 @@ impl ThreatState {
     }
 }
 
-/// Signals an event carries by itself: the source's hints plus what the call says.
+/// Signals an event carries by itself: the source's hints plus what the call says. AWS calls are
+/// matched by operation name, Kubernetes calls by verb and resource (`service` is the resource).
 pub fn event_signals(e: &Event) -> Vec<Signal> {
     let mut out = e.signals.clone();
     let op = e.api.operation.as_str();
+    let svc = e.api.service.as_str();
     if e.status == Status::Failure {
         out.push(Signal::Denied);
     }
     let recon = op.starts_with("List")
         || op.starts_with("Describe")
-        || op == "GetCallerIdentity"
-        || op == "GetAccountAuthorizationDetails";
+        || matches!(
+            op,
+            "GetCallerIdentity"
+                | "GetAccountAuthorizationDetails"
+                | "GetAccountSummary"
+                | "GetBucketPolicy"
+                | "GetBucketAcl"
+                | "SearchResources"
+        )
+        || (matches!(op, "list" | "watch")
+            && matches!(
+                svc,
+                "secrets"
+                    | "serviceaccounts"
+                    | "roles"
+                    | "rolebindings"
+                    | "clusterroles"
+                    | "clusterrolebindings"
+                    | "namespaces"
+                    | "nodes"
+            ))
+        || op == "create" && svc.contains("selfsubject");
     if recon {
         out.push(Signal::Recon);
     }
-    const ESCALATION: [&str; 10] = [
+    const ESCALATION: [&str; 17] = [
         "AttachUserPolicy",
         "AttachRolePolicy",
+        "AttachGroupPolicy",
         "PutUserPolicy",
         "PutRolePolicy",
+        "PutGroupPolicy",
         "CreatePolicyVersion",
+        "SetDefaultPolicyVersion",
         "UpdateAssumeRolePolicy",
         "PassRole",
         "AddUserToGroup",
         "UpdateLoginProfile",
         "CreateLoginProfile",
+        "GetFederationToken",
+        "SendSSHPublicKey",
+        "SendSerialConsoleSSHPublicKey",
+        "UpdateFunctionCode20150331v2",
     ];
-    if ESCALATION.contains(&op) {
+    let k8s_escalation = matches!(op, "create" | "update" | "patch")
+        && matches!(
+            svc,
+            "rolebindings" | "clusterrolebindings" | "clusterroles" | "roles"
+        )
+        || matches!(op, "escalate" | "bind" | "impersonate")
+        || svc == "pods/exec"
+        || svc == "pods/attach"
+        || svc == "serviceaccounts/token";
+    if ESCALATION.contains(&op) || k8s_escalation {
         out.push(Signal::PrivilegeEscalation);
     }
-    if matches!(op, "CreateAccessKey" | "CreateUser" | "CreateRole") {
+    const PERSISTENCE: [&str; 12] = [
+        "CreateAccessKey",
+        "CreateUser",
+        "CreateRole",
+        "CreateLoginProfile",
+        "CreateTrustAnchor",
+        "CreateProfile",
+        "CreateFunction20150331",
+        "PublishLayerVersion20181031",
+        "AddPermission20150331v2",
+        "UpdateFunctionConfiguration20150331v2",
+        "ImportKeyPair",
+        "CreateSAMLProvider",
+    ];
+    if PERSISTENCE.contains(&op)
+        || op == "create"
+            && matches!(
+                svc,
+                "serviceaccounts" | "secrets" | "mutatingwebhookconfigurations"
+            )
+    {
         out.push(Signal::Persistence);
     }
     if matches!(
         op,
-        "GetSecretValue" | "BatchGetSecretValue" | "GetParameter" | "GetParameters"
-    ) {
+        "GetSecretValue"
+            | "BatchGetSecretValue"
+            | "GetParameter"
+            | "GetParameters"
+            | "GetParametersByPath"
+            | "GetPasswordData"
+            | "Decrypt"
+    ) || (matches!(op, "get" | "list" | "read")
+        && (svc == "secrets" || svc.starts_with("secret")))
+    {
         out.push(Signal::SecretRead);
     }
     if matches!(
         op,
-        "StopLogging" | "DeleteTrail" | "DeleteFlowLogs" | "PutEventSelectors" | "DeleteDetector"
+        "GetObject" | "SelectObjectContent" | "ExportTableToPointInTime"
+    ) || op == "DescribeInstanceAttribute"
+    {
+        out.push(Signal::DataRead);
+    }
+    if matches!(
+        op,
+        "ModifySnapshotAttribute"
+            | "ModifyImageAttribute"
+            | "ModifyDBSnapshotAttribute"
+            | "PutBucketPolicy"
+            | "PutBucketAcl"
+            | "AuthorizeSecurityGroupIngress"
+    ) {
+        out.push(Signal::Exfiltration);
+    }
+    if matches!(
+        op,
+        "StopLogging"
+            | "DeleteTrail"
+            | "UpdateTrail"
+            | "DeleteFlowLogs"
+            | "PutEventSelectors"
+            | "DeleteDetector"
+            | "UpdateDetector"
+            | "LeaveOrganization"
+            | "DeleteResolverQueryLogConfig"
+            | "DisassociateResolverQueryLogConfig"
+            | "StopConfigurationRecorder"
+            | "DeleteConfigurationRecorder"
+            | "DisableSecurityHub"
+            | "DeleteLogGroup"
+            | "DeleteLogStream"
+            | "PutBucketLifecycle"
     ) {
         out.push(Signal::DefenseEvasion);
     }
@@ -317,6 +437,32 @@ mod tests {
         }
         let (s, _) = t.score(10_000);
         assert!(s <= Signal::Recon.cap() + 0.1);
+    }
+
+    #[test]
+    fn routine_reads_alone_weigh_little_but_count_in_full_beside_a_strong_signal() {
+        let mut quiet = ThreatState::default();
+        let mut stolen = ThreatState::default();
+        for i in 0..6 {
+            quiet.record(Signal::SecretRead, i);
+            stolen.record(Signal::SecretRead, i);
+        }
+        stolen.record(Signal::NewNetwork, 7);
+        let (q, why) = quiet.score(10);
+        let (s, _) = stolen.score(10);
+        assert!(q < 10.0, "routine secret reads alone gave threat {q}");
+        assert!(why[0].detail.contains("routine alone"));
+        assert!(s > q + 20.0, "with a new network: {s}, alone: {q}");
+    }
+
+    #[test]
+    fn a_recon_burst_counts_in_full_alone() {
+        let mut t = ThreatState::default();
+        for i in 0..20 {
+            t.record(Signal::Recon, i);
+        }
+        let (s, why) = t.score(20);
+        assert!(s > 15.0 && why[0].detail.contains("burst"), "{s} {why:?}");
     }
 
     #[test]

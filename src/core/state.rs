@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::{
-    Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
+    Change, Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
@@ -31,6 +31,9 @@ pub enum Msg {
         identities: Vec<IdentityRecord>,
         now: Millis,
     },
+    /// What events did to other identities' inventories (credentials created for them,
+    /// policies attached to them, bindings naming them): merged and re-scored.
+    Changes { changes: Vec<Change>, now: Millis },
     /// Time passes: threat decays.
     Tick { now: Millis },
     /// Rank by another score.
@@ -60,6 +63,10 @@ pub struct IdentityState {
     pub risk: f64,
     threat_state: ThreatState,
     networks: Vec<SafeText>,
+    /// Where a workload credential (instance profile session, pod token) was first used from.
+    workload_home: Option<SafeText>,
+    /// Inventory changes other identities made to this one, newest last (capped).
+    changes_why: Vec<Reason>,
     activity: [u16; ACTIVITY_BUCKETS],
     activity_minute: i64,
     alerted: bool,
@@ -80,6 +87,8 @@ impl IdentityState {
             risk,
             threat_state: ThreatState::default(),
             networks: Vec::new(),
+            workload_home: None,
+            changes_why: Vec::new(),
             activity: [0; ACTIVITY_BUCKETS],
             activity_minute: 0,
             alerted: false,
@@ -137,8 +146,11 @@ impl IdentityState {
     }
 
     pub fn why(&self) -> Vec<Reason> {
-        let mut why = Vec::with_capacity(self.threat_why.len() + self.blast_why.len() + 1);
+        let mut why = Vec::with_capacity(
+            self.threat_why.len() + self.blast_why.len() + self.changes_why.len() + 1,
+        );
         why.push(score::risk(self.blast, self.threat).1);
+        why.extend(self.changes_why.iter().rev().cloned());
         why.extend(self.threat_why.iter().cloned());
         why.extend(self.blast_why.iter().cloned());
         why
@@ -230,6 +242,12 @@ impl Core {
                     self.rescore(idx, &mut effects);
                 }
             }
+            Msg::Changes { changes, now } => {
+                self.now = self.now.max(now);
+                for c in changes {
+                    self.apply_change(c, &mut effects);
+                }
+            }
             Msg::Tick { now } => {
                 self.now = self.now.max(now);
                 let hot = std::mem::take(&mut self.hot);
@@ -297,6 +315,20 @@ impl Core {
             st.bump_activity(e.time);
             let mut signals = score::event_signals(&e);
             if let Some(ip) = &e.src_ip
+                && is_workload(&st.record)
+                && !is_service_origin(ip)
+            {
+                match &st.workload_home {
+                    None => st.workload_home = Some(ip.clone()),
+                    Some(home) if home != ip => {
+                        // Used from a network that is not its workload's: both signals hold.
+                        signals.push(Signal::CredentialOutsideWorkload);
+                        signals.push(Signal::NewNetwork);
+                    }
+                    Some(_) => {}
+                }
+            }
+            if let Some(ip) = &e.src_ip
                 && !st.networks.contains(ip)
             {
                 if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
@@ -334,6 +366,38 @@ impl Core {
             event: e,
             signals,
         });
+    }
+
+    fn apply_change(&mut self, c: Change, effects: &mut Vec<Effect>) {
+        self.now = self.now.max(c.time);
+        let idx = self.intern(&c.target);
+        let st = &mut self.ids[idx as usize];
+        let grants = !c.target.permissions.is_empty();
+        merge_record(&mut st.record, c.target, false);
+        if grants {
+            let (b, why) = score::blast_radius(&st.record.permissions);
+            st.blast = b;
+            st.blast_why = why;
+        }
+        if let Some(s) = c.signal {
+            st.threat_state.record(s, c.time);
+            if !self.in_hot[idx as usize] {
+                self.in_hot[idx as usize] = true;
+                self.hot.push(idx);
+            }
+        }
+        let reason = Reason {
+            factor: "change".into(),
+            detail: c.detail.to_string(),
+            weight: c.signal.map(|s| s.points()).unwrap_or(0.0),
+        };
+        if !st.changes_why.iter().any(|r| r.detail == reason.detail) {
+            if st.changes_why.len() >= 8 {
+                st.changes_why.remove(0);
+            }
+            st.changes_why.push(reason);
+        }
+        self.rescore(idx, effects);
     }
 
     fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
@@ -456,6 +520,16 @@ impl Core {
             .filter_map(|(i, idx)| self.ranked(idx, i + 1))
             .collect()
     }
+}
+
+/// A credential bound to one workload: an instance-profile session, a pod's token.
+fn is_workload(r: &IdentityRecord) -> bool {
+    r.tags.iter().any(|t| t.starts_with("workload="))
+}
+
+/// Calls AWS services make on a workload's behalf carry the service's name, not an address.
+fn is_service_origin(ip: &str) -> bool {
+    ip.ends_with(".amazonaws.com") || ip == "AWS Internal"
 }
 
 fn contains_ci(hay: &str, lower_needle: &str) -> bool {

@@ -4,6 +4,8 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use futures_util::StreamExt;
@@ -20,6 +22,12 @@ pub enum SourceSpec {
     Path(PathBuf),
     /// An agent or collector stream.
     Http(String),
+    /// A growing file, followed across rotation and truncation (`tail:PATH`).
+    Tail(PathBuf),
+    /// Listen for falcosidekick and GitHub-style webhook POSTs (`webhook:ADDR:PORT`).
+    Webhook(std::net::SocketAddr),
+    /// A NATS JetStream subject, read by a durable consumer (`nats://HOST:PORT/SUBJECT`).
+    Nats(super::nats::NatsSpec),
 }
 
 impl SourceSpec {
@@ -32,12 +40,26 @@ impl SourceSpec {
             reqwest::Url::parse(s).map_err(|e| format!("--source {s}: not a valid URL: {e}"))?;
             return Ok(SourceSpec::Http(s.to_string()));
         }
-        for scheme in ["tail:", "webhook:", "nats://"] {
-            if s.starts_with(scheme) {
+        if let Some(p) = s.strip_prefix("tail:") {
+            if p.is_empty() {
                 return Err(format!(
-                    "--source {s}: '{scheme}' sources are not supported by this build yet"
+                    "--source {s}: give the file to follow, as tail:PATH"
                 ));
             }
+            return Ok(SourceSpec::Tail(PathBuf::from(p)));
+        }
+        if let Some(a) = s.strip_prefix("webhook:") {
+            let addr = a.parse().map_err(|e| {
+                format!(
+                    "--source {s}: expected webhook:ADDR:PORT, e.g. webhook:127.0.0.1:8088 ({e})"
+                )
+            })?;
+            return Ok(SourceSpec::Webhook(addr));
+        }
+        if s.starts_with("nats://") {
+            return super::nats::NatsSpec::parse(s)
+                .map(SourceSpec::Nats)
+                .map_err(|e| format!("--source {s}: {e}"));
         }
         let p = PathBuf::from(s);
         if !p.exists() {
@@ -53,6 +75,9 @@ impl SourceSpec {
             SourceSpec::Demo => "demo".into(),
             SourceSpec::Path(p) => p.display().to_string(),
             SourceSpec::Http(u) => redact_url(u),
+            SourceSpec::Tail(p) => format!("tail:{}", p.display()),
+            SourceSpec::Webhook(a) => format!("webhook:{a}"),
+            SourceSpec::Nats(n) => n.name(),
         }
     }
 
@@ -85,6 +110,18 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
         SourceSpec::Http(url) => {
             let id = engine.register(redact_url(&url), false);
             tokio::spawn(stream_task(engine.clone(), id, url));
+        }
+        SourceSpec::Tail(path) => {
+            let id = engine.register(format!("tail:{}", path.display()), false);
+            tokio::spawn(super::live::tail_task(engine.clone(), id, path));
+        }
+        SourceSpec::Webhook(addr) => {
+            let id = engine.register(format!("webhook:{addr}"), false);
+            super::live::spawn_webhook(engine.clone(), id, addr).await?;
+        }
+        SourceSpec::Nats(spec) => {
+            let id = engine.register(spec.name(), false);
+            tokio::spawn(super::nats::nats_task(engine.clone(), id, spec));
         }
         SourceSpec::Path(path) => {
             let id = engine.register(path.display().to_string(), true);
@@ -121,13 +158,35 @@ pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             let ft = entry.file_type()?;
             if ft.is_dir() {
                 stack.push(p);
-            } else if ft.is_file() {
+            } else if ft.is_file() && !is_documentation(&p) {
                 out.push(p);
             }
         }
     }
     out.sort();
     Ok(out)
+}
+
+/// Files a folder of telemetry often carries beside the data (licences, READMEs, metadata):
+/// skipped when walking a folder; named explicitly, they are read like any other.
+fn is_documentation(p: &Path) -> bool {
+    let name = p
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let ext = p
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    name.starts_with("license")
+        || name.starts_with("readme")
+        || name.starts_with("notice")
+        || matches!(
+            ext.as_str(),
+            "md" | "yaml" | "yml" | "txt" | "toml" | "py" | "sh"
+        )
 }
 
 fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
@@ -157,19 +216,30 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
         .filter_map(|f| f.metadata().ok())
         .map(|m| m.len())
         .sum();
+    engine.set_progress(id, 0, total);
     let mut done = 0u64;
     for file in files {
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
         let (tx, mut rx) = tokio::sync::mpsc::channel::<FileItem>(8);
         let f2 = file.clone();
+        let read = Arc::new(AtomicU64::new(0));
+        let read2 = read.clone();
         // Decoding is blocking work: a blocking thread reads and decodes, the task forwards.
-        let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx));
+        let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2));
         while let Some(item) = rx.recv().await {
             match item {
-                FileItem::Events(evs) => engine.deliver(id, evs).await,
-                FileItem::Inventory(ids) => engine.deliver_inventory(ids).await,
+                FileItem::Decoded(d) => {
+                    if !d.inventory.is_empty() {
+                        engine.deliver_inventory(d.inventory).await;
+                    }
+                    if !d.events.is_empty() || !d.changes.is_empty() {
+                        engine.deliver_with(id, d.events, d.changes).await;
+                    }
+                }
                 FileItem::Reject(p) => engine.reject(id, p),
+                FileItem::MoreRejected(n) => engine.reject_more(id, n),
             }
+            engine.set_progress(id, done + read.load(Ordering::Relaxed).min(size), total);
         }
         if let Ok(Err(e)) = reader.await {
             engine.reject(id, format!("{}: {e}", file.display()));
@@ -181,27 +251,114 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
 }
 
 enum FileItem {
-    Events(Vec<Event>),
-    Inventory(Vec<IdentityRecord>),
+    Decoded(ingest::Decoded),
     Reject(String),
+    /// Further rejects of the same file, counted but not listed one by one.
+    MoreRejected(u64),
 }
 
-fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::Result<()> {
-    let mut r = open(path)?;
-    let mut batch = Vec::with_capacity(BATCH);
+/// Rejects of one file listed one by one; the rest are counted and summed up in one line.
+const LISTED_REJECTS: u64 = 20;
+
+/// Counts the bytes read from the file (compressed bytes for `.gz`), for progress.
+struct Counting<R> {
+    inner: R,
+    n: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counting<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let k = self.inner.read(buf)?;
+        self.n.fetch_add(k as u64, Ordering::Relaxed);
+        Ok(k)
+    }
+}
+
+fn open_counted(path: &Path, n: &Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let f = Counting {
+        inner: std::fs::File::open(path)?,
+        n: n.clone(),
+    };
+    if path.extension().is_some_and(|e| e == "gz") {
+        Ok(Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::read::MultiGzDecoder::new(f),
+        )))
+    } else {
+        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+    }
+}
+
+/// Sends what records decode to, in batches, and a reject naming the file and line (or record
+/// index) for each one that does not.
+pub(crate) struct Sink<'a> {
+    tx: &'a tokio::sync::mpsc::Sender<FileItem>,
+    batch: ingest::Decoded,
+    path: &'a Path,
+    rejects: u64,
+}
+
+impl Sink<'_> {
+    fn add(&mut self, d: ingest::Decoded) -> bool {
+        self.batch.extend(d);
+        if self.batch.events.len() >= BATCH || !self.batch.inventory.is_empty() {
+            return self.flush();
+        }
+        true
+    }
+    fn flush(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
+        }
+        self.tx
+            .blocking_send(FileItem::Decoded(std::mem::take(&mut self.batch)))
+            .is_ok()
+    }
+    fn reject(&mut self, problem: String) {
+        self.rejects += 1;
+        if self.rejects <= LISTED_REJECTS {
+            let _ = self.tx.blocking_send(FileItem::Reject(problem));
+        }
+    }
+    fn finish(&mut self) {
+        self.flush();
+        if self.rejects > LISTED_REJECTS {
+            let more = self.rejects - LISTED_REJECTS;
+            let _ = self.tx.blocking_send(FileItem::Reject(format!(
+                "{}: {more} more records rejected (only the first {LISTED_REJECTS} are listed)",
+                self.path.display()
+            )));
+            let _ = self.tx.blocking_send(FileItem::MoreRejected(more - 1));
+        }
+    }
+}
+
+fn read_file(
+    path: &Path,
+    tx: &tokio::sync::mpsc::Sender<FileItem>,
+    counter: &Arc<AtomicU64>,
+) -> std::io::Result<()> {
+    let mut r = open_counted(path, counter)?;
+    let mut sink = Sink {
+        tx,
+        batch: ingest::Decoded::default(),
+        path,
+        rejects: 0,
+    };
     let mut line = String::new();
     let mut n = 0usize;
+    let mut seen_record = false;
     loop {
         line.clear();
         let read = match r.read_line(&mut line) {
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                let _ = tx.blocking_send(FileItem::Reject(format!(
+                sink.reject(format!(
                     "{}: line {}: not UTF-8 text, skipped the rest of the file",
                     path.display(),
                     n + 1
-                )));
+                ));
                 break;
             }
             Err(e) => return Err(e),
@@ -211,60 +368,80 @@ fn read_file(path: &Path, tx: &tokio::sync::mpsc::Sender<FileItem>) -> std::io::
         if read == 0 || text.is_empty() {
             continue;
         }
-        if n == 1 && text.starts_with('{') && !text.ends_with('}')
-            || n == 1 && text.starts_with('[')
+        if !seen_record
+            && (text.starts_with('[') || text.starts_with('{') && !complete_object(text))
         {
-            // A pretty-printed document: read it whole.
+            // A pretty-printed document (or a sequence of them): read it whole.
             let mut rest = String::new();
             r.read_to_string(&mut rest)?;
             let whole = format!("{line}{rest}");
-            return decode_document(path, &whole, tx);
-        }
-        match ingest::decode_record(text) {
-            Ok(ingest::Decoded::Events(evs)) => batch.extend(evs),
-            Ok(ingest::Decoded::Inventory(ids)) => {
-                let _ = tx.blocking_send(FileItem::Inventory(ids));
-            }
-            Err(e) => {
-                let _ = tx.blocking_send(FileItem::Reject(format!(
-                    "{}: line {n}: {e}",
-                    path.display()
-                )));
-            }
-        }
-        if batch.len() >= BATCH
-            && tx
-                .blocking_send(FileItem::Events(std::mem::take(&mut batch)))
-                .is_err()
-        {
+            decode_whole(path, &whole, &mut sink);
+            sink.finish();
             return Ok(());
         }
+        seen_record = true;
+        match ingest::decode_record(text) {
+            Ok(d) => {
+                if !sink.add(d) {
+                    return Ok(());
+                }
+            }
+            Err(e) => sink.reject(format!("{}: line {n}: {e}", path.display())),
+        }
     }
-    if !batch.is_empty() {
-        let _ = tx.blocking_send(FileItem::Events(batch));
-    }
+    sink.finish();
     Ok(())
 }
 
-fn decode_document(
-    path: &Path,
-    text: &str,
-    tx: &tokio::sync::mpsc::Sender<FileItem>,
-) -> std::io::Result<()> {
-    match ingest::decode_document(text) {
-        Ok(ingest::Decoded::Events(evs)) => {
-            for chunk in evs.chunks(BATCH) {
-                let _ = tx.blocking_send(FileItem::Events(chunk.to_vec()));
+/// Does this line hold one whole JSON object (as JSON Lines do)?
+fn complete_object(text: &str) -> bool {
+    text.ends_with('}') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+/// A whole document: one value, an array (each item reported by index), or several
+/// pretty-printed values one after another.
+fn decode_whole(path: &Path, text: &str, sink: &mut Sink<'_>) {
+    match ingest::decode_document_lenient(text) {
+        Ok((d, errors)) => {
+            sink.add(d);
+            for e in errors {
+                sink.reject(format!("{}: {e}", path.display()));
             }
         }
-        Ok(ingest::Decoded::Inventory(ids)) => {
-            let _ = tx.blocking_send(FileItem::Inventory(ids));
-        }
-        Err(e) => {
-            let _ = tx.blocking_send(FileItem::Reject(format!("{}: {e}", path.display())));
+        Err(first) => {
+            // Concatenated pretty-printed values?
+            let stream = serde_json::Deserializer::from_str(text).into_iter::<serde_json::Value>();
+            let mut any = false;
+            for (index, item) in stream.enumerate() {
+                match item {
+                    Ok(v) => {
+                        let mut d = ingest::Decoded::default();
+                        match ingest::decode_value(v, &mut d) {
+                            Ok(()) => {
+                                any = true;
+                                sink.add(d);
+                            }
+                            Err(e) => {
+                                sink.reject(format!("{}: record {index}: {e}", path.display()))
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        if any || index > 0 {
+                            sink.reject(format!(
+                                "{}: record {index} (line {}): not JSON: {e}",
+                                path.display(),
+                                e.line()
+                            ));
+                        } else {
+                            sink.reject(format!("{}: {first}", path.display()));
+                        }
+                        break;
+                    }
+                }
+            }
         }
     }
-    Ok(())
 }
 
 /// An `--inventory` file, read whole before the sources start.
@@ -274,10 +451,10 @@ pub fn load_inventory(path: &Path) -> anyhow::Result<Vec<IdentityRecord>> {
         .and_then(|mut r| r.read_to_string(&mut text))
         .map_err(|e| anyhow::anyhow!("--inventory {}: cannot read: {e}", path.display()))?;
     match ingest::decode_document(&text) {
-        Ok(ingest::Decoded::Inventory(ids)) => Ok(ids),
-        Ok(ingest::Decoded::Events(_)) => {
+        Ok(d) if !d.inventory.is_empty() => Ok(d.inventory),
+        Ok(_) => {
             anyhow::bail!(
-                "--inventory {}: this file holds events; pass it with --source",
+                "--inventory {}: this file holds events, not an inventory (AWS get-account-authorization-details, kubectl RBAC list or blastdoor's own); pass it with --source",
                 path.display()
             )
         }

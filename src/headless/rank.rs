@@ -1,7 +1,7 @@
 //! `blastdoor rank`: read finite sources and inventories to their end (live sources for a
 //! fixed time), then print the ranking as a table, a JSON array or NDJSON.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use crate::core::{RankedIdentity, SortKey};
@@ -28,10 +28,18 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut engine_opts = opts.engine;
     engine_opts.data_clock = !live;
     let engine = Engine::start(engine_opts).await?;
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(progress_bar(engine.clone())));
     if live {
         tokio::time::sleep(opts.live_for).await;
     }
     engine.finished().await;
+    if let Some(bar) = bar {
+        bar.abort();
+        let _ = bar.await;
+        eprint!("\r\x1b[2K");
+    }
     let stats = engine.stats();
     for p in engine.problems() {
         eprintln!("blastdoor: skipped: {p}");
@@ -50,6 +58,59 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         );
     }
     print_ranking(&ranked, opts.format, out)
+}
+
+/// Bytes read of the finite sources' total, summed.
+pub fn backfill_progress(stats: &crate::engine::Stats) -> Option<(u64, u64)> {
+    let mut done = 0;
+    let mut total = 0;
+    let mut any = false;
+    for s in &stats.sources {
+        if let Some((d, t)) = s.progress {
+            done += d;
+            total += t;
+            any = true;
+        }
+    }
+    any.then_some((done, total))
+}
+
+/// One line of the progress bar: `[#####-----]  45%  12.3/27.0 MB  3120 events`.
+pub fn progress_line(done: u64, total: u64, events: u64, width: usize) -> String {
+    let frac = if total == 0 {
+        1.0
+    } else {
+        (done as f64 / total as f64).min(1.0)
+    };
+    let filled = (frac * width as f64).round() as usize;
+    format!(
+        "[{}{}] {:>3.0}%  {:.1}/{:.1} MB  {events} events",
+        "#".repeat(filled),
+        "-".repeat(width - filled),
+        frac * 100.0,
+        done as f64 / 1e6,
+        total as f64 / 1e6
+    )
+}
+
+/// Draw a progress bar on stderr (a terminal) until aborted; shown only once a backfill takes
+/// more than a moment, so small inputs print nothing extra.
+async fn progress_bar(engine: Engine) {
+    let start = std::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_millis(120));
+    loop {
+        tick.tick().await;
+        if start.elapsed() < Duration::from_millis(300) {
+            continue;
+        }
+        let stats = engine.stats();
+        if let Some((done, total)) = backfill_progress(&stats) {
+            let line = progress_line(done, total, stats.ingested, 30);
+            let mut err = std::io::stderr().lock();
+            let _ = write!(err, "\r\x1b[2Kblastdoor: reading {line}");
+            let _ = err.flush();
+        }
+    }
 }
 
 pub fn print_ranking(
@@ -103,4 +164,16 @@ pub fn print_ranking(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_fills_with_the_bytes_read() {
+        let l = progress_line(50, 100, 7, 10);
+        assert!(l.starts_with("[#####-----]  50%"), "{l}");
+        assert!(progress_line(0, 0, 0, 4).starts_with("[####] 100%"));
+    }
 }

@@ -1,16 +1,49 @@
-//! Ingest: decode records, detect their format, normalise them into the core model, and
-//! sanitise every untrusted string on the way in. One file per format.
+//! Ingest: decode records, detect their format (per record: a folder may mix formats),
+//! normalise them into the core model, and sanitise every untrusted string on the way in. One
+//! file per format; `detect` decides which one reads a record.
 
+pub mod aws_iam;
+pub mod cloudtrail;
+pub mod detect;
+pub mod falco;
+pub mod gcp;
+pub mod github;
+pub mod k8s_audit;
+pub mod k8s_rbac;
 pub mod native;
+pub mod ocsf;
 pub mod sanitize;
+pub mod tetragon;
+pub mod vault_audit;
 
-use crate::core::{Event, IdentityRecord};
+use serde_json::Value;
 
-/// What one record or document turned into.
-#[derive(Debug)]
-pub enum Decoded {
-    Events(Vec<Event>),
-    Inventory(Vec<IdentityRecord>),
+use crate::core::{
+    Api, Change, Credential, CredentialKind, CredentialStatus, Event, EventClass, IdentityKind,
+    IdentityRecord, Millis, Provider, SafeText, Status,
+};
+
+pub use detect::{Format, detect};
+
+/// What one record or document turned into: events, the inventory changes they made to other
+/// identities, and inventory snapshots. A record may legitimately yield nothing (a Kubernetes
+/// `RequestReceived` stage, a Vault request entry whose response carries the outcome).
+#[derive(Debug, Default)]
+pub struct Decoded {
+    pub events: Vec<Event>,
+    pub changes: Vec<Change>,
+    pub inventory: Vec<IdentityRecord>,
+}
+
+impl Decoded {
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty() && self.changes.is_empty() && self.inventory.is_empty()
+    }
+    pub fn extend(&mut self, other: Decoded) {
+        self.events.extend(other.events);
+        self.changes.extend(other.changes);
+        self.inventory.extend(other.inventory);
+    }
 }
 
 /// Why a record was rejected, said so that a responder can find and fix it.
@@ -19,43 +52,372 @@ pub enum DecodeError {
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
-        "unrecognised record format (expected blastdoor native NDJSON: an object with \"time\" and \"actor\")"
+        "unrecognised record format (expected CloudTrail, Kubernetes audit, Falco, Tetragon, Vault/OpenBao audit, OCSF, GitHub, GCP audit, an inventory or blastdoor native NDJSON){0}"
     )]
-    Unknown,
+    Unknown(String),
     #[error("native record: {0}")]
     Native(serde_json::Error),
+    #[error("{format} record: {reason}")]
+    Invalid {
+        format: &'static str,
+        reason: String,
+    },
+    #[error("record {index}: {inner}")]
+    Item {
+        index: usize,
+        inner: Box<DecodeError>,
+    },
+}
+
+impl DecodeError {
+    pub(crate) fn invalid(format: &'static str, reason: impl Into<String>) -> DecodeError {
+        DecodeError::Invalid {
+            format,
+            reason: reason.into(),
+        }
+    }
 }
 
 /// Decode one line of NDJSON, detecting its format.
 pub fn decode_record(line: &str) -> Result<Decoded, DecodeError> {
-    let v: serde_json::Value = serde_json::from_str(line)?;
-    decode_value(v)
+    let v = parse_json(line)?;
+    let mut out = Decoded::default();
+    decode_value(v, &mut out)?;
+    Ok(out)
 }
 
-/// Decode a whole document: an object, an array of records, or an inventory.
+/// Decode a whole document: an object, an array of records, a CloudTrail delivery file or an
+/// inventory. A bad item of an array is reported as the whole document's error only when no
+/// item could be read; use [`decode_document_lenient`] to keep the good ones.
 pub fn decode_document(text: &str) -> Result<Decoded, DecodeError> {
-    let v: serde_json::Value = serde_json::from_str(text)?;
-    if let serde_json::Value::Array(items) = v {
-        let mut out = Vec::with_capacity(items.len());
-        for item in items {
-            match decode_value(item)? {
-                Decoded::Events(evs) => out.extend(evs),
-                Decoded::Inventory(_) => return Err(DecodeError::Unknown),
+    let (out, mut errors) = decode_document_lenient(text)?;
+    if out.is_empty() && !errors.is_empty() {
+        return Err(errors.remove(0));
+    }
+    Ok(out)
+}
+
+/// Decode a document, keeping every item that could be read and the errors of those that
+/// could not (each names its index in the document).
+pub fn decode_document_lenient(text: &str) -> Result<(Decoded, Vec<DecodeError>), DecodeError> {
+    let v = parse_json(text)?;
+    let mut out = Decoded::default();
+    let mut errors = Vec::new();
+    match v {
+        Value::Array(items) => {
+            for (index, item) in items.into_iter().enumerate() {
+                if let Err(e) = decode_value(item, &mut out) {
+                    errors.push(DecodeError::Item {
+                        index,
+                        inner: Box::new(e),
+                    });
+                }
             }
         }
-        return Ok(Decoded::Events(out));
+        v => decode_value(v, &mut out)?,
     }
-    decode_value(v)
+    Ok((out, errors))
 }
 
-fn decode_value(v: serde_json::Value) -> Result<Decoded, DecodeError> {
-    if v.get("identities").is_some_and(|i| i.is_array()) {
-        let inv: native::Inventory = serde_json::from_value(v).map_err(DecodeError::Native)?;
-        return Ok(Decoded::Inventory(inv.identities));
+/// Parse JSON, tolerating the trailing commas seen in published samples (OCSF examples).
+pub fn parse_json(text: &str) -> Result<Value, DecodeError> {
+    match serde_json::from_str(text) {
+        Ok(v) => Ok(v),
+        Err(e) if e.is_syntax() && text.contains(',') => {
+            let fixed = strip_trailing_commas(text);
+            serde_json::from_str(&fixed).map_err(|_| DecodeError::Json(e))
+        }
+        Err(e) => Err(DecodeError::Json(e)),
     }
-    if native::looks_native(&v) {
-        let line: native::NativeLine = serde_json::from_value(v).map_err(DecodeError::Native)?;
-        return Ok(Decoded::Events(vec![line.event]));
+}
+
+/// Remove commas that directly precede `}` or `]` (outside strings).
+fn strip_trailing_commas(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut in_str = false;
+    let mut esc = false;
+    let mut start = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            continue;
+        }
+        match c {
+            b'"' => in_str = true,
+            b',' => {
+                let next = b[i + 1..].iter().find(|c| !c.is_ascii_whitespace());
+                if matches!(next, Some(b'}') | Some(b']')) {
+                    out.push_str(&text[start..i]);
+                    start = i + 1;
+                }
+            }
+            _ => {}
+        }
     }
-    Err(DecodeError::Unknown)
+    out.push_str(&text[start..]);
+    out
+}
+
+/// Decode one JSON value, whatever its format, into `out`.
+pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
+    let Some(format) = detect(&v) else {
+        return Err(DecodeError::Unknown(hint(&v)));
+    };
+    match format {
+        Format::Native => {
+            let line: native::NativeLine =
+                serde_json::from_value(v).map_err(DecodeError::Native)?;
+            out.events.push(line.event);
+        }
+        Format::NativeInventory => {
+            let inv: native::Inventory = serde_json::from_value(v).map_err(DecodeError::Native)?;
+            out.inventory.extend(inv.identities);
+        }
+        Format::CloudTrailFile => {
+            let Some(Value::Array(items)) = v.get("Records").cloned() else {
+                return Err(DecodeError::invalid(
+                    "CloudTrail",
+                    "Records is not an array",
+                ));
+            };
+            let mut first_err = None;
+            let n = items.len();
+            for (index, item) in items.into_iter().enumerate() {
+                if let Err(e) = decode_value(item, out) {
+                    first_err.get_or_insert(DecodeError::Item {
+                        index,
+                        inner: Box::new(e),
+                    });
+                }
+            }
+            if let Some(e) = first_err
+                && out.is_empty()
+                && n > 0
+            {
+                return Err(e);
+            }
+        }
+        Format::Wrapped(key) => {
+            let inner = v.get(key).cloned().unwrap_or(Value::Null);
+            decode_value(inner, out)?;
+        }
+        Format::EmbeddedJson(outer, inner_key) => {
+            let text = v
+                .get(outer)
+                .and_then(|o| o.get(inner_key))
+                .and_then(|s| s.as_str())
+                .unwrap_or("");
+            decode_value(parse_json(text)?, out)?;
+        }
+        Format::CloudTrail => cloudtrail::decode(v, out)?,
+        Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
+        Format::K8sAudit => k8s_audit::decode(v, out)?,
+        Format::K8sAuditList => {
+            if let Some(Value::Array(items)) = v.get("items").cloned() {
+                for item in items {
+                    k8s_audit::decode(item, out)?;
+                }
+            }
+        }
+        Format::Falco => falco::decode(v, out)?,
+        Format::Tetragon => tetragon::decode(v, out)?,
+        Format::VaultAudit => vault_audit::decode(v, out)?,
+        Format::Ocsf => ocsf::decode(v, out)?,
+        Format::GitHub => github::decode(v, out)?,
+        Format::Gcp => gcp::decode(v, out)?,
+        Format::AwsIamInventory => out.inventory.extend(aws_iam::decode(&v)?),
+        Format::K8sRbacInventory => out.inventory.extend(k8s_rbac::decode(&v)?),
+    }
+    Ok(())
+}
+
+/// A short hint of what an unknown record looked like: its first keys (sanitised).
+fn hint(v: &Value) -> String {
+    match v {
+        Value::Object(m) => {
+            let keys: Vec<&str> = m.keys().take(5).map(|k| k.as_str()).collect();
+            SafeText::new(&format!("; its keys: {}", keys.join(", "))).to_string()
+        }
+        Value::Array(_) => "; an array nested in an array".into(),
+        other => format!("; a JSON {}", json_kind(other)),
+    }
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
+
+// ---- helpers shared by the decoders ----
+
+/// A string field by path (`"a.b.c"` walks objects).
+pub(crate) fn s<'a>(v: &'a Value, path: &str) -> Option<&'a str> {
+    get(v, path)
+        .and_then(|x| x.as_str())
+        .filter(|x| !x.is_empty())
+}
+
+pub(crate) fn get<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut cur = v;
+    for part in path.split('.') {
+        cur = cur.get(part)?;
+    }
+    Some(cur)
+}
+
+pub(crate) fn safe(s: &str) -> SafeText {
+    SafeText::new(s)
+}
+
+/// Time from an RFC 3339 string (with or without zone, `T` or space), epoch seconds, ms, µs or
+/// ns as a number or numeric string.
+pub fn parse_time(v: &Value) -> Option<Millis> {
+    match v {
+        Value::Number(n) => n.as_f64().map(epoch_to_ms),
+        Value::String(t) => parse_time_str(t),
+        _ => None,
+    }
+}
+
+fn epoch_to_ms(x: f64) -> Millis {
+    let ms = if x > 1e17 {
+        x / 1e6
+    } else if x > 1e14 {
+        x / 1e3
+    } else if x > 1e11 {
+        x
+    } else {
+        x * 1e3
+    };
+    ms as Millis
+}
+
+pub fn parse_time_str(t: &str) -> Option<Millis> {
+    let t = t.trim();
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(t) {
+        return Some(d.timestamp_millis());
+    }
+    if let Ok(x) = t.parse::<f64>() {
+        return Some(epoch_to_ms(x));
+    }
+    let t2 = t.replace(' ', "T");
+    if let Ok(d) = chrono::DateTime::parse_from_rfc3339(&t2) {
+        return Some(d.timestamp_millis());
+    }
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M:%S%z",
+    ] {
+        if let Ok(d) = chrono::NaiveDateTime::parse_from_str(&t2, fmt) {
+            return Some(d.and_utc().timestamp_millis());
+        }
+        if let Ok(d) = chrono::DateTime::parse_from_str(&t2, fmt) {
+            return Some(d.timestamp_millis());
+        }
+    }
+    None
+}
+
+/// The first time field found among `paths`; 0 (the epoch) when the record has none, as some
+/// hand-written rule fixtures do.
+pub(crate) fn time_of(v: &Value, paths: &[&str]) -> Millis {
+    paths
+        .iter()
+        .find_map(|p| get(v, p).and_then(parse_time))
+        .unwrap_or(0)
+}
+
+pub(crate) fn identity(
+    provider: Provider,
+    principal: &str,
+    kind: IdentityKind,
+    display: Option<&str>,
+) -> IdentityRecord {
+    IdentityRecord {
+        provider,
+        principal: safe(principal),
+        kind,
+        display: display.map(safe),
+        credentials: Vec::new(),
+        permissions: Vec::new(),
+        tags: Vec::new(),
+    }
+}
+
+pub(crate) fn credential(id: &str, kind: CredentialKind) -> Credential {
+    Credential {
+        id: safe(id),
+        kind,
+        status: CredentialStatus::Active,
+    }
+}
+
+/// An event with the parts every format has; the decoder fills in the rest.
+pub(crate) fn event(time: Millis, actor: IdentityRecord, service: &str, operation: &str) -> Event {
+    Event {
+        time,
+        class: EventClass::ApiActivity,
+        actor,
+        credential: None,
+        api: Api {
+            service: safe(service),
+            operation: safe(operation),
+        },
+        resources: Vec::new(),
+        src_ip: None,
+        status: Status::Success,
+        signals: Vec::new(),
+        raw: Value::Null,
+    }
+}
+
+pub(crate) fn resource(name: &str, kind: &str) -> crate::core::Resource {
+    crate::core::Resource {
+        name: safe(name),
+        kind: Some(safe(kind)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_commas_are_tolerated() {
+        let v = parse_json(r#"{"a": [1, 2,], "b": {"c": ",}",},}"#).unwrap();
+        assert_eq!(v["b"]["c"], ",}");
+    }
+
+    #[test]
+    fn times_in_the_shapes_seen() {
+        assert_eq!(parse_time_str("2023-07-10T11:45:00Z"), Some(1688989500000));
+        assert_eq!(parse_time_str("2023-07-10 11:45:00"), Some(1688989500000));
+        assert_eq!(
+            parse_time_str("2022-11-29 00:09:04.38"),
+            Some(1669680544380)
+        );
+        assert_eq!(
+            parse_time(&serde_json::json!(1470327477881781397u64)),
+            Some(1470327477881)
+        );
+        assert_eq!(
+            parse_time(&serde_json::json!(1688989500)),
+            Some(1688989500000)
+        );
+    }
 }
