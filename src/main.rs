@@ -65,6 +65,9 @@ struct Global {
     /// An agent to execute agent.* actions through (repeatable)
     #[arg(long = "agent", global = true, value_name = "URL")]
     agents: Vec<String>,
+    /// Look, never act: the console hides and ignores every acting key
+    #[arg(long, global = true)]
+    read_only: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -362,6 +365,24 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     problems.len()
                 ))
             })?;
+            // The same desk the `action` verbs use. Without one the console still runs: acting
+            // keys say why they are off. A state or policy named explicitly must work, though.
+            // Under --read-only it is only read (the approvals view), never acted through.
+            let named = g.state.is_some() || g.policy.is_some() || g.key.is_some();
+            let desk = match headless::action::open_desk(&desk_options(&g)) {
+                Ok(d) => Ok(d),
+                Err(e) if named && !g.read_only => return Err(e),
+                Err(e) => {
+                    tracing::warn!("no response desk: {e:#}");
+                    Err(format!("{e:#}"))
+                }
+            };
+            let tui_opts = blastdoor::tui::TuiOptions {
+                read_only: g.read_only,
+                agents: g.agents.clone(),
+                ..tui_opts
+            }
+            .with_desk(desk);
             let engine = blastdoor::engine::Engine::start(opts).await?;
             blastdoor::tui::run(engine, tui_opts).await
         }

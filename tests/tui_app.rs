@@ -73,13 +73,13 @@ fn sort_keys_ask_the_engine_to_rank_by_another_score() {
         a.handle_event(&key("r")),
         Some(Command::SortBy(SortKey::Risk))
     );
-    // sort_next cycles from what was last asked for, even before a frame shows it.
+    // sort_next (o; s stages) cycles from what was last asked for, even before a frame shows it.
     assert_eq!(
-        a.handle_event(&key("s")),
+        a.handle_event(&key("o")),
         Some(Command::SortBy(SortKey::Blast))
     );
     assert_eq!(
-        a.handle_event(&key("s")),
+        a.handle_event(&key("o")),
         Some(Command::SortBy(SortKey::Threat))
     );
 }
@@ -223,4 +223,284 @@ fn terminal_key_events_match_their_bindings() {
     assert_eq!(km.action_for(&ev), Some(Action::PrevPane));
     let ev = KeyEvent::new(KeyCode::Char('d'), KeyModifiers::CONTROL);
     assert_eq!(km.action_for(&ev), Some(Action::PageDown));
+}
+
+// ---- acting: stage, approve, deny, execute, roll back ----
+
+use blastdoor::core::SafeText;
+use blastdoor::core::workflow::ActionState;
+use blastdoor::tui::app::{Screen, StatusKind};
+use blastdoor::tui::queue::{ActionRow, KindChoice, Subject, Verb};
+
+fn subject() -> Subject {
+    Subject {
+        key: "aws:arn:aws:iam::123456789012:user/ci-bot".into(),
+        display: SafeText::new("ci-bot"),
+        facts: Default::default(),
+        evidence: vec!["threat: StopLogging".into()],
+        choices: vec![
+            KindChoice {
+                kind: "aws.disable_access_key".into(),
+                params: vec![
+                    ("user".into(), "ci-bot".into()),
+                    ("access_key_id".into(), "AKIAEXAMPLE".into()),
+                ],
+                does: "set the access key to Inactive".into(),
+                undo: Some("re-activate the access key".into()),
+                missing: vec![],
+            },
+            KindChoice {
+                kind: "k8s.quarantine_pod".into(),
+                params: vec![("namespace".into(), "ci".into())],
+                does: "quarantine".into(),
+                undo: None,
+                missing: vec!["pod".into()],
+            },
+        ],
+    }
+}
+
+fn row(id: &str, state: ActionState) -> ActionRow {
+    let s = SafeText::new;
+    ActionRow {
+        id: s(id),
+        state,
+        kind: s("aws.disable_access_key"),
+        identity: s("aws:arn:aws:iam::123456789012:user/ci-bot"),
+        target: s("ci-bot"),
+        params: s("user=ci-bot, access_key_id=AKIAEXAMPLE"),
+        principal: s("alice"),
+        via: blastdoor::core::workflow::Via::Tui,
+        agent: None,
+        approvals: vec![],
+        required: 1,
+        created_at: 0,
+        expires_at: 1,
+        reason: s("stopped CloudTrail"),
+        evidence: vec![],
+        changes: vec![],
+        impact: vec![],
+        undo: None,
+        reversible: true,
+        preauthorized: false,
+        error: None,
+    }
+}
+
+/// An app with a selected identity and a queue of two, on the approvals view.
+fn acting_app(read_only: bool) -> App {
+    let mut a = App::new(Keymap::default(), false).read_only(read_only);
+    a.set_subject(Some(subject()));
+    a.set_queue(vec![
+        row("act_0001", ActionState::Staged),
+        row("act_0002", ActionState::Done),
+    ]);
+    a
+}
+
+#[test]
+fn read_only_unbinds_hides_and_ignores_every_acting_key() {
+    let mut a = acting_app(true);
+    assert!(a.is_read_only());
+    for act in [
+        Action::Stage,
+        Action::Approve,
+        Action::Deny,
+        Action::Execute,
+        Action::Rollback,
+    ] {
+        assert!(act.is_dangerous());
+        assert!(a.keymap().keys_for(act).is_empty(), "{act} still bound");
+    }
+    let help = blastdoor::tui::views::help::lines(a.keymap());
+    assert!(
+        help.iter()
+            .all(|(_, what)| !what.contains("approve") && !what.contains("propose")),
+        "{help:?}"
+    );
+    // Looking is still allowed.
+    assert_eq!(a.handle_event(&key("a")), Some(Command::RefreshQueue));
+    assert_eq!(a.screen(), Screen::Approvals);
+    for k in ["s", "A", "d", "x", "u"] {
+        assert_eq!(a.handle_event(&key(k)), None, "{k}");
+        assert_eq!(a.mode(), Mode::Normal, "{k}");
+    }
+    // Even an action that reaches the app some other way is ignored.
+    for act in [Action::Stage, Action::Approve, Action::Execute] {
+        assert_eq!(a.handle_action(act), None);
+        assert_eq!(a.mode(), Mode::Normal);
+    }
+    assert!(a.confirming().is_none());
+}
+
+#[test]
+fn staging_goes_from_picker_to_justification_to_a_proposal() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("s"));
+    assert_eq!(a.mode(), Mode::Picker);
+    a.handle_event(&key("enter"));
+    assert_eq!(a.mode(), Mode::Justify);
+    // An empty justification is not sent.
+    assert_eq!(a.handle_event(&key("enter")), None);
+    assert_eq!(a.mode(), Mode::Justify);
+    for c in "key used from tor".chars() {
+        a.handle_event(&key(&c.to_string()));
+    }
+    match a.handle_event(&key("enter")) {
+        Some(Command::Stage(d)) => {
+            assert_eq!(d.kind, "aws.disable_access_key");
+            assert_eq!(d.reason, "key used from tor");
+            assert_eq!(d.params["access_key_id"], "AKIAEXAMPLE");
+            assert_eq!(d.identity, "aws:arn:aws:iam::123456789012:user/ci-bot");
+            assert_eq!(d.evidence, vec!["threat: StopLogging".to_string()]);
+        }
+        other => panic!("no proposal: {other:?}"),
+    }
+    assert_eq!(a.mode(), Mode::Normal);
+    assert_eq!(a.status().map(|s| s.kind), Some(StatusKind::Busy));
+}
+
+#[test]
+fn a_kind_whose_params_the_evidence_lacks_cannot_be_picked() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("s"));
+    a.handle_event(&key("down"));
+    a.handle_event(&key("enter"));
+    assert_eq!(a.mode(), Mode::Picker);
+    let status = a.status().expect("a status says why").text.to_string();
+    assert!(status.contains("needs pod"), "{status}");
+}
+
+#[test]
+fn a_paste_into_the_justification_never_triggers_keys() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("s"));
+    a.handle_event(&key("enter"));
+    // Newlines would be Enter and "q" would quit, were they keys.
+    assert_eq!(
+        a.handle_event(&Event::Paste("q\ny\x1b[A\r\nstolen key".into())),
+        None
+    );
+    assert_eq!(a.mode(), Mode::Justify);
+    assert!(!a.should_quit());
+    assert_eq!(a.reason_input(), "q y[A  stolen key");
+}
+
+#[test]
+fn a_paste_outside_an_input_does_nothing_even_in_a_confirmation() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("a"));
+    a.handle_event(&key("A"));
+    assert_eq!(a.mode(), Mode::Confirm);
+    assert_eq!(a.handle_event(&Event::Paste("y".into())), None);
+    assert_eq!(a.mode(), Mode::Confirm, "a pasted y is not a yes");
+}
+
+#[test]
+fn only_y_confirms() {
+    for verb_key in ["A", "x", "u"] {
+        let mut a = acting_app(false);
+        a.handle_event(&key("a"));
+        a.handle_event(&key(verb_key));
+        assert_eq!(a.mode(), Mode::Confirm, "{verb_key}");
+        for k in [
+            "enter", "space", "Y", "ctrl-y", "alt-y", "A", "x", "tab", "1",
+        ] {
+            assert_eq!(a.handle_event(&key(k)), None, "{k} confirmed {verb_key}");
+            assert_eq!(a.mode(), Mode::Confirm, "{k} closed the question");
+        }
+        let p = a.confirming().expect("asking").clone();
+        assert_eq!(p.id.as_str(), "act_0001");
+        assert!(p.target.contains("ci-bot"), "names the target");
+        assert_eq!(a.handle_event(&key("y")), Some(Command::Act(p)));
+        assert_eq!(a.mode(), Mode::Normal);
+    }
+}
+
+#[test]
+fn n_and_esc_say_no() {
+    for no in ["n", "esc", "ctrl-c"] {
+        let mut a = acting_app(false);
+        a.handle_event(&key("a"));
+        a.handle_event(&key("x"));
+        assert_eq!(a.handle_event(&key(no)), None);
+        assert_eq!(a.mode(), Mode::Normal, "{no}");
+        assert!(!a.should_quit(), "{no} in a confirmation does not quit");
+        assert_eq!(a.handle_event(&key("y")), None, "the question is gone");
+    }
+}
+
+#[test]
+fn deny_asks_why_then_confirms() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("a"));
+    a.handle_event(&key("down"));
+    a.handle_event(&key("d"));
+    assert_eq!(a.mode(), Mode::Justify);
+    a.handle_event(&Event::Paste("a false positive".into()));
+    assert_eq!(a.handle_event(&key("enter")), None);
+    assert_eq!(a.mode(), Mode::Confirm);
+    let p = a.confirming().expect("asking").clone();
+    assert_eq!(p.verb, Verb::Deny);
+    assert_eq!(p.id.as_str(), "act_0002");
+    assert_eq!(p.reason.as_deref(), Some("a false positive"));
+    assert_eq!(a.handle_event(&key("y")), Some(Command::Act(p)));
+}
+
+#[test]
+fn without_a_desk_acting_keys_say_why_instead_of_acting() {
+    let mut a = acting_app(false);
+    a.disable_acting("acting disabled: no state/policy configured");
+    for k in ["s", "A", "x"] {
+        assert_eq!(a.handle_event(&key(k)), None);
+        assert_eq!(a.mode(), Mode::Normal);
+        let s = a.status().expect("status").text.to_string();
+        assert!(s.contains("no state/policy configured"), "{s}");
+    }
+}
+
+#[test]
+fn the_queue_cursor_stays_on_its_action_when_the_queue_refreshes() {
+    let mut a = acting_app(false);
+    a.handle_event(&key("a"));
+    a.handle_event(&key("down"));
+    assert_eq!(
+        a.selected_action().map(|r| r.id.to_string()),
+        Some("act_0002".into())
+    );
+    // Another responder stages a new action: it sorts first, the cursor follows act_0002.
+    let mut newer = row("act_0003", ActionState::Staged);
+    newer.created_at = 10;
+    a.set_queue(vec![
+        row("act_0001", ActionState::Staged),
+        row("act_0002", ActionState::Done),
+        newer,
+    ]);
+    assert_eq!(
+        a.selected_action().map(|r| r.id.to_string()),
+        Some("act_0002".into())
+    );
+    assert_eq!(a.queue()[0].id.as_str(), "act_0003");
+}
+
+#[test]
+fn the_built_in_keymaps_bind_the_acting_keys_without_duplicates() {
+    for name in ["default", "vim"] {
+        let km = Keymap::builtin(name).expect("built-in keymap resolves without problems");
+        let one = |a: Action| km.keys_for(a).first().map(|k| k.label());
+        assert_eq!(one(Action::Stage).as_deref(), Some("s"), "{name}");
+        assert_eq!(one(Action::Approvals).as_deref(), Some("a"), "{name}");
+        assert_eq!(one(Action::Approve).as_deref(), Some("A"), "{name}");
+        assert_eq!(one(Action::Deny).as_deref(), Some("d"), "{name}");
+        assert_eq!(one(Action::Execute).as_deref(), Some("x"), "{name}");
+        assert_eq!(one(Action::Rollback).as_deref(), Some("u"), "{name}");
+        assert_eq!(one(Action::SortNext).as_deref(), Some("o"), "{name}");
+    }
+    // The file itself: a key spelt twice would be a problem named here.
+    let text = include_str!("../keymaps/default.toml");
+    let table: toml::Table = toml::from_str(text).expect("toml");
+    let mut problems = Vec::new();
+    let _ =
+        blastdoor::tui::keymap::KeymapSpec::parse(&table, "keymaps/default.toml", &mut problems);
+    assert!(problems.is_empty(), "{problems:?}");
 }

@@ -483,8 +483,8 @@ fn sorting_by_threat_reorders_and_marks_the_column() {
     assert!(threats.windows(2).all(|w| w[0] >= w[1]), "{threats:?}");
     assert!(screen.text().contains("THREAT▼"));
     insta::assert_snapshot!(screen.term.backend());
-    // s cycles on: threat -> risk.
-    screen.press(&["s"]);
+    // o cycles on: threat -> risk.
+    screen.press(&["o"]);
     assert_eq!(screen.view().sort.as_str(), "risk");
 }
 
@@ -654,4 +654,314 @@ fn a_tiny_terminal_gets_a_message_instead_of_a_broken_layout() {
     assert!(screen.text().contains("needs at least"));
     // And a zero-sized one does not panic.
     let _ = Screen::new(0, 0);
+}
+
+// ---- acting: the picker, the approvals view, confirmations ----
+
+use blastdoor::core::workflow::{self, DryRun, Proposal, Proposer, Rules, Via};
+use blastdoor::tui::queue::ActionRow;
+
+const RULES: Rules = Rules {
+    required_approvals: 1,
+    approval_ttl: 15 * MIN,
+    action_ttl: 24 * 60 * MIN,
+};
+
+/// A queued action as the desk would have stored it.
+#[allow(clippy::too_many_arguments)]
+fn queued(
+    id: &str,
+    identity: &str,
+    kind: &str,
+    params: serde_json::Value,
+    proposer: Proposer,
+    reason: &str,
+    at: Millis,
+    preauthorized: bool,
+) -> workflow::Action {
+    let mut a = workflow::stage(
+        Proposal {
+            id: id.into(),
+            identity: identity.into(),
+            kind: kind.into(),
+            target: serde_json::json!({ "identity": identity }),
+            params,
+            proposed_by: proposer,
+            reason: reason.into(),
+            evidence: vec![
+                "threat: StopLogging on trail/org".into(),
+                "blast radius: AdministratorAccess attached".into(),
+            ],
+            reversible: true,
+            dry_run: DryRun {
+                changes: vec![format!("{kind}: would change {identity}")],
+                impact: vec!["the workload using it loses access".into()],
+                undo: Some("re-activate".into()),
+                before: serde_json::Value::Null,
+            },
+        },
+        RULES,
+        preauthorized,
+        at,
+    );
+    a.reversible = true;
+    a
+}
+
+fn human(p: &str, via: Via) -> Proposer {
+    Proposer {
+        principal: p.into(),
+        via,
+        agent: None,
+    }
+}
+
+/// A queue with one of each: approved by a second responder, proposed by an AI agent,
+/// executed by a standing playbook, and denied.
+fn queue_rows() -> Vec<ActionRow> {
+    let mut approved = queued(
+        "act_7f3a9c0d1e2b3c4d5e",
+        "aws:arn:aws:iam::123456789012:user/ci-bot",
+        "aws.disable_access_key",
+        serde_json::json!({"user": "ci-bot", "access_key_id": "AKIAEXAMPLECIBOT0001"}),
+        human("alice", Via::Tui),
+        "ci-bot stopped CloudTrail and tried to mint keys for admin",
+        NOW - 6 * MIN,
+        false,
+    );
+    workflow::approve(
+        &mut approved,
+        "bob",
+        "sig",
+        "SHA256:bob",
+        true,
+        NOW - 2 * MIN,
+        RULES,
+    )
+    .expect("bob approves");
+    let agent = queued(
+        "act_a1b2c3d4e5f60718293",
+        "k8s:system:serviceaccount:ci:runner",
+        "k8s.quarantine_pod",
+        serde_json::json!({"namespace": "ci", "pod": "build-7"}),
+        Proposer {
+            principal: "agent:triage-bot".into(),
+            via: Via::Mcp,
+            agent: Some("triage-bot".into()),
+        },
+        "runner token used outside its pod\x1b[31m",
+        NOW - 3 * MIN,
+        false,
+    );
+    let mut playbook = queued(
+        "act_99887766554433221",
+        "vault:approle/payments",
+        "vault.revoke_accessor",
+        serde_json::json!({"accessor": "hmac-7c1e"}),
+        human("alice", Via::Playbook),
+        "threat >= 90 on a CI token: standing playbook",
+        NOW - 9 * MIN,
+        true,
+    );
+    workflow::begin_execution(&mut playbook, NOW - 9 * MIN, RULES).expect("pre-authorised");
+    workflow::complete(&mut playbook, serde_json::json!({}), NOW - 9 * MIN).expect("done");
+    let mut denied = queued(
+        "act_0badc0ffee0badc0f",
+        "aws:arn:aws:iam::123456789012:role/deploy",
+        "aws.deny_all",
+        serde_json::json!({"role": "deploy"}),
+        human("carol", Via::Cli),
+        "deploy looked odd",
+        NOW - 40 * MIN,
+        false,
+    );
+    workflow::deny(&mut denied, "bob", NOW - 30 * MIN).expect("deny");
+    let display = |a: &workflow::Action| match a.identity.as_str() {
+        "aws:arn:aws:iam::123456789012:user/ci-bot" => Some("ci-bot"),
+        "k8s:system:serviceaccount:ci:runner" => Some("ci/runner"),
+        "vault:approle/payments" => Some("payments-approle"),
+        _ => None,
+    };
+    [approved, agent, playbook, denied]
+        .iter()
+        .map(|a| ActionRow::from_action(a, display(a)))
+        .collect()
+}
+
+impl Screen {
+    fn with_queue(width: u16, height: u16) -> Screen {
+        let mut s = Screen::new(width, height);
+        s.app.set_queue(queue_rows());
+        s.draw();
+        s
+    }
+}
+
+#[test]
+fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
+    let mut screen = Screen::new(80, 24);
+    assert_eq!(screen.view().rows[0].display.as_str(), "ci-bot");
+    screen.press(&["s"]);
+    assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Picker);
+    let text = screen.text();
+    for want in [
+        "Stage an action on ci-bot",
+        "aws.disable_access_key",
+        "access_key_id=AKIAEXAMPLECIBOT0001",
+        "params",
+        "dry run",
+        "undo",
+        "cannot be undone",
+    ] {
+        assert!(text.contains(want), "missing {want}: {text}");
+    }
+    insta::assert_snapshot!("picker_80x24", screen.term.backend());
+    screen.press(&["esc"]);
+    assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Normal);
+}
+
+#[test]
+fn the_picker_at_160x48_shows_agent_kinds_the_agents_offer() {
+    let mut screen = Screen::new(160, 48);
+    screen.app.set_capabilities(vec![
+        "agent.isolate_workload".into(),
+        "agent.revoke_token".into(),
+    ]);
+    screen.draw();
+    screen.press(&["s", "down"]);
+    let text = screen.text();
+    assert!(text.contains("agent.isolate_workload"), "{text}");
+    assert!(text.contains("aws.deny_all"), "{text}");
+    insta::assert_snapshot!("picker_160x48", screen.term.backend());
+}
+
+#[test]
+fn picking_a_kind_asks_for_a_justification_naming_it() {
+    let mut screen = Screen::new(80, 24);
+    screen.press(&["s", "enter"]);
+    screen.type_text("stopped CloudTrail");
+    let text = screen.text();
+    assert!(
+        text.contains("Stage aws.disable_access_key on ci-bot"),
+        "{text}"
+    );
+    assert!(text.contains("stopped CloudTrail"), "{text}");
+    insta::assert_snapshot!("justify_80x24", screen.term.backend());
+}
+
+#[test]
+fn the_approvals_view_lists_the_queue_with_who_proposed_what_and_why() {
+    let mut screen = Screen::with_queue(80, 24);
+    // Open actions come first, newest first: the agent's proposal, then alice's.
+    screen.press(&["a", "down"]);
+    let text = screen.text();
+    for want in [
+        "Approvals",
+        "act_7f3a",
+        "approved",
+        "agent triage-bot (mcp)",
+        "★",
+        "1/1",
+        "ci-bot stopped CloudTrail",
+        "bob 2m ago",
+    ] {
+        assert!(text.contains(want), "missing {want}: {text}");
+    }
+    insta::assert_snapshot!("approvals_80x24", screen.term.backend());
+}
+
+#[test]
+fn the_approvals_view_at_160x48_shows_reasons_evidence_and_the_dry_run() {
+    let mut screen = Screen::with_queue(160, 48);
+    screen.press(&["a"]);
+    let text = screen.text();
+    for want in [
+        "REASON",
+        "agent triage-bot (mcp)",
+        "Evidence",
+        "Dry run: changes",
+        "k8s.quarantine_pod: would change",
+        "runner token used outside its pod\\u{1b}[31m",
+        "none yet (1 required)",
+    ] {
+        assert!(text.contains(want), "missing {want}: {text}");
+    }
+    insta::assert_snapshot!("approvals_160x48", screen.term.backend());
+}
+
+#[test]
+fn a_preauthorised_execution_is_highlighted_and_marked_in_words() {
+    let mut screen = Screen::with_queue(160, 48);
+    screen.press(&["a"]);
+    let buf = screen.term.backend().buffer().clone();
+    let style = screen.theme.style("action.preauthorized");
+    let row = (0..buf.area.height)
+        .find(|&y| {
+            (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol())
+                .collect::<String>()
+                .contains("act_998877")
+        })
+        .expect("the playbook's row");
+    let id_x = (0..buf.area.width)
+        .find(|&x| buf[(x, row)].symbol() == "★")
+        .expect("★ marker");
+    assert_eq!(buf[(id_x, row)].fg, style.fg.expect("a colour"));
+    // The marker and the words survive without colour.
+    let mut plain = Screen::with(160, 48, Keymap::default(), ColorMode::NoColor);
+    plain.app.set_queue(queue_rows());
+    plain.press(&["a"]);
+    plain.press(&["down", "down"]);
+    let text = plain.text();
+    assert!(text.contains("★ pre-authorised"), "{text}");
+    assert!(
+        text.contains("pre-authorised by a standing playbook"),
+        "{text}"
+    );
+}
+
+#[test]
+fn approving_asks_for_confirmation_naming_the_action_and_its_target() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.press(&["a", "down", "A"]);
+    let text = screen.text();
+    assert!(text.contains("Approve act_7f3a9c0d1e2b3c4d5e"), "{text}");
+    assert!(text.contains("aws.disable_access_key"), "{text}");
+    assert!(
+        text.contains("on ci-bot (access_key_id=AKIAEXAMPLECIBOT0001, user=ci-bot)?"),
+        "{text}"
+    );
+    assert!(text.contains("[y]es"), "{text}");
+    insta::assert_snapshot!("confirm_approve_80x24", screen.term.backend());
+    screen.press(&["n"]);
+    assert!(screen.app.confirming().is_none());
+}
+
+#[test]
+fn a_status_line_reports_the_desks_answer() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.app.set_status(
+        blastdoor::tui::app::StatusKind::Refused,
+        "alice proposed act_7f3a9c0d1e2b3c4d5e and cannot approve it: another responder must",
+    );
+    screen.draw();
+    let text = screen.text();
+    assert!(text.contains("✗ refused: alice proposed"), "{text}");
+}
+
+#[test]
+fn read_only_hints_offer_no_acting_key() {
+    let mut screen = Screen::new(80, 24);
+    screen.app = App::new(Keymap::default(), false).read_only(true);
+    screen.app.set_queue(queue_rows());
+    screen.draw();
+    assert!(!screen.text().contains("stage"), "{}", screen.text());
+    screen.press(&["a"]);
+    let text = screen.text();
+    for no in [" approve ", " deny ", " execute ", " roll back "] {
+        assert!(!text.contains(no), "read-only offers {no}: {text}");
+    }
+    screen.press(&["?"]);
+    let text = screen.text();
+    assert!(!text.contains("propose an action"), "{text}");
 }

@@ -10,12 +10,17 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Size;
 use ratatui_textarea::{CursorMove, TextArea};
 
-use crate::core::SortKey;
+use crate::core::{SafeText, SortKey};
 use crate::tui::keymap::{Action, Keymap};
+use crate::tui::queue::{ActionRow, Pending, StageDraft, Subject, Verb, sort_rows};
 use crate::tui::views::{ViewData, help};
 
 /// The longest filter kept; more is noise and slows every match.
 const MAX_FILTER_CHARS: usize = 256;
+/// The longest justification kept (the audit log keeps it whole).
+pub const MAX_REASON_CHARS: usize = 500;
+/// What the acting keys say when no desk (state, policy) is configured.
+pub const NO_DESK: &str = "no state/policy configured: acting disabled (give --state and --policy)";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
@@ -31,6 +36,47 @@ pub enum Mode {
     Filter,
     /// The help overlay is shown.
     Help,
+    /// Choosing an action kind for the selected identity.
+    Picker,
+    /// Typing a justification (for a proposal) or a reason (for a denial).
+    Justify,
+    /// A yes/no question naming the target; only `y` says yes.
+    Confirm,
+}
+
+/// What the body of the screen shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// The ranked identities, the feed and the details.
+    Identities,
+    /// The shared action queue and the selected action's details.
+    Approvals,
+}
+
+/// How a status message reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusKind {
+    Info,
+    /// The desk is working on it.
+    Busy,
+    Done,
+    /// The rules said no: normal, not an error.
+    Refused,
+    Failed,
+}
+
+/// The one-line answer to the last thing asked of the desk.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Status {
+    pub kind: StatusKind,
+    pub text: SafeText,
+}
+
+/// What the justification input is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Justifying {
+    Stage(StageDraft),
+    Deny(Pending),
 }
 
 /// Whose events the feed shows.
@@ -41,10 +87,16 @@ pub enum FeedScope {
     Selected,
 }
 
-/// What the app asks of the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What the app asks of the engine or the response desk.
+#[derive(Debug, Clone, PartialEq)]
 pub enum Command {
     SortBy(SortKey),
+    /// Propose an action.
+    Stage(StageDraft),
+    /// Approve, deny, execute or roll back an action, as confirmed.
+    Act(Pending),
+    /// Read the queue from the store now.
+    RefreshQueue,
 }
 
 /// The console's state.
@@ -76,6 +128,26 @@ pub struct App {
     events_seen: u64,
     /// Table rows on screen at the last frame: a page.
     page: usize,
+    /// `--read-only`: the keymap has no acting keys, and acting actions are ignored.
+    pub(crate) read_only: bool,
+    /// Why acting is impossible (no desk), if it is.
+    pub(crate) acting_disabled: Option<String>,
+    pub(crate) screen: Screen,
+    /// The selected identity at the last frame, with the kinds that fit it.
+    pub(crate) subject: Option<Subject>,
+    /// `agent.*` kinds the connected agents offer.
+    pub(crate) capabilities: Vec<String>,
+    /// The picker's identity (fixed when it opened) and cursor.
+    pub(crate) picking: Option<Subject>,
+    pub(crate) picker_cursor: usize,
+    pub(crate) justifying: Option<Justifying>,
+    pub(crate) reason: TextArea<'static>,
+    pub(crate) confirming: Option<Pending>,
+    /// The shared queue as last read, in display order.
+    pub(crate) queue: Vec<ActionRow>,
+    pub(crate) queue_cursor: usize,
+    pub(crate) queue_offset: usize,
+    pub(crate) status: Option<Status>,
 }
 
 impl App {
@@ -100,7 +172,103 @@ impl App {
             sort: SortKey::Risk,
             events_seen: 0,
             page: 1,
+            read_only: false,
+            acting_disabled: None,
+            screen: Screen::Identities,
+            subject: None,
+            capabilities: Vec::new(),
+            picking: None,
+            picker_cursor: 0,
+            justifying: None,
+            reason: TextArea::default(),
+            confirming: None,
+            queue: Vec::new(),
+            queue_cursor: 0,
+            queue_offset: 0,
+            status: None,
         }
+    }
+
+    /// `--read-only`: every acting key is unbound (so help and hints never offer it) and
+    /// acting actions are ignored.
+    pub fn read_only(mut self, on: bool) -> App {
+        if on {
+            self.keymap = self.keymap.without_dangerous();
+        }
+        self.read_only = on;
+        self
+    }
+
+    /// Acting is impossible (no state or policy): acting keys say `why` instead.
+    pub fn disable_acting(&mut self, why: impl Into<String>) {
+        self.acting_disabled = Some(why.into());
+    }
+
+    pub fn is_read_only(&self) -> bool {
+        self.read_only
+    }
+    pub fn screen(&self) -> Screen {
+        self.screen
+    }
+    pub fn status(&self) -> Option<&Status> {
+        self.status.as_ref()
+    }
+    pub fn set_status(&mut self, kind: StatusKind, text: &str) {
+        self.status = Some(Status {
+            kind,
+            text: SafeText::new(text),
+        });
+    }
+    pub fn clear_status(&mut self) {
+        self.status = None;
+    }
+    /// The selected identity as the last frame found it (`sync` sets it; tests may too).
+    pub fn set_subject(&mut self, subject: Option<Subject>) {
+        self.subject = subject;
+    }
+    /// The `agent.*` kinds the connected agents offer.
+    pub fn set_capabilities(&mut self, kinds: Vec<String>) {
+        self.capabilities = kinds;
+    }
+    pub fn capabilities(&self) -> &[String] {
+        &self.capabilities
+    }
+    /// The text in the justification input.
+    pub fn reason_input(&self) -> String {
+        self.reason.lines().join(" ")
+    }
+    pub fn confirming(&self) -> Option<&Pending> {
+        self.confirming.as_ref()
+    }
+    pub fn picking(&self) -> Option<&Subject> {
+        self.picking.as_ref()
+    }
+    pub fn picker_cursor(&self) -> usize {
+        self.picker_cursor
+    }
+    pub fn queue(&self) -> &[ActionRow] {
+        &self.queue
+    }
+    pub fn queue_cursor(&self) -> usize {
+        self.queue_cursor
+    }
+    /// The action under the cursor in the approvals view.
+    pub fn selected_action(&self) -> Option<&ActionRow> {
+        self.queue.get(self.queue_cursor)
+    }
+
+    /// A fresh read of the queue. The cursor stays on the action it was on (others' approvals
+    /// arrive every second and must not move it).
+    pub fn set_queue(&mut self, mut rows: Vec<ActionRow>) {
+        sort_rows(&mut rows);
+        let was = self.selected_action().map(|r| r.id.clone());
+        self.queue = rows;
+        if let Some(id) = was
+            && let Some(i) = self.queue.iter().position(|r| r.id == id)
+        {
+            self.queue_cursor = i;
+        }
+        self.queue_cursor = self.queue_cursor.min(self.queue.len().saturating_sub(1));
     }
 
     pub fn keymap(&self) -> &Keymap {
@@ -146,6 +314,8 @@ impl App {
         self.sort = view.sort;
         self.events_seen = view.header.events_seen;
         self.page = view.page.max(1);
+        self.subject = view.subject.clone();
+        self.queue_offset = view.queue_offset;
     }
 
     /// Terminal input: key presses (not releases or repeats), pastes and resizes.
@@ -164,9 +334,21 @@ impl App {
         }
     }
 
-    /// Pasted text goes into the filter input when it is open and nowhere else: a paste must
-    /// never fire key bindings. Control characters (newlines included) are dropped.
+    /// Pasted text goes into the open input (filter or justification) and nowhere else: a
+    /// paste must never fire key bindings, nor answer a confirmation. Control characters are
+    /// dropped from a filter; in a justification, line breaks and tabs become spaces.
     pub fn paste(&mut self, text: &str) {
+        if self.mode == Mode::Justify {
+            let room = MAX_REASON_CHARS.saturating_sub(self.reason_input().chars().count());
+            let clean: String = text
+                .chars()
+                .map(|c| if c.is_whitespace() { ' ' } else { c })
+                .filter(|c| !c.is_control())
+                .take(room)
+                .collect();
+            self.reason.insert_str(clean);
+            return;
+        }
         if self.mode != Mode::Filter {
             return;
         }
@@ -208,10 +390,218 @@ impl App {
                 }
                 None
             }
+            Mode::Picker => {
+                self.picker_key(key);
+                None
+            }
+            Mode::Justify => self.justify_key(key),
+            Mode::Confirm => self.confirm_key(key),
             Mode::Normal => self
                 .keymap
                 .action_for(&key)
                 .and_then(|a| self.handle_action(a)),
+        }
+    }
+
+    fn close_modal(&mut self) {
+        self.mode = Mode::Normal;
+        self.picking = None;
+        self.justifying = None;
+        self.confirming = None;
+    }
+
+    fn picker_key(&mut self, key: KeyEvent) {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let len = self.picking.as_ref().map_or(0, |s| s.choices.len());
+        if key.code == KeyCode::Esc || (ctrl && key.code == KeyCode::Char('c')) {
+            return self.close_modal();
+        }
+        match (key.code, self.keymap.action_for(&key)) {
+            (KeyCode::Enter, _) => self.pick(),
+            (KeyCode::Up, _) | (_, Some(Action::Up)) => {
+                self.picker_cursor = self.picker_cursor.saturating_sub(1)
+            }
+            (KeyCode::Down, _) | (_, Some(Action::Down)) => {
+                self.picker_cursor = (self.picker_cursor + 1).min(len.saturating_sub(1))
+            }
+            (KeyCode::Home, _) | (_, Some(Action::Top)) => self.picker_cursor = 0,
+            (KeyCode::End, _) | (_, Some(Action::Bottom)) => {
+                self.picker_cursor = len.saturating_sub(1)
+            }
+            (_, Some(Action::Cancel)) => self.close_modal(),
+            _ => {}
+        }
+    }
+
+    /// Enter in the picker: a kind whose params are all known goes on to its justification.
+    fn pick(&mut self) {
+        let Some(subject) = self.picking.clone() else {
+            return self.close_modal();
+        };
+        let Some(choice) = subject.choices.get(self.picker_cursor) else {
+            return;
+        };
+        if !choice.ready() {
+            let text = format!(
+                "{} needs {} which the evidence does not give: stage it with `blastdoor action stage --identity … --kind {} --param {}=…`",
+                choice.kind,
+                choice.missing.join(", "),
+                choice.kind,
+                choice.missing[0],
+            );
+            self.set_status(StatusKind::Info, &text);
+            return;
+        }
+        self.justifying = Some(Justifying::Stage(StageDraft {
+            identity: subject.key.clone(),
+            display: subject.display.clone(),
+            kind: choice.kind.clone(),
+            params: choice.params_json(),
+            reason: String::new(),
+            evidence: subject.evidence.clone(),
+            facts: subject.facts.clone(),
+        }));
+        self.picking = None;
+        self.reason = TextArea::default();
+        self.mode = Mode::Justify;
+    }
+
+    fn justify_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Enter => return self.submit_reason(),
+            KeyCode::Char('m' | 'j') if ctrl => return self.submit_reason(),
+            KeyCode::Esc => self.close_modal(),
+            KeyCode::Char('c') if ctrl => self.close_modal(),
+            KeyCode::Tab | KeyCode::BackTab => {}
+            _ => {
+                if self.reason_input().chars().count() < MAX_REASON_CHARS
+                    || !matches!(key.code, KeyCode::Char(_))
+                {
+                    self.reason.input(key);
+                }
+            }
+        }
+        None
+    }
+
+    fn submit_reason(&mut self) -> Option<Command> {
+        let text = self.reason_input().trim().to_string();
+        if text.is_empty() {
+            self.set_status(
+                StatusKind::Info,
+                "a justification is required: it goes into the audit log",
+            );
+            return None;
+        }
+        match self.justifying.take()? {
+            Justifying::Stage(mut draft) => {
+                draft.reason = text;
+                self.close_modal();
+                self.set_status(
+                    StatusKind::Busy,
+                    &format!("staging {} on {}…", draft.kind, draft.display),
+                );
+                Some(Command::Stage(draft))
+            }
+            Justifying::Deny(mut pending) => {
+                pending.reason = Some(text);
+                self.close_modal();
+                self.confirming = Some(pending);
+                self.mode = Mode::Confirm;
+                None
+            }
+        }
+    }
+
+    /// Only `y` confirms; `n`, Esc and ctrl-c say no; anything else leaves the question open.
+    fn confirm_key(&mut self, key: KeyEvent) -> Option<Command> {
+        let plain = !key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match key.code {
+            KeyCode::Char('y') if plain => {
+                let pending = self.confirming.take();
+                self.close_modal();
+                let pending = pending?;
+                self.set_status(
+                    StatusKind::Busy,
+                    &format!("{} {} {}…", pending.verb.doing(), pending.id, pending.kind),
+                );
+                Some(Command::Act(pending))
+            }
+            KeyCode::Char('n' | 'N') | KeyCode::Esc => {
+                self.close_modal();
+                self.set_status(StatusKind::Info, "cancelled");
+                None
+            }
+            KeyCode::Char('c') if !plain => {
+                self.close_modal();
+                self.set_status(StatusKind::Info, "cancelled");
+                None
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether an acting action may go on; if not, the status says why.
+    fn may_act(&mut self) -> bool {
+        if self.read_only {
+            self.set_status(StatusKind::Info, "read-only: acting keys are off");
+            return false;
+        }
+        if let Some(why) = self.acting_disabled.clone() {
+            self.set_status(StatusKind::Info, &why);
+            return false;
+        }
+        true
+    }
+
+    fn open_picker(&mut self) {
+        if self.screen != Screen::Identities {
+            self.set_status(
+                StatusKind::Info,
+                "stage from the identities view: select an identity there",
+            );
+            return;
+        }
+        let Some(subject) = self.subject.clone() else {
+            self.set_status(StatusKind::Info, "no identity selected");
+            return;
+        };
+        if subject.choices.is_empty() {
+            let text = format!(
+                "no action kind fits {} (and no agent offers agent.* actions)",
+                subject.display
+            );
+            self.set_status(StatusKind::Info, &text);
+            return;
+        }
+        self.picking = Some(subject);
+        self.picker_cursor = 0;
+        self.mode = Mode::Picker;
+    }
+
+    fn ask(&mut self, verb: Verb) {
+        if self.screen != Screen::Approvals {
+            self.set_status(
+                StatusKind::Info,
+                "open the approvals view (a) and select the action first",
+            );
+            return;
+        }
+        let Some(row) = self.selected_action() else {
+            self.set_status(StatusKind::Info, "the queue is empty");
+            return;
+        };
+        let pending = row.pending(verb, None);
+        if verb == Verb::Deny {
+            self.justifying = Some(Justifying::Deny(pending));
+            self.reason = TextArea::default();
+            self.mode = Mode::Justify;
+        } else {
+            self.confirming = Some(pending);
+            self.mode = Mode::Confirm;
         }
     }
 
@@ -244,6 +634,9 @@ impl App {
     }
 
     pub fn handle_action(&mut self, action: Action) -> Option<Command> {
+        if action.is_dangerous() && !self.may_act() {
+            return None;
+        }
         match action {
             Action::Quit => self.quit = true,
             Action::Up
@@ -272,6 +665,10 @@ impl App {
             Action::Cancel => {
                 if self.mode == Mode::Help {
                     self.mode = Mode::Normal;
+                } else if self.status.is_some() {
+                    self.status = None;
+                } else if self.screen == Screen::Approvals {
+                    self.screen = Screen::Identities;
                 } else if self.filter.is_some() {
                     self.clear_filter();
                 } else {
@@ -306,6 +703,18 @@ impl App {
                 };
                 self.feed_scroll = 0;
             }
+            Action::Approvals => {
+                self.screen = match self.screen {
+                    Screen::Identities => Screen::Approvals,
+                    Screen::Approvals => Screen::Identities,
+                };
+                return Some(Command::RefreshQueue);
+            }
+            Action::Stage => self.open_picker(),
+            Action::Approve => self.ask(Verb::Approve),
+            Action::Deny => self.ask(Verb::Deny),
+            Action::Execute => self.ask(Verb::Execute),
+            Action::Rollback => self.ask(Verb::Rollback),
             Action::None => {}
         }
         None
@@ -333,6 +742,12 @@ impl App {
     }
 
     fn move_in_focus(&mut self, action: Action) {
+        if self.screen == Screen::Approvals {
+            let len = self.queue.len();
+            self.queue_cursor =
+                step(self.queue_cursor, action, self.page).min(len.saturating_sub(1));
+            return;
+        }
         match self.focus {
             Pane::Table => {
                 self.cursor = step(self.cursor, action, self.page);

@@ -41,13 +41,25 @@ pub enum Action {
     SortThreat,
     PauseFeed,
     FeedScope,
+    /// Show or hide the approvals view (the shared action queue).
+    Approvals,
+    /// Propose an action on the selected identity (opens the picker).
+    Stage,
+    /// Approve the selected action (asks for confirmation).
+    Approve,
+    /// Deny the selected action (asks for a reason, then confirmation).
+    Deny,
+    /// Execute the selected, approved action (asks for confirmation).
+    Execute,
+    /// Roll back the selected, executed action (asks for confirmation).
+    Rollback,
     /// Bound in a derived keymap to remove a binding it inherits.
     None,
 }
 
 impl Action {
     /// In the order the help overlay lists them.
-    pub const ALL: [Action; 20] = [
+    pub const ALL: [Action; 26] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -67,8 +79,23 @@ impl Action {
         Action::FeedScope,
         Action::Help,
         Action::Quit,
+        Action::Approvals,
+        Action::Stage,
+        Action::Approve,
+        Action::Deny,
+        Action::Execute,
+        Action::Rollback,
         Action::None,
     ];
+
+    /// Actions that change the world (or the shared queue): confirmed before they run, hidden
+    /// and ignored under `--read-only`.
+    pub fn is_dangerous(self) -> bool {
+        matches!(
+            self,
+            Action::Stage | Action::Approve | Action::Deny | Action::Execute | Action::Rollback
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -90,6 +117,12 @@ impl Action {
             Action::SortBlast => "sort_blast",
             Action::SortThreat => "sort_threat",
             Action::PauseFeed => "pause_feed",
+            Action::Approvals => "approvals",
+            Action::Stage => "stage",
+            Action::Approve => "approve",
+            Action::Deny => "deny",
+            Action::Execute => "execute",
+            Action::Rollback => "rollback",
             Action::FeedScope => "feed_scope",
             Action::None => "none",
         }
@@ -121,6 +154,12 @@ impl Action {
             Action::SortThreat => "sort by threat",
             Action::PauseFeed => "pause or resume the feed",
             Action::FeedScope => "feed: all identities or the selected one",
+            Action::Approvals => "show or hide the approvals view (the shared action queue)",
+            Action::Stage => "propose an action on the selected identity",
+            Action::Approve => "approve the selected action (signed; asks to confirm)",
+            Action::Deny => "deny the selected action (asks why, then to confirm)",
+            Action::Execute => "execute the selected approved action (asks to confirm)",
+            Action::Rollback => "roll back the selected executed action (asks to confirm)",
             Action::None => "nothing (unbinds the key)",
         }
     }
@@ -341,6 +380,28 @@ impl Keymap {
             )
         });
         keys
+    }
+
+    /// The same keymap with every dangerous action unbound (`--read-only`): the keys do
+    /// nothing, and the help and hint bar, generated from the keymap, never offer them.
+    pub fn without_dangerous(&self) -> Keymap {
+        let bindings: HashMap<KeyChord, Action> = self
+            .bindings
+            .iter()
+            .filter(|(_, a)| !a.is_dangerous())
+            .map(|(k, a)| (*k, *a))
+            .collect();
+        let order = self
+            .order
+            .iter()
+            .filter(|k| bindings.contains_key(k))
+            .copied()
+            .collect();
+        Keymap {
+            name: self.name.clone(),
+            bindings,
+            order,
+        }
     }
 
     /// A built-in keymap without user overrides. `None` for an unknown name.

@@ -2,13 +2,19 @@
 //! the state and what keys do to it; `views` draws a frame from a snapshot; `keymap` and `theme`
 //! come from TOML files (see `crate::config`).
 //!
-//! The loop redraws only when something changed (the engine's version, input, or the clock's
-//! second), at most ~30 times a second, and builds each frame's data in one short read of the
-//! core. The terminal is restored on every way out: quit, error (the guard's `Drop`), panic (a
+//! The loop redraws only when something changed (the engine's version, input, the desk's
+//! answers, or the clock's second), at most ~30 times a second, and builds each frame's data in
+//! one short read of the core.
+//!
+//! Acting goes through the response desk (`respond::Desk`), the same one the CLI and MCP use.
+//! Its calls run on their own tasks and answer through a channel, so the loop never waits on an
+//! executor or a signature; the queue is read from the shared store every second (and after
+//! each action), so responders on one bastion see each other's approvals within a second. The terminal is restored on every way out: quit, error (the guard's `Drop`), panic (a
 //! hook) and SIGTERM/SIGHUP/SIGINT (a flag the loop polls; a second signal exits at once).
 
 pub mod app;
 pub mod keymap;
+pub mod queue;
 pub mod theme;
 pub mod views;
 
@@ -29,7 +35,12 @@ use tokio::sync::mpsc;
 
 use crate::config::{Config, ConfigProblem};
 use crate::core::Msg;
+use crate::core::workflow::{Action as QueuedAction, ActionState, Via};
 use crate::engine::{Engine, now_ms};
+use crate::exit::{Code, code_of};
+use crate::respond::{Desk, StageRequest};
+use crate::tui::app::{Status, StatusKind};
+use crate::tui::queue::{ActionRow, Pending, StageDraft, Verb};
 
 pub use app::{App, Command};
 pub use keymap::{Action, KeyChord, Keymap};
@@ -42,15 +53,43 @@ const FRAME: Duration = Duration::from_millis(33);
 const IDLE_REDRAW: Duration = Duration::from_secs(1);
 /// How often the input thread and the loop look at their stop flags.
 const POLL: Duration = Duration::from_millis(100);
+/// How often the queue is read from the shared store: others' approvals show within this.
+const QUEUE_REFRESH: Duration = Duration::from_millis(900);
+/// How long a status line that needs no attention (done, info) stays up.
+const STATUS_FADE: Duration = Duration::from_secs(10);
+/// How often agents that did not answer are asked again for their `agent.*` kinds.
+const CAPABILITIES_RETRY: Duration = Duration::from_secs(15);
 
 /// How the console looks and behaves. Build it with `TuiOptions::from_config` (which refuses
 /// bad themes and keymaps before the terminal is touched) or by hand.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct TuiOptions {
     pub theme: Theme,
     pub keymap: Keymap,
     /// The engine runs the demo fleet because nothing else was configured: the header says so.
     pub demo_by_default: bool,
+    /// `--read-only`: no acting key is bound, shown or obeyed.
+    pub read_only: bool,
+    /// The response desk (shared state, policy, key, executors); `None` disables acting.
+    pub desk: Option<Arc<Desk>>,
+    /// Why there is no desk, as the acting keys say it.
+    pub no_desk: Option<String>,
+    /// `--agent` URLs, asked for the `agent.*` kinds they execute.
+    pub agents: Vec<String>,
+}
+
+impl std::fmt::Debug for TuiOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TuiOptions")
+            .field("theme", &self.theme)
+            .field("keymap", &self.keymap)
+            .field("demo_by_default", &self.demo_by_default)
+            .field("read_only", &self.read_only)
+            .field("desk", &self.desk.is_some())
+            .field("no_desk", &self.no_desk)
+            .field("agents", &self.agents)
+            .finish()
+    }
 }
 
 impl TuiOptions {
@@ -68,7 +107,219 @@ impl TuiOptions {
             theme,
             keymap,
             demo_by_default,
+            ..TuiOptions::default()
         })
+    }
+
+    /// Act through `desk`, or say why acting is off (`Err` is the reason).
+    pub fn with_desk(mut self, desk: Result<Desk, String>) -> TuiOptions {
+        match desk {
+            Ok(d) => {
+                self.desk = Some(Arc::new(d));
+                self.no_desk = None;
+            }
+            Err(why) => {
+                self.desk = None;
+                self.no_desk = Some(why);
+            }
+        }
+        self
+    }
+}
+
+/// What the desk's tasks hand back to the loop.
+enum DeskReply {
+    Queue(Vec<QueuedAction>),
+    /// The queue could not be read (logged; the last one stays on screen).
+    QueueError(String),
+    Done(StatusKind, String),
+    Capabilities(Vec<String>),
+}
+
+/// The loop's side of the desk: starts calls on their own tasks and polls the queue.
+struct DeskLink {
+    desk: Option<Arc<Desk>>,
+    tx: mpsc::UnboundedSender<DeskReply>,
+    /// Wakes the queue poller at once (after an action, on opening the view).
+    refresh: Arc<tokio::sync::Notify>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl DeskLink {
+    fn start(
+        desk: Option<Arc<Desk>>,
+        agents: Vec<String>,
+    ) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let refresh = Arc::new(tokio::sync::Notify::new());
+        let mut tasks = Vec::new();
+        if let Some(d) = desk.clone() {
+            tasks.push(tokio::spawn(poll_queue(d, tx.clone(), refresh.clone())));
+        }
+        if !agents.is_empty() {
+            tasks.push(tokio::spawn(poll_capabilities(agents, tx.clone())));
+        }
+        (
+            DeskLink {
+                desk,
+                tx,
+                refresh,
+                tasks,
+            },
+            rx,
+        )
+    }
+
+    fn stage(&self, draft: StageDraft) {
+        let Some(desk) = self.desk.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let refresh = self.refresh.clone();
+        tokio::spawn(async move {
+            let display = draft.display.to_string();
+            let req = StageRequest {
+                identity: draft.identity,
+                kind: draft.kind,
+                target: None,
+                params: draft.params,
+                reason: draft.reason,
+                evidence: draft.evidence,
+                via: Via::Tui,
+                agent: None,
+                facts: draft.facts,
+            };
+            let reply = match desk.stage(req).await {
+                Ok(a) => DeskReply::Done(StatusKind::Done, staged_message(&a, &display)),
+                Err(e) => failure(&e),
+            };
+            let _ = tx.send(reply);
+            refresh.notify_one();
+        });
+    }
+
+    fn act(&self, p: Pending) {
+        let Some(desk) = self.desk.clone() else {
+            return;
+        };
+        let tx = self.tx.clone();
+        let refresh = self.refresh.clone();
+        tokio::spawn(async move {
+            let id = p.id.to_string();
+            let result = match p.verb {
+                Verb::Approve => desk.approve(&id).await,
+                Verb::Deny => desk.deny(&id, p.reason.as_deref().unwrap_or("")).await,
+                Verb::Execute => desk.execute(&id).await,
+                Verb::Rollback => desk.rollback(&id).await,
+            };
+            let reply = match result {
+                Ok(a) => DeskReply::Done(StatusKind::Done, acted_message(p.verb, &a)),
+                Err(e) => failure(&e),
+            };
+            let _ = tx.send(reply);
+            refresh.notify_one();
+        });
+    }
+}
+
+impl Drop for DeskLink {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+/// Refusals are the rules working (exit 4 to the CLI): said as such, not as errors.
+fn failure(e: &anyhow::Error) -> DeskReply {
+    if code_of(e) == Code::Refused as u8 {
+        DeskReply::Done(StatusKind::Refused, format!("{e}"))
+    } else {
+        DeskReply::Done(StatusKind::Failed, format!("{e:#}"))
+    }
+}
+
+fn staged_message(a: &QueuedAction, display: &str) -> String {
+    match a.state {
+        ActionState::Done if a.preauthorized => format!(
+            "{} {} on {display}: pre-authorised by a playbook and executed",
+            a.id, a.kind
+        ),
+        ActionState::Approved => format!(
+            "staged {} {} on {display}: approved already, ready to execute",
+            a.id, a.kind
+        ),
+        state => format!(
+            "staged {} {} on {display}: {state}, needs {} approval(s) by another responder",
+            a.id, a.kind, a.required_approvals
+        ),
+    }
+}
+
+fn acted_message(verb: Verb, a: &QueuedAction) -> String {
+    let approvals = if verb == Verb::Approve {
+        format!(" ({}/{})", a.approvals.len(), a.required_approvals)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} {} {}{approvals}: now {}",
+        verb.done(),
+        a.id,
+        a.kind,
+        a.state
+    )
+}
+
+/// Read the queue from the shared store about once a second, and at once when asked.
+async fn poll_queue(
+    desk: Arc<Desk>,
+    tx: mpsc::UnboundedSender<DeskReply>,
+    refresh: Arc<tokio::sync::Notify>,
+) {
+    let mut tick = tokio::time::interval(QUEUE_REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = refresh.notified() => {}
+        }
+        let d = desk.clone();
+        // SQLite reads block: keep them off the runtime's workers.
+        let reply = match tokio::task::spawn_blocking(move || d.list()).await {
+            Ok(Ok(list)) => DeskReply::Queue(list),
+            Ok(Err(e)) => DeskReply::QueueError(format!("{e:#}")),
+            Err(e) => DeskReply::QueueError(e.to_string()),
+        };
+        if tx.send(reply).is_err() {
+            return;
+        }
+    }
+}
+
+/// Ask each agent for the `agent.*` kinds it executes, again later for those that did not
+/// answer.
+async fn poll_capabilities(agents: Vec<String>, tx: mpsc::UnboundedSender<DeskReply>) {
+    use crate::respond::Executor;
+    let mut known: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    loop {
+        for url in &agents {
+            if known.contains_key(url) {
+                continue;
+            }
+            // A fresh executor each time: one caches a failed health check for good.
+            let agent = crate::respond::agent::AgentExecutor::new(url);
+            if agent.health().await.is_some() {
+                known.insert(url.clone(), agent.kinds().await);
+            }
+        }
+        let mut kinds: Vec<String> = known.values().flatten().cloned().collect();
+        kinds.sort();
+        kinds.dedup();
+        if tx.send(DeskReply::Capabilities(kinds)).is_err() || known.len() == agents.len() {
+            return;
+        }
+        tokio::time::sleep(CAPABILITIES_RETRY).await;
     }
 }
 
@@ -105,8 +356,21 @@ async fn event_loop(
         theme,
         keymap,
         demo_by_default,
+        read_only,
+        desk,
+        no_desk,
+        agents,
     } = opts;
-    let mut app = App::new(keymap, demo_by_default);
+    let mut app = App::new(keymap, demo_by_default).read_only(read_only);
+    if desk.is_none() {
+        app.disable_acting(format!(
+            "acting disabled: {}",
+            no_desk.as_deref().unwrap_or(app::NO_DESK)
+        ));
+    }
+    let (link, mut replies) = DeskLink::start(desk, agents);
+    let mut seen_status: Option<Status> = None;
+    let mut status_at = Instant::now();
     let mut changed = engine.changed();
     let mut engine_alive = true;
     let mut dirty = true;
@@ -134,10 +398,10 @@ async fn event_loop(
         tokio::select! {
             ev = input.recv() => match ev {
                 Some(Ok(ev)) => {
-                    handle(engine, &mut app, &ev);
+                    handle(engine, &link, &mut app, &ev);
                     // Take whatever else is already queued (a held key) before drawing.
                     while let Ok(Ok(ev)) = input.try_recv() {
-                        handle(engine, &mut app, &ev);
+                        handle(engine, &link, &mut app, &ev);
                     }
                     dirty = true;
                 }
@@ -149,8 +413,24 @@ async fn event_loop(
                 engine_alive = r.is_ok();
                 dirty = true;
             }
+            Some(reply) = replies.recv() => {
+                on_reply(engine, &mut app, reply);
+                dirty = true;
+            }
             _ = poll.tick() => {
                 if last_draw.is_none_or(|t| t.elapsed() >= IDLE_REDRAW) {
+                    dirty = true;
+                }
+                // Fade a status that needs no attention; refusals and failures stay up.
+                if app.status() != seen_status.as_ref() {
+                    seen_status = app.status().cloned();
+                    status_at = Instant::now();
+                } else if seen_status
+                    .as_ref()
+                    .is_some_and(|s| matches!(s.kind, StatusKind::Done | StatusKind::Info))
+                    && status_at.elapsed() >= STATUS_FADE
+                {
+                    app.clear_status();
                     dirty = true;
                 }
             }
@@ -159,11 +439,38 @@ async fn event_loop(
     }
 }
 
-fn handle(engine: &Engine, app: &mut App, ev: &Event) {
-    if let Some(Command::SortBy(k)) = app.handle_event(ev) {
-        engine.write(|c| {
+fn handle(engine: &Engine, link: &DeskLink, app: &mut App, ev: &Event) {
+    match app.handle_event(ev) {
+        Some(Command::SortBy(k)) => engine.write(|c| {
             c.update(Msg::SortBy(k));
-        });
+        }),
+        Some(Command::Stage(draft)) => link.stage(draft),
+        Some(Command::Act(p)) => link.act(p),
+        Some(Command::RefreshQueue) => link.refresh.notify_one(),
+        None => {}
+    }
+}
+
+fn on_reply(engine: &Engine, app: &mut App, reply: DeskReply) {
+    match reply {
+        DeskReply::Queue(actions) => {
+            let rows = engine.read(|core| {
+                actions
+                    .iter()
+                    .map(|a| {
+                        let display = core
+                            .lookup(&a.identity)
+                            .and_then(|i| core.get(i))
+                            .map(|s| s.display());
+                        ActionRow::from_action(a, display)
+                    })
+                    .collect()
+            });
+            app.set_queue(rows);
+        }
+        DeskReply::QueueError(e) => tracing::warn!("reading the action queue: {e}"),
+        DeskReply::Done(kind, text) => app.set_status(kind, &text),
+        DeskReply::Capabilities(kinds) => app.set_capabilities(kinds),
     }
 }
 

@@ -31,8 +31,22 @@ pub fn lines(keymap: &Keymap) -> Vec<(String, &'static str)> {
     out.push(("enter".into(), "in the filter input: apply the filter"));
     out.push((
         "esc".into(),
-        "in the filter input: cancel; in this help: close",
+        "in an input or a question: cancel; in this help: close",
     ));
+    // Under --read-only no acting key is bound, and nothing is ever asked.
+    let acting = [
+        Action::Stage,
+        Action::Approve,
+        Action::Deny,
+        Action::Execute,
+        Action::Rollback,
+    ];
+    if acting.iter().any(|a| !keymap.keys_for(*a).is_empty()) {
+        out.push((
+            "y".into(),
+            "in a confirmation: yes (only y confirms; n or esc says no)",
+        ));
+    }
     out
 }
 

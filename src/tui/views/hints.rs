@@ -1,5 +1,7 @@
 //! The bottom line: the keys that matter most, read from the active keymap (so a remapped key
-//! is shown as it is), or the filter input while it is open.
+//! is shown as it is; under `--read-only` the acting keys are not in it), or the filter input
+//! while it is open. Above it, when there is one, the status line: the desk's answer to the last
+//! thing asked of it, marked in words as well as colour.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -7,7 +9,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::{App, Mode};
+use crate::tui::app::{App, Mode, Screen, StatusKind};
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::theme::Theme;
 
@@ -15,13 +17,57 @@ use crate::tui::theme::Theme;
 const HINTS: &[(&[Action], &str)] = &[
     (&[Action::Quit], "quit"),
     (&[Action::Up, Action::Down], "move"),
+    (&[Action::Stage], "stage"),
+    (&[Action::Approvals], "approvals"),
     (&[Action::NextPane], "pane"),
     (&[Action::Filter], "filter"),
+    (&[Action::Help], "help"),
     (&[Action::SortNext], "sort"),
     (&[Action::PauseFeed], "pause"),
     (&[Action::FeedScope], "scope"),
+];
+
+/// The approvals view's hints.
+const QUEUE_HINTS: &[(&[Action], &str)] = &[
+    (&[Action::Quit], "quit"),
+    (&[Action::Up, Action::Down], "move"),
+    (&[Action::Approve], "approve"),
+    (&[Action::Deny], "deny"),
+    (&[Action::Execute], "execute"),
+    (&[Action::Rollback], "rollback"),
+    (&[Action::Approvals], "back"),
     (&[Action::Help], "help"),
 ];
+
+/// The status line: `✓ approved act_…`, `✗ refused: …`.
+pub fn render_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let Some(status) = app.status() else {
+        return;
+    };
+    let (mark, style) = match status.kind {
+        StatusKind::Info => ("·", "status.info"),
+        StatusKind::Busy => ("…", "status.busy"),
+        StatusKind::Done => ("✓", "status.done"),
+        StatusKind::Refused => ("✗ refused:", "status.refused"),
+        StatusKind::Failed => ("✗ failed:", "status.failed"),
+    };
+    let style = theme.style(style);
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::styled(format!(" {mark} "), style),
+            Span::styled(status.text.as_str(), style),
+        ])),
+        area,
+    );
+}
+
+/// Fixed keys of an overlay, as `(key, what)`.
+fn fixed(spans: &mut Vec<Span<'static>>, keys: &[(&'static str, &'static str)], theme: &Theme) {
+    for (k, what) in keys {
+        spans.push(Span::styled(format!(" {k}"), theme.style("hint.key")));
+        spans.push(Span::styled(format!(" {what} "), theme.style("hint.text")));
+    }
+}
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let key = theme.style("hint.key");
@@ -67,9 +113,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ];
             frame.render_widget(Paragraph::new(Line::from(spans)), area);
         }
+        Mode::Picker | Mode::Justify | Mode::Confirm => {
+            let mut spans = Vec::new();
+            let keys: &[(&str, &str)] = match app.mode {
+                Mode::Picker => &[("↑↓", "choose"), ("enter", "justify it"), ("esc", "cancel")],
+                Mode::Justify => &[("enter", "submit"), ("esc", "cancel")],
+                _ => &[("y", "yes"), ("n", "no"), ("esc", "no")],
+            };
+            fixed(&mut spans, keys, theme);
+            frame.render_widget(Paragraph::new(Line::from(spans)), area);
+        }
         Mode::Normal => {
             let mut spans = Vec::new();
-            for (actions, what) in HINTS {
+            let hints = match app.screen() {
+                Screen::Identities => HINTS,
+                Screen::Approvals => QUEUE_HINTS,
+            };
+            for (actions, what) in hints {
                 let Some(keys) = keys_label(app.keymap(), actions) else {
                     continue;
                 };

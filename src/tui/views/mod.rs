@@ -7,11 +7,13 @@
 //! that (80×24, a bastion host's terminal) the table drops the kind and provider columns and the
 //! feed and the details share one lower pane, switched with Tab.
 
+pub mod approvals;
 pub mod detail;
 pub mod feed;
 pub mod header;
 pub mod help;
 pub mod hints;
+pub mod modal;
 pub mod table;
 
 use ratatui::Frame;
@@ -24,7 +26,8 @@ use crate::core::model::{Credential, CredentialKind, CredentialStatus, Effect, S
 use crate::core::state::{ACTIVITY_BUCKETS, FEED_CAP};
 use crate::core::{Core, Millis, SafeText, SortKey};
 use crate::engine::{Health, Stats};
-use crate::tui::app::{App, FeedScope, Pane};
+use crate::tui::app::{App, FeedScope, Mode, Pane, Screen};
+use crate::tui::queue::Subject;
 use crate::tui::theme::Theme;
 
 /// Smallest terminal the console lays out; below it a message says so.
@@ -44,9 +47,13 @@ pub struct Areas {
     pub feed: Option<Rect>,
     pub detail: Option<Rect>,
     pub hints: Rect,
+    /// The answer to the last thing asked of the desk, when there is one.
+    pub status: Option<Rect>,
     /// Feed and details side by side (otherwise they share the lower pane).
     pub wide: bool,
     pub too_small: bool,
+    /// In the approvals view, `table` is the queue and `detail` the selected action.
+    pub screen: Screen,
 }
 
 impl Areas {
@@ -65,14 +72,36 @@ impl Areas {
 
 /// Lay out a screen of `area` for the app's state.
 pub fn areas(area: Rect, app: &App) -> Areas {
+    layout(area, app, app.screen)
+}
+
+/// Lay out `screen` (whichever is shown).
+pub fn layout(area: Rect, app: &App, screen: Screen) -> Areas {
     let too_small = area.width < MIN_WIDTH || area.height < MIN_HEIGHT;
-    let [header, body, hints] = Layout::vertical([
+    let [header, body, status, hints] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Fill(1),
+        Constraint::Length(u16::from(app.status.is_some())),
         Constraint::Length(1),
     ])
     .areas(area);
+    let status = app.status.is_some().then_some(status);
     let wide = area.width >= WIDE_WIDTH && area.height >= WIDE_HEIGHT;
+    if screen == Screen::Approvals {
+        let [table, detail] =
+            Layout::vertical([Constraint::Percentage(50), Constraint::Fill(1)]).areas(body);
+        return Areas {
+            header,
+            table,
+            feed: None,
+            detail: Some(detail),
+            hints,
+            status,
+            wide,
+            too_small,
+            screen,
+        };
+    }
     if wide {
         let [table, lower] =
             Layout::vertical([Constraint::Percentage(55), Constraint::Fill(1)]).areas(body);
@@ -84,8 +113,10 @@ pub fn areas(area: Rect, app: &App) -> Areas {
             feed: Some(feed),
             detail: Some(detail),
             hints,
+            status,
             wide,
             too_small,
+            screen,
         }
     } else {
         let [table, lower] =
@@ -100,8 +131,10 @@ pub fn areas(area: Rect, app: &App) -> Areas {
             feed,
             detail,
             hints,
+            status,
             wide,
             too_small,
+            screen,
         }
     }
 }
@@ -221,6 +254,10 @@ pub struct ViewData {
     pub detail_scroll: usize,
     pub feed: FeedData,
     pub header: HeaderData,
+    /// The selected identity, with the action kinds that fit it.
+    pub subject: Option<Subject>,
+    /// First queued action shown in the approvals view (clamped).
+    pub queue_offset: usize,
 }
 
 impl ViewData {
@@ -228,7 +265,11 @@ impl ViewData {
     /// only for this call. Cost is bounded by what is on screen (plus the core's own filter
     /// scan when a filter is applied).
     pub fn build(core: &Core, stats: &Stats, app: &App, now: Millis) -> ViewData {
-        let layout = areas(Rect::from((Position::ORIGIN, app.size)), app);
+        let screen = Rect::from((Position::ORIGIN, app.size));
+        let shown = areas(screen, app);
+        // The identities keep their own page while the approvals view is up, so switching back
+        // finds them where they were.
+        let layout = layout(screen, app, Screen::Identities);
         let filter = app.filter.as_deref();
         let page = layout.table_rows();
         let matching = core.count(filter);
@@ -266,6 +307,15 @@ impl ViewData {
             })
             .collect();
         let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
+        let subject = selected
+            .and_then(|id| core.get(id))
+            .map(|st| Subject::of(st, &app.capabilities));
+        let queue_page = layout_queue_rows(screen, app);
+        let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
+        let mut queue_offset = app.queue_offset.min(queue_cursor);
+        if queue_page > 0 && queue_cursor >= queue_offset + queue_page {
+            queue_offset = queue_cursor + 1 - queue_page;
+        }
 
         let detail = selected.and_then(|id| detail_data(core, id, now));
         let detail_len = detail.as_ref().map_or(0, |d| d.lines.len());
@@ -300,15 +350,26 @@ impl ViewData {
             filter: app.filter.clone(),
             cursor,
             offset,
-            page,
+            page: if shown.screen == Screen::Approvals {
+                queue_page
+            } else {
+                page
+            },
             rows,
             selected,
             detail,
             detail_scroll,
             feed,
             header,
+            subject,
+            queue_offset,
         }
     }
+}
+
+/// Queued actions that fit the approvals view's table.
+fn layout_queue_rows(screen: Rect, app: &App) -> usize {
+    layout(screen, app, Screen::Approvals).table_rows()
 }
 
 fn feed_data(core: &Core, app: &App, selected: Option<u32>, rows: usize) -> FeedData {
@@ -513,16 +574,33 @@ pub fn render(frame: &mut Frame, app: &App, view: &ViewData, theme: &Theme) {
         return;
     }
     header::render(frame, a.header, view, theme);
-    table::render(frame, a.table, app, view, theme);
-    if let Some(r) = a.feed {
-        feed::render(frame, r, app, view, theme, !a.wide);
+    match a.screen {
+        Screen::Identities => {
+            table::render(frame, a.table, app, view, theme);
+            if let Some(r) = a.feed {
+                feed::render(frame, r, app, view, theme, !a.wide);
+            }
+            if let Some(r) = a.detail {
+                detail::render(frame, r, app, view, theme, !a.wide);
+            }
+        }
+        Screen::Approvals => {
+            approvals::render_table(frame, a.table, app, view, theme);
+            if let Some(r) = a.detail {
+                approvals::render_detail(frame, r, app, view, theme);
+            }
+        }
     }
-    if let Some(r) = a.detail {
-        detail::render(frame, r, app, view, theme, !a.wide);
+    if let Some(r) = a.status {
+        hints::render_status(frame, r, app, theme);
     }
     hints::render(frame, a.hints, app, theme);
-    if app.mode == crate::tui::app::Mode::Help {
-        help::render(frame, area, app, theme);
+    match app.mode {
+        Mode::Help => help::render(frame, area, app, theme),
+        Mode::Picker => modal::render_picker(frame, area, app, theme),
+        Mode::Justify => modal::render_justify(frame, area, app, theme),
+        Mode::Confirm => modal::render_confirm(frame, area, app, theme),
+        Mode::Normal | Mode::Filter => {}
     }
 }
 
