@@ -228,7 +228,12 @@ async fn health_and_inventory_answer() {
         .unwrap();
     assert_eq!(health.version, env!("CARGO_PKG_VERSION"));
     assert!(!health.name.is_empty());
-    assert!(health.capabilities.is_empty(), "no agent.* actions yet");
+    assert_eq!(
+        health.capabilities.first().map(String::as_str),
+        Some("agent.isolate_workload"),
+        "the demo agent offers its agent.* actions, the reversible one first"
+    );
+    assert!(health.capabilities.iter().all(|c| c.starts_with("agent.")));
     let inv: Inventory = reqwest::get(format!("http://{addr}/v1/inventory"))
         .await
         .unwrap()

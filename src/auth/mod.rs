@@ -192,7 +192,7 @@ impl AllowedSigners {
 
 /// Where the responder's key lives.
 pub enum Signer {
-    File { key: PrivateKey, path: PathBuf },
+    File { key: Box<PrivateKey>, path: PathBuf },
     Agent(agent::AgentKey),
 }
 
@@ -223,7 +223,7 @@ impl Signer {
                 .map_err(|_| anyhow::anyhow!("--key {}: wrong passphrase", path.display()))?;
         }
         Ok(Signer::File {
-            key,
+            key: Box::new(key),
             path: path.to_path_buf(),
         })
     }
@@ -300,19 +300,19 @@ mod tests {
         );
         let allowed = AllowedSigners::parse(&text, "allowed_signers").unwrap();
         let sa = Signer::File {
-            key: a,
+            key: Box::new(a),
             path: "a".into(),
         };
         let sig = sa.sign(b"sha256:abc").unwrap();
         assert_eq!(allowed.verify(&sig, b"sha256:abc").unwrap().0, "alice");
         assert!(allowed.verify(&sig, b"sha256:abd").is_err());
         let sb = Signer::File {
-            key: b,
+            key: Box::new(b),
             path: "b".into(),
         };
         assert_eq!(sb.principal(&allowed).unwrap(), "bob");
         let stranger = Signer::File {
-            key: key(),
+            key: Box::new(key()),
             path: "c".into(),
         };
         let e = stranger.principal(&allowed).unwrap_err();

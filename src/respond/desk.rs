@@ -710,7 +710,7 @@ impl Desk {
                 Via::Cli,
                 "rolled_back",
                 json!({"outcome": o.detail, "key": key}),
-                |a, now| workflow::rolled_back(a, now),
+                workflow::rolled_back,
             ),
             other => {
                 let msg = match other {
