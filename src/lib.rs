@@ -10,6 +10,7 @@ pub mod engine;
 pub mod exit;
 pub mod headless;
 pub mod ingest;
+pub mod mcp;
 pub mod respond;
 pub mod store;
 pub mod tui;

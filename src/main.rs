@@ -119,6 +119,13 @@ enum Command {
     },
     /// Validate config, themes, keymaps; name every problem; exit 0 or 2
     CheckConfig,
+    /// MCP server for AI agents on stdio (or streamable HTTP with --listen): read-only tools
+    /// and one that proposes containment for human approval
+    Mcp {
+        /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (loopback only)
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
     /// The action queue: stage, approve, deny, execute, roll back, list, show
     Action {
         #[command(subcommand)]
@@ -303,6 +310,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Agent { listen, demo }) => {
             blastdoor::agent::run_agent(listen, demo, g.demo_seed).await
+        }
+        Some(Command::Mcp { listen }) => {
+            let config = load_config(&g)?;
+            let opts = engine_options(&g, &config)?;
+            let desk = std::sync::Arc::new(headless::action::open_desk(&desk_options(&g))?);
+            // With no source the read tools answer empty, saying why: an agent must never be
+            // shown the demo fleet as if it were real.
+            let engine = if opts.sources.is_empty() && opts.inventories.is_empty() {
+                None
+            } else {
+                Some(blastdoor::engine::Engine::start(opts).await?)
+            };
+            let server = blastdoor::mcp::BlastdoorMcp::new(engine, desk);
+            match listen {
+                Some(addr) => blastdoor::mcp::serve_http(server, addr).await,
+                None => blastdoor::mcp::serve_stdio(server).await,
+            }
         }
         Some(Command::Action { verb }) => {
             let desk = headless::action::open_desk(&desk_options(&g))?;
