@@ -117,3 +117,24 @@ async fn a_preauthorized_playbook_stages_and_executes_at_once() {
             .any(|r| r.event.via == "playbook" && r.event.kind == "executed")
     );
 }
+
+#[tokio::test]
+async fn an_agent_proposal_that_matches_a_playbook_runs_it_and_says_so() {
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let (addr, agent) = agent(Duration::ZERO);
+    let policy = "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"agent.isolate_workload\"]\npreauthorized = { when = \"threat >= 90\", identity_kind = \"ci_token\" }\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n[agents.triage-bot]\nmay = \"propose\"\n";
+    let d = desk(&t, Some(policy), None, Some(addr));
+    let hot = IdentityFacts {
+        kind: Some("ci_token".into()),
+        threat: Some(95.0),
+        ..Default::default()
+    };
+    let a = d
+        .stage(req(Via::Mcp, Some("triage-bot"), hot))
+        .await
+        .unwrap();
+    assert_eq!(a.state, ActionState::Done, "{a:?}");
+    assert_eq!(a.proposed_by.via, Via::Playbook);
+    assert_eq!(a.proposed_by.agent.as_deref(), Some("triage-bot"));
+    assert_eq!(agent.executions().len(), 1);
+}

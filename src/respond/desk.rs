@@ -347,7 +347,9 @@ impl Desk {
             .target
             .clone()
             .unwrap_or_else(|| json!({"identity": req.identity}));
-        let preauthorized = req.via != Via::Mcp && self.policy.preauthorizes(&req.kind, &req.facts);
+        // A standing playbook runs whoever proposes the matching action, an AI agent too: the
+        // policy pre-authorised the case, not the proposer.
+        let preauthorized = self.policy.preauthorizes(&req.kind, &req.facts);
         let proposer = Proposer {
             principal: principal.clone(),
             via: if preauthorized { Via::Playbook } else { via },
