@@ -1,23 +1,8 @@
 //! `check-config` and the console's refusal to start, through the real binary: exit 2 and a
 //! message that names the file and the entry.
 
-use std::process::Command;
-
-fn bd(home: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_blastdoor"));
-    for v in [
-        "BLASTDOOR_CONFIG",
-        "BLASTDOOR_STATE",
-        "BLASTDOOR_POLICY",
-        "NO_COLOR",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"));
-    c
-}
+mod common;
+use common::bd;
 
 #[test]
 fn check_config_passes_on_the_defaults() {

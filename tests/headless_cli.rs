@@ -3,24 +3,13 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
+
+mod common;
+use common::{KillOnDrop, free_port};
 use std::time::{Duration, Instant};
 
 fn bd() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_blastdoor"));
-    // Keep the user's real config, state and policy out of tests.
-    let home = std::env::temp_dir().join("blastdoor-test-home");
-    for v in [
-        "BLASTDOOR_CONFIG",
-        "BLASTDOOR_STATE",
-        "BLASTDOOR_POLICY",
-        "NO_COLOR",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("HOME", &home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"));
-    c
+    common::bd(&std::env::temp_dir().join("blastdoor-test-home"))
 }
 
 fn native_event(principal: &str, op: &str, t: i64, status: &str) -> String {
@@ -198,24 +187,14 @@ fn watch_on_the_demo_prints_growing_snapshots() {
 /// remote console would.
 #[test]
 fn a_separately_started_demo_agent_streams_over_http() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let agent = bd()
         .args(["agent", "--demo", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(agent);
+    let _guard = KillOnDrop(agent);
     let deadline = Instant::now() + Duration::from_secs(20);
     let stream = loop {
         match std::net::TcpStream::connect(("127.0.0.1", port)) {
@@ -284,10 +263,7 @@ fn a_separately_started_demo_agent_streams_over_http() {
 
 #[test]
 fn a_dead_agent_shows_as_retrying_not_a_crash() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let out = bd()
         .args(["watch", "--duration", "2", "--interval", "1", "--source"])
         .arg(format!("http://127.0.0.1:{port}/v1/events"))

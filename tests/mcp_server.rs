@@ -3,26 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
+
+mod common;
+use common::{KillOnDrop, bd, free_port};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-
-fn bd(home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_blastdoor"));
-    for v in [
-        "BLASTDOOR_CONFIG",
-        "BLASTDOOR_STATE",
-        "BLASTDOOR_POLICY",
-        "SSH_AUTH_SOCK",
-    ] {
-        c.env_remove(v);
-    }
-    c.env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"));
-    c
-}
 
 fn policy(dir: &Path, extra: &str) -> std::path::PathBuf {
     std::fs::write(dir.join("allowed_signers"), "").unwrap();
@@ -225,10 +212,7 @@ fn streamable_http_with_the_rmcp_client() {
 
     let dir = tempfile::tempdir().unwrap();
     policy(dir.path(), "[agents.http-bot]\nmay = \"propose\"\n");
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let child = bd(dir.path())
         .arg("--state")
         .arg(dir.path().join("state"))
@@ -245,14 +229,7 @@ fn streamable_http_with_the_rmcp_client() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    struct Kill(std::process::Child);
-    impl Drop for Kill {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let _guard = Kill(child);
+    let _guard = KillOnDrop(child);
     let deadline = Instant::now() + Duration::from_secs(20);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(Instant::now() < deadline, "mcp --listen never listened");
