@@ -2,7 +2,7 @@
 //! message that names the file and the entry.
 
 mod common;
-use common::bd;
+use common::bd_in as bd;
 
 #[test]
 fn check_config_passes_on_the_defaults() {

@@ -2,15 +2,11 @@
 //! a separately started `blastdoor agent --demo`, and the exit codes scripts rely on.
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 mod common;
-use common::{KillOnDrop, free_port};
+use common::{KillOnDrop, bd, free_port};
 use std::time::{Duration, Instant};
-
-fn bd() -> Command {
-    common::bd(&std::env::temp_dir().join("blastdoor-test-home"))
-}
 
 fn native_event(principal: &str, op: &str, t: i64, status: &str) -> String {
     serde_json::json!({

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 mod common;
-use common::{KillOnDrop, bd, free_port};
+use common::{KillOnDrop, bd_in as bd, free_port};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};

@@ -1,13 +1,78 @@
-//! Helpers shared by the tests that drive the real binary: a command with the user's config,
-//! state, policy and agent kept out, a free loopback port, and a child killed on drop.
+//! Shared by the workflow tests: SSH keys made with `ssh-key` (no ssh-keygen), an allowed
+//! signers file and policy, an in-process reference agent, and the binary with a clean env.
+
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Arc;
+use std::time::Duration;
+
+use blastdoor::agent::AgentState;
+use ssh_key::{Algorithm, LineEnding, PrivateKey};
+
+pub struct Team {
+    pub dir: tempfile::TempDir,
+}
+
+impl Team {
+    /// Keys for `signers` (in the allowed signers) and `strangers` (not), a policy asking
+    /// `approvals` approvals for every kind, and a state folder.
+    pub fn new(signers: &[&str], strangers: &[&str], approvals: u32) -> Team {
+        let dir = tempfile::tempdir().unwrap();
+        let mut allowed = String::new();
+        for who in signers.iter().chain(strangers) {
+            let k = PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap();
+            k.write_openssh_file(&dir.path().join(who), LineEnding::LF)
+                .unwrap();
+            if signers.contains(who) {
+                allowed.push_str(&format!("{who} {}\n", k.public_key().to_openssh().unwrap()));
+            }
+        }
+        std::fs::write(dir.path().join("allowed_signers"), allowed).unwrap();
+        std::fs::write(
+            dir.path().join("policy.toml"),
+            format!(
+                "allowed_signers = \"allowed_signers\"\napproval_ttl = \"15m\"\n[[rule]]\nkinds = [\"*\"]\napprovals = {approvals}\n[agents.triage-bot]\nmay = \"propose\"\n"
+            ),
+        )
+        .unwrap();
+        Team { dir }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.path("state")
+    }
+
+    /// The binary with this team's state and policy, acting as `who` (a key file name).
+    pub fn bd(&self, who: Option<&str>, agent: Option<SocketAddr>) -> Command {
+        let mut c = bd();
+        c.arg("--state")
+            .arg(self.state())
+            .arg("--policy")
+            .arg(self.path("policy.toml"));
+        if let Some(w) = who {
+            c.arg("--key").arg(self.path(w));
+        }
+        if let Some(a) = agent {
+            c.arg("--agent").arg(format!("http://{a}"));
+        }
+        c
+    }
+}
+
+pub fn bd() -> Command {
+    bd_in(&std::env::temp_dir().join("blastdoor-test-home"))
+}
 
 /// `blastdoor` with HOME and the XDG dirs under `home`, and no BLASTDOOR_* or ssh-agent from
-/// the environment.
-pub fn bd(home: &Path) -> Command {
+/// the environment, so the user's config, state, policy and keys stay out of tests.
+pub fn bd_in(home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_blastdoor"));
     for v in [
         "BLASTDOOR_CONFIG",
@@ -15,6 +80,7 @@ pub fn bd(home: &Path) -> Command {
         "BLASTDOOR_POLICY",
         "NO_COLOR",
         "SSH_AUTH_SOCK",
+        "BLASTDOOR_TEST_PAUSE_AT",
     ] {
         c.env_remove(v);
     }
@@ -38,4 +104,71 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+pub fn run(c: &mut Command) -> Output {
+    c.output().expect("run blastdoor")
+}
+
+pub fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\nstderr: {}",
+            String::from_utf8_lossy(&o.stdout),
+            stderr(o)
+        )
+    })
+}
+
+/// A reference agent (isolate_workload, revoke_token) on a loopback port, running on its own
+/// runtime thread for as long as the test lives.
+pub fn agent(delay: Duration) -> (SocketAddr, Arc<AgentState>) {
+    let mut st = AgentState::new("test agent").with_reference_actions();
+    st.action_delay = delay;
+    let state = Arc::new(st);
+    let (tx, rx) = std::sync::mpsc::channel();
+    let s = state.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            tx.send(l.local_addr().unwrap()).unwrap();
+            let _ = blastdoor::agent::serve(l, s).await;
+        });
+    });
+    (rx.recv().unwrap(), state)
+}
+
+pub fn stage_args(identity: &str, kind: &str) -> Vec<String> {
+    [
+        "action",
+        "stage",
+        "--identity",
+        identity,
+        "--kind",
+        kind,
+        "--reason",
+        "suspected theft: contain",
+        "--format",
+        "json",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+pub fn exists(p: &Path) -> bool {
+    p.exists()
 }
