@@ -218,13 +218,14 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     })
 }
 
-fn desk_options(g: &Global) -> headless::action::DeskOptions {
-    headless::action::DeskOptions {
+fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
+    Ok(headless::action::DeskOptions {
         state: g.state.clone(),
         key: g.key.clone(),
         policy: g.policy.clone(),
         agents: g.agents.clone(),
-    }
+        providers: load_config(g)?.providers,
+    })
 }
 
 fn load_config(g: &Global) -> anyhow::Result<Config> {
@@ -314,7 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Some(Command::Mcp { listen }) => {
             let config = load_config(&g)?;
             let opts = engine_options(&g, &config)?;
-            let desk = std::sync::Arc::new(headless::action::open_desk(&desk_options(&g))?);
+            let desk = std::sync::Arc::new(headless::action::open_desk(&desk_options(&g)?)?);
             // With no source the read tools answer empty, saying why: an agent must never be
             // shown the demo fleet as if it were real.
             let engine = if opts.sources.is_empty() && opts.inventories.is_empty() {
@@ -329,13 +330,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Some(Command::Action { verb }) => {
-            let desk = headless::action::open_desk(&desk_options(&g))?;
+            let desk = headless::action::open_desk(&desk_options(&g)?)?;
             let mut out = std::io::stdout().lock();
             headless::action::run(&desk, &verb, Format::resolve(g.format), &mut out).await?;
             Ok(())
         }
         Some(Command::Run { script }) => {
-            let desk = headless::action::open_desk(&desk_options(&g))?;
+            let desk = headless::action::open_desk(&desk_options(&g)?)?;
             let mut out = std::io::stdout().lock();
             headless::script::run(&desk, &script, Format::resolve(g.format), &mut out).await
         }
@@ -393,7 +394,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // keys say why they are off. A state or policy named explicitly must work, though.
             // Under --read-only it is only read (the approvals view), never acted through.
             let named = g.state.is_some() || g.policy.is_some() || g.key.is_some();
-            let desk = match headless::action::open_desk(&desk_options(&g)) {
+            let desk = match headless::action::open_desk(&desk_options(&g)?) {
                 Ok(d) => Ok(d),
                 Err(e) if named && !g.read_only => return Err(e),
                 Err(e) => {

@@ -68,6 +68,8 @@ pub struct DeskOptions {
     pub key: Option<PathBuf>,
     pub policy: Option<PathBuf>,
     pub agents: Vec<String>,
+    /// The `[providers.*]` sections of `config.toml`.
+    pub providers: toml::Table,
 }
 
 /// Load the policy: the given file (it must exist), else `policy.toml` in the user config dir
@@ -109,11 +111,15 @@ pub fn open_desk(o: &DeskOptions) -> anyhow::Result<Desk> {
             })
         }
     };
-    let executors: Vec<Arc<dyn Executor>> = o
+    let mut executors: Vec<Arc<dyn Executor>> = o
         .agents
         .iter()
         .map(|u| Arc::new(AgentExecutor::new(u)) as Arc<dyn Executor>)
         .collect();
+    executors.extend(
+        crate::respond::providers::from_config(&o.providers)
+            .map_err(|e| Failure::usage(format!("config.toml: {e:#}")))?,
+    );
     Desk::open(store, policy, signer, executors)
 }
 

@@ -9,6 +9,7 @@
 
 pub mod agent;
 pub mod desk;
+pub mod providers;
 
 use std::future::Future;
 use std::pin::Pin;
