@@ -138,3 +138,43 @@ async fn an_agent_proposal_that_matches_a_playbook_runs_it_and_says_so() {
     assert_eq!(a.proposed_by.agent.as_deref(), Some("triage-bot"));
     assert_eq!(agent.executions().len(), 1);
 }
+
+#[tokio::test]
+async fn acts_through_the_consoles_desk_are_audited_as_done_in_the_console() {
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let (addr, _agent) = agent(Duration::ZERO);
+    let policy = "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n";
+    // The console wraps whatever desk it is given: what it does there is recorded as `tui`.
+    let console = |who| {
+        blastdoor::tui::TuiOptions::default()
+            .with_desk(Ok(desk(&t, None, Some(who), Some(addr))))
+            .desk
+            .unwrap()
+    };
+    let alice = desk(&t, Some(policy), Some("alice"), Some(addr));
+    let a = alice
+        .stage(req(Via::Cli, None, IdentityFacts::default()))
+        .await
+        .unwrap();
+    let bob = console("bob");
+    bob.approve(&a.id).await.unwrap();
+    bob.execute(&a.id).await.unwrap();
+    bob.rollback(&a.id).await.unwrap();
+    let b = alice
+        .stage(req(Via::Cli, None, IdentityFacts::default()))
+        .await
+        .unwrap();
+    bob.deny(&b.id, "false positive").await.unwrap();
+    let records = alice.store().audit_records(1, 1000).unwrap();
+    let via = |kind: &str| {
+        records
+            .iter()
+            .filter(|r| r.event.kind == kind)
+            .map(|r| r.event.via.as_str())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(via("proposed"), ["cli", "cli"]);
+    for kind in ["approved", "executed", "rolled_back", "denied"] {
+        assert_eq!(via(kind), ["tui"], "{kind}: {records:#?}");
+    }
+}

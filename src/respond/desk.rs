@@ -92,6 +92,8 @@ pub struct Desk {
     executors: Vec<Arc<dyn Executor>>,
     clock: Clock,
     retry: Retry,
+    /// The face acting through this desk (console, command line), recorded on every act.
+    via: Via,
     /// `host:pid`, written on intents so recovery can tell a live owner from a dead one.
     owner: String,
     /// Test hook: pause (seconds) at a named point (`BLASTDOOR_TEST_PAUSE_AT=after_intent`).
@@ -153,6 +155,7 @@ impl Desk {
             executors,
             clock: Arc::new(wall_ms),
             retry: Retry::default(),
+            via: Via::Cli,
             owner: format!("{}:{}", host(), std::process::id()),
             pause_at,
         })
@@ -161,6 +164,12 @@ impl Desk {
     /// Read time from `clock` instead of the wall (tests).
     pub fn with_clock(mut self, clock: impl Fn() -> Millis + Send + Sync + 'static) -> Desk {
         self.clock = Arc::new(clock);
+        self
+    }
+
+    /// Record acts through this desk as coming from `via` (the console passes `Via::Tui`).
+    pub fn with_via(mut self, via: Via) -> Desk {
+        self.via = via;
         self
     }
 
@@ -466,7 +475,7 @@ impl Desk {
         self.transition(
             id,
             &principal,
-            Via::Cli,
+            self.via,
             "approved",
             json!({"key": fp, "signature": sig}),
             |a, now| {
@@ -487,7 +496,7 @@ impl Desk {
         self.transition(
             id,
             &me,
-            Via::Cli,
+            self.via,
             "denied",
             json!({"reason": reason}),
             |a, now| workflow::deny(a, &me, now),
@@ -498,7 +507,7 @@ impl Desk {
     pub async fn execute(&self, id: &str) -> anyhow::Result<Action> {
         let me = self.whoami()?;
         let a = self.show(id)?;
-        self.run(a, &me, Via::Cli).await
+        self.run(a, &me, self.via).await
     }
 
     /// Begin, journal, dispatch, record. Refusals (not enough live approvals) are exit 4; an
@@ -671,7 +680,7 @@ impl Desk {
                     conn,
                     "refused",
                     &me,
-                    Via::Cli,
+                    self.via,
                     &a,
                     json!({"op": "rollback", "reason": r.0}),
                     now,
@@ -709,7 +718,7 @@ impl Desk {
             Some(o) if o.status == ExecStatus::RolledBack => self.transition(
                 id,
                 &me,
-                Via::Cli,
+                self.via,
                 "rolled_back",
                 json!({"outcome": o.detail, "key": key}),
                 workflow::rolled_back,
@@ -724,7 +733,7 @@ impl Desk {
                         conn,
                         "rollback_failed",
                         &me,
-                        Via::Cli,
+                        self.via,
                         &a,
                         json!({"error": msg}),
                         self.now(),

@@ -111,11 +111,12 @@ impl TuiOptions {
         })
     }
 
-    /// Act through `desk`, or say why acting is off (`Err` is the reason).
+    /// Act through `desk`, or say why acting is off (`Err` is the reason). Everything done
+    /// through it is recorded as done in the console (`via: tui`).
     pub fn with_desk(mut self, desk: Result<Desk, String>) -> TuiOptions {
         match desk {
             Ok(d) => {
-                self.desk = Some(Arc::new(d));
+                self.desk = Some(Arc::new(d.with_via(Via::Tui)));
                 self.no_desk = None;
             }
             Err(why) => {
