@@ -252,3 +252,96 @@ fn reading_through_with_conn_needs_no_key_and_no_write_lock() {
     // Nothing was uncovered, so nothing needed the (now missing) key.
     assert!(!dir.path().join("audit.key").exists());
 }
+
+/// A log long enough that `verify` hashes it on several threads, in chunks of 8192 records.
+fn long_log(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("state");
+    let store = Store::open(&state).unwrap();
+    let batch: Vec<AuditEvent> = (0..1000).map(|i| ev("executed", i)).collect();
+    for k in 0..n / batch.len() {
+        store
+            .audit_append_batch(&batch, T0 + k as i64 * 400)
+            .unwrap();
+    }
+    drop(store);
+    (dir, state)
+}
+
+/// A copy of `state` to tamper with.
+fn copy_of(state: &std::path::Path) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("state");
+    std::fs::create_dir(&copy).unwrap();
+    for f in std::fs::read_dir(state).unwrap() {
+        let f = f.unwrap();
+        std::fs::copy(f.path(), copy.join(f.file_name())).unwrap();
+    }
+    (dir, copy)
+}
+
+fn tamper(state: &std::path::Path, sql: &str) -> String {
+    let db = rusqlite::Connection::open(state.join("blastdoor.db")).unwrap();
+    db.execute_batch(sql).unwrap();
+    drop(db);
+    let e = Store::open_existing(state)
+        .unwrap()
+        .audit_verify()
+        .unwrap_err();
+    assert_eq!(blastdoor::exit::code_of(&e), 3, "{e:#}");
+    format!("{e:#}")
+}
+
+#[test]
+fn a_long_log_verifies_and_each_kind_of_tampering_is_named_wherever_it_falls() {
+    let (_dir, original) = long_log(50_000);
+    let report = Store::open_existing(&original)
+        .unwrap()
+        .audit_verify()
+        .unwrap();
+    assert_eq!(report.records, 50_000);
+    assert!(report.checkpoints > 1, "{report:?}");
+
+    // In a chunk a second worker hashes (chunks are 8192 records), then near the end.
+    for seq in [12_345, 49_990] {
+        let (_dir, state) = copy_of(&original);
+        let e = tamper(
+            &state,
+            &format!(
+                "DROP TRIGGER audit_log_no_update;
+                 UPDATE audit_log SET detail = '{{\"forged\":true}}' WHERE seq = {seq};"
+            ),
+        );
+        assert!(
+            e.contains(&format!("record {seq}:")) && e.contains("edited"),
+            "{e}"
+        );
+        let (_dir, state) = copy_of(&original);
+        let e = tamper(
+            &state,
+            &format!("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = {seq};"),
+        );
+        assert!(e.contains(&format!("record {seq} is missing")), "{e}");
+    }
+    // A record whose hash was recomputed after an edit breaks the link from the next one.
+    let (_dir, state) = copy_of(&original);
+    let e = tamper(
+        &state,
+        "DROP TRIGGER audit_log_no_update;
+         UPDATE audit_log SET prev = zeroblob(32) WHERE seq = 20000;",
+    );
+    assert!(
+        e.contains("record 20000:") && e.contains("chain is broken"),
+        "{e}"
+    );
+    // A malformed field is named too, not skipped.
+    let (_dir, state) = copy_of(&original);
+    let e = tamper(
+        &state,
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET kind = x'00ff' WHERE seq = 30000;",
+    );
+    assert!(
+        e.contains("record 30000:") && e.contains("malformed"),
+        "{e}"
+    );
+}

@@ -143,7 +143,8 @@ async fn an_agent_proposal_that_matches_a_playbook_runs_it_and_says_so() {
 async fn acts_through_the_consoles_desk_are_audited_as_done_in_the_console() {
     let t = Team::new(&["alice", "bob"], &[], 1);
     let (addr, _agent) = agent(Duration::ZERO);
-    let policy = "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n";
+    let policy =
+        "allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n";
     // The console wraps whatever desk it is given: what it does there is recorded as `tui`.
     let console = |who| {
         blastdoor::tui::TuiOptions::default()

@@ -700,7 +700,7 @@ impl Store {
         let mut conn = self.lock();
         // One read transaction: a consistent snapshot while other processes keep appending.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        verify_conn(&tx, Some(&self.dir))
+        verify_conn(&tx, &self.dir)
     }
 
     /// Write the self-verifying JSONL export. Signs a checkpoint first so the export covers
@@ -857,7 +857,116 @@ impl CheckpointChecker {
     }
 }
 
-fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyReport> {
+/// One record as a verify worker read and hashed it: what the in-order chain check needs.
+struct Hashed {
+    seq: u64,
+    /// The stored `prev` and `hash` (`None`: not a 32-byte blob, which matches nothing).
+    prev: Option<Hash>,
+    stored: Option<Hash>,
+    /// The hash recomputed from the record's content and its stored `prev`.
+    computed: Hash,
+}
+
+/// Records `(lo, hi]` read and hashed, up to the first malformed one, then why it is malformed.
+struct Piece {
+    rows: Vec<Hashed>,
+    bad: Option<(u64, String)>,
+}
+
+/// Records are hashed in chunks of this many seqs, chunk `c` by worker `c % workers`.
+const VERIFY_CHUNK: u64 = 8192;
+/// Below this many records one thread does it all: starting workers would cost more.
+const VERIFY_PARALLEL_FROM: u64 = 4 * VERIFY_CHUNK;
+
+/// Read and hash records `(lo, hi]`. Each record's hash depends only on its own content and its
+/// stored `prev`, so chunks can be hashed in any order and on any thread; whether the stored
+/// links form a chain is checked afterwards, in order, by [`verify_conn`].
+fn hash_range(conn: &Connection, lo: u64, hi: u64, buf: &mut Vec<u8>) -> anyhow::Result<Piece> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
+         WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
+    )?;
+    let mut rows = stmt.query(params![lo as i64, hi as i64])?;
+    let mut out = Piece {
+        rows: Vec::with_capacity((hi - lo) as usize),
+        bad: None,
+    };
+    while let Some(r) = rows.next()? {
+        // `seq` is the rowid: always an integer.
+        let seq = r.get::<_, i64>(0)? as u64;
+        let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
+        let mut bad = |what: &str| {
+            out.bad = Some((seq, what.to_string()));
+        };
+        let at = match r.get_ref(1)? {
+            ValueRef::Integer(a) => a,
+            _ => {
+                bad("malformed time");
+                break;
+            }
+        };
+        let (Some(kind), Some(actor), Some(via), Some(detail)) =
+            (text(2), text(3), text(4), text(6))
+        else {
+            bad("malformed field (not text)");
+            break;
+        };
+        let action_id = match r.get_ref(5)? {
+            ValueRef::Null => None,
+            ValueRef::Text(t) => match std::str::from_utf8(t) {
+                Ok(t) => Some(t),
+                Err(_) => {
+                    bad("malformed action_id");
+                    break;
+                }
+            },
+            _ => {
+                bad("malformed action_id");
+                break;
+            }
+        };
+        let (Ok(ValueRef::Blob(p)), Ok(ValueRef::Blob(h))) = (r.get_ref(7), r.get_ref(8)) else {
+            bad("malformed prev or hash");
+            break;
+        };
+        let prev = Hash::try_from(p).ok();
+        // A malformed prev cannot link to anything; hash the record over zeroes so that the
+        // chain check reports the broken link, as it would for any other wrong prev.
+        encode_record(
+            buf,
+            seq,
+            at,
+            kind,
+            actor,
+            via,
+            action_id,
+            detail,
+            &prev.unwrap_or(GENESIS),
+        );
+        out.rows.push(Hashed {
+            seq,
+            prev,
+            stored: Hash::try_from(h).ok(),
+            computed: sha256(buf),
+        });
+    }
+    Ok(out)
+}
+
+/// A second read-only connection to the state's database, for a verify worker.
+fn open_reader(db: &Path) -> anyhow::Result<Connection> {
+    use rusqlite::OpenFlags;
+    let conn = Connection::open_with_flags(
+        db,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
+    conn.pragma_update(None, "cache_size", -16_000i64)?;
+    Ok(conn)
+}
+
+fn verify_conn(conn: &Connection, dir: &Path) -> anyhow::Result<VerifyReport> {
     let fail = |m: String| Failure::verify(format!("audit verify: {m}"));
     let public_key: Option<String> = conn
         .query_row(
@@ -875,7 +984,7 @@ fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyRe
         ),
     };
     // The key file, when this user can read it, must be the key the log was signed with.
-    if let (Some(dir), Some(pk)) = (dir, &key)
+    if let Some(pk) = &key
         && let Ok(bytes) = std::fs::read(dir.join(KEY_FILE))
         && parse_key(&bytes).map(|k| k.verifying_key()).ok().as_ref() != Some(pk)
     {
@@ -884,6 +993,13 @@ fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyRe
         )));
     }
     let checkpoints = read_checkpoints(conn).map_err(fail)?;
+    // What this snapshot holds: later appends by other processes are left for the next verify.
+    let last: u64 = conn
+        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
+            r.get::<_, i64>(0)
+        })?
+        .try_into()
+        .unwrap_or(0);
     let mut checker = CheckpointChecker {
         key,
         last_n: 0,
@@ -892,71 +1008,106 @@ fn verify_conn(conn: &Connection, dir: Option<&Path>) -> anyhow::Result<VerifyRe
     let mut cps = checkpoints.iter().peekable();
     let mut frontier = Frontier::new();
     let mut prev = GENESIS;
-    let mut buf = Vec::with_capacity(512);
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([])?;
-    while let Some(r) = rows.next()? {
-        let expect = frontier.size() + 1;
-        let seq = match r.get_ref(0)? {
-            ValueRef::Integer(s) => s,
-            _ => return Err(fail(format!("record {expect}: malformed seq"))),
-        };
-        if seq as u64 != expect {
-            return Err(fail(format!(
-                "record {expect} is missing (the next record is {seq})"
-            )));
-        }
-        let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
-        let bad = |what: &str| fail(format!("record {seq}: {what}"));
-        let at = match r.get_ref(1)? {
-            ValueRef::Integer(a) => a,
-            _ => return Err(bad("malformed time")),
-        };
-        let (Some(kind), Some(actor), Some(via), Some(detail)) =
-            (text(2), text(3), text(4), text(6))
-        else {
-            return Err(bad("malformed field (not text)"));
-        };
-        let action_id = match r.get_ref(5)? {
-            ValueRef::Null => None,
-            ValueRef::Text(t) => {
-                Some(std::str::from_utf8(t).map_err(|_| bad("malformed action_id"))?)
+    // The in-order half: links, stored hashes, the Merkle frontier and each checkpoint.
+    let mut check = |piece: Piece| -> anyhow::Result<()> {
+        for h in piece.rows {
+            let expect = frontier.size() + 1;
+            let seq = h.seq;
+            if seq != expect {
+                return Err(fail(format!(
+                    "record {expect} is missing (the next record is {seq})"
+                )));
             }
-            _ => return Err(bad("malformed action_id")),
-        };
-        let (Ok(ValueRef::Blob(p)), Ok(ValueRef::Blob(h))) = (r.get_ref(7), r.get_ref(8)) else {
-            return Err(bad("malformed prev or hash"));
-        };
-        encode_record(
-            &mut buf, seq as u64, at, kind, actor, via, action_id, detail, &prev,
-        );
-        let hash = sha256(&buf);
-        if p != prev {
-            return Err(bad(&format!(
-                "its prev does not match the hash of record {} (the chain is broken here)",
-                seq - 1
-            )));
+            let bad = |what: &str| fail(format!("record {seq}: {what}"));
+            if h.prev != Some(prev) {
+                return Err(bad(&format!(
+                    "its prev does not match the hash of record {} (the chain is broken here)",
+                    seq - 1
+                )));
+            }
+            if h.stored != Some(h.computed) {
+                return Err(bad(
+                    "its content does not match its hash (the record was edited)",
+                ));
+            }
+            prev = h.computed;
+            frontier.push(&h.computed);
+            while let Some(cp) = cps.next_if(|c| c.tree_size == frontier.size()) {
+                checker.check(cp, &frontier).map_err(fail)?;
+            }
+            if let Some(cp) = cps.peek()
+                && cp.tree_size < frontier.size()
+            {
+                return Err(fail(format!(
+                    "checkpoint {} claims {} records, which is not where it stands",
+                    cp.n, cp.tree_size
+                )));
+            }
         }
-        if h != hash {
-            return Err(bad(
-                "its content does not match its hash (the record was edited)",
-            ));
+        if let Some((seq, what)) = piece.bad {
+            let expect = frontier.size() + 1;
+            if seq != expect {
+                return Err(fail(format!(
+                    "record {expect} is missing (the next record is {seq})"
+                )));
+            }
+            return Err(fail(format!("record {seq}: {what}")));
         }
-        prev = hash;
-        frontier.push(&hash);
-        while let Some(cp) = cps.next_if(|c| c.tree_size == frontier.size()) {
-            checker.check(cp, &frontier).map_err(fail)?;
+        Ok(())
+    };
+    let chunks = last.div_ceil(VERIFY_CHUNK);
+    let range = |c: u64| (c * VERIFY_CHUNK, ((c + 1) * VERIFY_CHUNK).min(last));
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4) as u64;
+    if last < VERIFY_PARALLEL_FROM || workers < 2 {
+        let mut buf = Vec::with_capacity(512);
+        for c in 0..chunks {
+            let (lo, hi) = range(c);
+            check(hash_range(conn, lo, hi, &mut buf)?)?;
         }
-        if let Some(cp) = cps.peek()
-            && cp.tree_size < frontier.size()
-        {
-            return Err(fail(format!(
-                "checkpoint {} claims {} records, which is not where it stands",
-                cp.n, cp.tree_size
-            )));
-        }
+    } else {
+        // The hashing half in parallel: each worker reads its chunks on its own read-only
+        // connection and hands them over in order through a short queue, so memory stays
+        // bounded whatever the log's size.
+        let db = dir.join("blastdoor.db");
+        std::thread::scope(|scope| -> anyhow::Result<()> {
+            let mut queues = Vec::new();
+            for w in 0..workers {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Piece>>(2);
+                queues.push(rx);
+                let db = &db;
+                scope.spawn(move || {
+                    let mut buf = Vec::with_capacity(512);
+                    let reader = match open_reader(db).and_then(|c| {
+                        c.execute_batch("BEGIN")?;
+                        Ok(c)
+                    }) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                    };
+                    for c in (w..chunks).step_by(workers as usize) {
+                        let (lo, hi) = range(c);
+                        let piece = hash_range(&reader, lo, hi, &mut buf);
+                        let stop = piece.is_err();
+                        // The checker hung up (it found a problem): stop early.
+                        if tx.send(piece).is_err() || stop {
+                            return;
+                        }
+                    }
+                });
+            }
+            for c in 0..chunks {
+                let piece = queues[(c % workers) as usize]
+                    .recv()
+                    .map_err(|_| anyhow!("audit verify: a worker stopped"))??;
+                check(piece)?;
+            }
+            Ok(())
+        })?;
     }
     if let Some(cp) = cps.next() {
         return Err(fail(format!(
