@@ -345,3 +345,35 @@ fn a_long_log_verifies_and_each_kind_of_tampering_is_named_wherever_it_falls() {
         "{e}"
     );
 }
+
+#[test]
+fn a_long_export_verifies_and_an_edit_or_a_cut_deep_inside_is_named() {
+    let (_dir, state) = long_log(50_000);
+    let mut export = Vec::new();
+    Store::open_existing(&state)
+        .unwrap()
+        .audit_export(&mut export, T0 + 10_000_000)
+        .unwrap();
+    let report = audit::verify_export(&export).unwrap();
+    assert_eq!(report.records, 50_000);
+    let text = String::from_utf8(export).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("\"seq\":41234,"))
+        .unwrap();
+    let rejoin = |ls: Vec<String>| (ls.join("\n") + "\n").into_bytes();
+    let mut edited: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    edited[at] = edited[at].replace("suspected theft", "routine check");
+    let e = format!("{:#}", audit::verify_export(&rejoin(edited)).unwrap_err());
+    assert!(
+        e.contains(&format!("line {}:", at + 1))
+            && e.contains("record 41234")
+            && e.contains("edited"),
+        "{e}"
+    );
+    let mut cut: Vec<String> = lines.iter().map(|l| l.to_string()).collect();
+    cut.remove(at);
+    let e = format!("{:#}", audit::verify_export(&rejoin(cut)).unwrap_err());
+    assert!(e.contains("record 41235 where record 41234 belongs"), "{e}");
+}

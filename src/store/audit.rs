@@ -873,10 +873,68 @@ struct Piece {
     bad: Option<(u64, String)>,
 }
 
-/// Records are hashed in chunks of this many seqs, chunk `c` by worker `c % workers`.
+/// Verification work is split in chunks of this many records or lines, chunk `c` done by
+/// worker `c % workers`.
 const VERIFY_CHUNK: u64 = 8192;
 /// Below this many records one thread does it all: starting workers would cost more.
 const VERIFY_PARALLEL_FROM: u64 = 4 * VERIFY_CHUNK;
+
+/// Run `work` over chunks `0..chunks` on every core and hand each result to `consume` in chunk
+/// order. The expensive part of verifying (reading, parsing, hashing each record) does not
+/// depend on the chain, so it runs in parallel; the chain, the Merkle frontier and the
+/// checkpoints are checked in order by `consume`. Each worker keeps its own state from `init`
+/// (a read connection, a buffer) and at most two finished chunks wait for `consume`, so memory
+/// stays bounded whatever the log's size. A problem found by `consume` stops the workers.
+fn in_order<S, T: Send>(
+    chunks: u64,
+    init: impl Fn() -> anyhow::Result<S> + Sync,
+    work: impl Fn(&mut S, u64) -> anyhow::Result<T> + Sync,
+    mut consume: impl FnMut(T) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+    let workers = cores.min(4).min(chunks);
+    if chunks * VERIFY_CHUNK < VERIFY_PARALLEL_FROM || workers < 2 {
+        let mut state = init()?;
+        for c in 0..chunks {
+            consume(work(&mut state, c)?)?;
+        }
+        return Ok(());
+    }
+    std::thread::scope(|scope| {
+        let mut queues = Vec::new();
+        for w in 0..workers {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<T>>(2);
+            queues.push(rx);
+            let (init, work) = (&init, &work);
+            scope.spawn(move || {
+                let mut state = match init() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                for c in (w..chunks).step_by(workers as usize) {
+                    let out = work(&mut state, c);
+                    let stop = out.is_err();
+                    // `consume` hung up (it found a problem): stop early.
+                    if tx.send(out).is_err() || stop {
+                        return;
+                    }
+                }
+            });
+        }
+        let result = (0..chunks).try_for_each(|c| {
+            let out = queues[(c % workers) as usize]
+                .recv()
+                .map_err(|_| anyhow!("audit verify: a worker stopped"))??;
+            consume(out)
+        });
+        // Hang up before the scope joins the workers, so none waits on a full queue.
+        drop(queues);
+        result
+    })
+}
 
 /// Read and hash records `(lo, hi]`. Each record's hash depends only on its own content and its
 /// stored `prev`, so chunks can be hashed in any order and on any thread; whether the stored
@@ -1055,60 +1113,22 @@ fn verify_conn(conn: &Connection, dir: &Path) -> anyhow::Result<VerifyReport> {
         }
         Ok(())
     };
-    let chunks = last.div_ceil(VERIFY_CHUNK);
-    let range = |c: u64| (c * VERIFY_CHUNK, ((c + 1) * VERIFY_CHUNK).min(last));
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4) as u64;
-    if last < VERIFY_PARALLEL_FROM || workers < 2 {
-        let mut buf = Vec::with_capacity(512);
-        for c in 0..chunks {
-            let (lo, hi) = range(c);
-            check(hash_range(conn, lo, hi, &mut buf)?)?;
-        }
-    } else {
-        // The hashing half in parallel: each worker reads its chunks on its own read-only
-        // connection and hands them over in order through a short queue, so memory stays
-        // bounded whatever the log's size.
-        let db = dir.join("blastdoor.db");
-        std::thread::scope(|scope| -> anyhow::Result<()> {
-            let mut queues = Vec::new();
-            for w in 0..workers {
-                let (tx, rx) = std::sync::mpsc::sync_channel::<anyhow::Result<Piece>>(2);
-                queues.push(rx);
-                let db = &db;
-                scope.spawn(move || {
-                    let mut buf = Vec::with_capacity(512);
-                    let reader = match open_reader(db).and_then(|c| {
-                        c.execute_batch("BEGIN")?;
-                        Ok(c)
-                    }) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.send(Err(e));
-                            return;
-                        }
-                    };
-                    for c in (w..chunks).step_by(workers as usize) {
-                        let (lo, hi) = range(c);
-                        let piece = hash_range(&reader, lo, hi, &mut buf);
-                        let stop = piece.is_err();
-                        // The checker hung up (it found a problem): stop early.
-                        if tx.send(piece).is_err() || stop {
-                            return;
-                        }
-                    }
-                });
-            }
-            for c in 0..chunks {
-                let piece = queues[(c % workers) as usize]
-                    .recv()
-                    .map_err(|_| anyhow!("audit verify: a worker stopped"))??;
-                check(piece)?;
-            }
-            Ok(())
-        })?;
-    }
+    // Each worker reads on its own read-only connection; the records up to `last` never
+    // change under an honest writer, and a dishonest one is what this check is for.
+    let db = dir.join("blastdoor.db");
+    in_order(
+        last.div_ceil(VERIFY_CHUNK),
+        || {
+            let reader = open_reader(&db)?;
+            reader.execute_batch("BEGIN")?;
+            Ok((reader, Vec::with_capacity(512)))
+        },
+        |(reader, buf), c| {
+            let (lo, hi) = (c * VERIFY_CHUNK, ((c + 1) * VERIFY_CHUNK).min(last));
+            hash_range(reader, lo, hi, buf)
+        },
+        &mut check,
+    )?;
     if let Some(cp) = cps.next() {
         return Err(fail(format!(
             "checkpoint {} covers {} records but only {} exist: records were deleted from the end",
@@ -1326,6 +1346,57 @@ impl Line<'_> {
     }
 }
 
+/// Why a line of an export could not be read at all.
+enum LineError {
+    NotUtf8,
+    Json(String),
+}
+
+/// An export line as a verify worker parsed it.
+struct Parsed<'a> {
+    line: Result<Line<'a>, LineError>,
+    /// For a record line: its hash recomputed over the prev the line states, or why its detail
+    /// is not acceptable JSON.
+    hash: Option<Result<Hash, String>>,
+}
+
+/// The part of checking a line that does not depend on the lines before it.
+fn parse_line<'a>(raw: &'a [u8], buf: &mut Vec<u8>) -> Parsed<'a> {
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return Parsed {
+            line: Err(LineError::NotUtf8),
+            hash: None,
+        };
+    };
+    let l: Line<'a> = match serde_json::from_str(text) {
+        Ok(l) => l,
+        Err(e) => {
+            return Parsed {
+                line: Err(LineError::Json(e.to_string())),
+                hash: None,
+            };
+        }
+    };
+    let hash = (l.ty == "record").then(|| {
+        let detail = l.detail.map(|d| d.get()).unwrap_or_default();
+        let detail = canonical::canonical_cow(detail).map_err(|e| e.to_string())?;
+        let prev = parse_hex::<32>(l.prev.as_deref().unwrap_or_default()).unwrap_or(GENESIS);
+        encode_record(
+            buf,
+            l.seq.unwrap_or_default(),
+            l.at.unwrap_or_default(),
+            l.kind.as_deref().unwrap_or_default(),
+            l.actor.as_deref().unwrap_or_default(),
+            l.via.as_deref().unwrap_or_default(),
+            l.action_id.as_ref().and_then(|a| a.as_deref()),
+            &detail,
+            &prev,
+        );
+        Ok(sha256(buf))
+    });
+    Parsed { line: Ok(l), hash }
+}
+
 /// Verify an export on its own: the header's key, every record's hash and link, every
 /// checkpoint, and that the last line is a checkpoint covering every record. A problem is a
 /// `Failure::verify` (exit 3) naming the line and the record.
@@ -1343,139 +1414,158 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
     };
     let mut frontier = Frontier::new();
     let mut prev = GENESIS;
-    let mut buf = Vec::with_capacity(512);
     let mut final_seen = false;
-    for (i, raw) in lines.iter().enumerate() {
-        let lineno = i + 1;
-        let expect = frontier.size() + 1;
-        let fail = |m: String| Failure::verify(format!("audit verify: line {lineno}: {m}"));
-        let text = std::str::from_utf8(raw).map_err(|_| {
-            fail(format!(
-                "not UTF-8 (damaged near record {expect} or the checkpoint after record {})",
-                expect - 1
-            ))
-        })?;
-        if final_seen {
-            return Err(fail(
-                "a line after the final checkpoint (lines were appended or moved)".into(),
-            ));
-        }
-        let l: Line = serde_json::from_str(text).map_err(|e| {
-            fail(format!(
-                "not a valid audit line ({e}); expected record {expect} or the checkpoint after \
-                 record {}",
-                expect - 1
-            ))
-        })?;
-        if (i == 0) != (l.ty == "header") {
-            return Err(fail(if i == 0 {
-                "the first line must be the header".into()
-            } else {
-                "a second header".into()
-            }));
-        }
-        match l.ty.as_ref() {
-            "header" => {
-                l.only(&["format", "public_key"]).map_err(fail)?;
-                if l.format.as_deref() != Some(FORMAT) {
+    let mut i = 0usize;
+    let mut check = |parsed: Vec<Parsed<'_>>| -> anyhow::Result<()> {
+        for p in parsed {
+            let lineno = i + 1;
+            let expect = frontier.size() + 1;
+            let fail = |m: String| Failure::verify(format!("audit verify: line {lineno}: {m}"));
+            let l = match p.line {
+                Ok(l) => l,
+                Err(LineError::NotUtf8) => {
                     return Err(fail(format!(
-                        "format {:?}, want {FORMAT:?}",
-                        l.format.unwrap_or_default()
+                        "not UTF-8 (damaged near record {expect} or the checkpoint after record {})",
+                        expect - 1
                     )));
                 }
-                let pk = l.public_key.unwrap_or_default();
-                checker.key = Some(
-                    parse_hex::<32>(&pk)
-                        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
-                        .ok_or_else(|| fail("malformed public key".into()))?,
-                );
-                public_key = Some(pk);
-            }
-            "record" => {
-                l.only(&[
-                    "seq",
-                    "at",
-                    "kind",
-                    "actor",
-                    "via",
-                    "action_id",
-                    "detail",
-                    "prev",
-                    "hash",
-                ])
-                .map_err(|m| fail(format!("record {}: {m}", l.seq.unwrap_or(expect))))?;
-                let seq = l.seq.unwrap_or_default();
-                if seq != expect {
-                    return Err(fail(format!(
-                        "record {seq} where record {expect} belongs: a record was deleted, \
-                         inserted or moved"
-                    )));
-                }
-                let bad = |m: &str| fail(format!("record {seq}: {m}"));
-                let detail = l.detail.map(|d| d.get()).unwrap_or_default();
-                let detail = canonical::canonical_cow(detail)
-                    .map_err(|e| bad(&format!("detail is not acceptable JSON: {e}")))?;
-                encode_record(
-                    &mut buf,
-                    seq,
-                    l.at.unwrap_or_default(),
-                    l.kind.as_deref().unwrap_or_default(),
-                    l.actor.as_deref().unwrap_or_default(),
-                    l.via.as_deref().unwrap_or_default(),
-                    l.action_id.flatten().as_deref(),
-                    &detail,
-                    &prev,
-                );
-                let hash = sha256(&buf);
-                if parse_hex::<32>(l.prev.as_deref().unwrap_or_default()) != Some(prev) {
-                    return Err(bad(&format!(
-                        "its prev does not match the hash of record {} (the chain is broken here)",
-                        seq - 1
-                    )));
-                }
-                if parse_hex::<32>(l.hash.as_deref().unwrap_or_default()) != Some(hash) {
-                    return Err(bad(
-                        "its content does not match its hash (the record was edited)",
+                Err(LineError::Json(_)) if final_seen => {
+                    return Err(fail(
+                        "a line after the final checkpoint (lines were appended or moved)".into(),
                     ));
                 }
-                prev = hash;
-                frontier.push(&hash);
-            }
-            "checkpoint" => {
-                let is_final = match l.is_final {
-                    None => false,
-                    Some(true) => true,
-                    Some(false) => {
-                        return Err(fail("checkpoint: \"final\" is true or absent".into()));
-                    }
-                };
-                let mut fields = vec!["n", "tree_size", "root", "at", "signature"];
-                if is_final {
-                    fields.push("final");
+                Err(LineError::Json(e)) => {
+                    return Err(fail(format!(
+                        "not a valid audit line ({e}); expected record {expect} or the checkpoint \
+                     after record {}",
+                        expect - 1
+                    )));
                 }
-                l.only(&fields)
-                    .map_err(|m| fail(format!("checkpoint: {m}")))?;
-                let n = l.n.unwrap_or_default();
-                let bad = |m: &str| fail(format!("checkpoint {n}: {m}"));
-                let cp = Checkpoint {
-                    n,
-                    tree_size: l.tree_size.unwrap_or_default(),
-                    root: parse_hex(l.root.as_deref().unwrap_or_default())
-                        .ok_or_else(|| bad("malformed root"))?,
-                    at: l.at.unwrap_or_default(),
-                    signature: parse_hex(l.signature.as_deref().unwrap_or_default())
-                        .ok_or_else(|| bad("malformed signature"))?,
-                };
-                if is_final {
-                    checker.check_final(&cp, &frontier).map_err(fail)?;
-                    final_seen = true;
+            };
+            if final_seen {
+                return Err(fail(
+                    "a line after the final checkpoint (lines were appended or moved)".into(),
+                ));
+            }
+            if (i == 0) != (l.ty == "header") {
+                return Err(fail(if i == 0 {
+                    "the first line must be the header".into()
                 } else {
-                    checker.check(&cp, &frontier).map_err(fail)?;
-                }
+                    "a second header".into()
+                }));
             }
-            other => return Err(fail(format!("unknown line type {other:?}"))),
+            match l.ty.as_ref() {
+                "header" => {
+                    l.only(&["format", "public_key"]).map_err(fail)?;
+                    if l.format.as_deref() != Some(FORMAT) {
+                        return Err(fail(format!(
+                            "format {:?}, want {FORMAT:?}",
+                            l.format.unwrap_or_default()
+                        )));
+                    }
+                    let pk = l.public_key.unwrap_or_default();
+                    checker.key = Some(
+                        parse_hex::<32>(&pk)
+                            .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+                            .ok_or_else(|| fail("malformed public key".into()))?,
+                    );
+                    public_key = Some(pk);
+                }
+                "record" => {
+                    l.only(&[
+                        "seq",
+                        "at",
+                        "kind",
+                        "actor",
+                        "via",
+                        "action_id",
+                        "detail",
+                        "prev",
+                        "hash",
+                    ])
+                    .map_err(|m| fail(format!("record {}: {m}", l.seq.unwrap_or(expect))))?;
+                    let seq = l.seq.unwrap_or_default();
+                    if seq != expect {
+                        return Err(fail(format!(
+                            "record {seq} where record {expect} belongs: a record was deleted, \
+                         inserted or moved"
+                        )));
+                    }
+                    let bad = |m: &str| fail(format!("record {seq}: {m}"));
+                    // Hashed by a worker over the prev the line states, checked to be the real one
+                    // just below.
+                    let hash = match p.hash {
+                        Some(Ok(h)) => h,
+                        Some(Err(e)) => {
+                            return Err(bad(&format!("detail is not acceptable JSON: {e}")));
+                        }
+                        None => unreachable!("every record line is hashed"),
+                    };
+                    if parse_hex::<32>(l.prev.as_deref().unwrap_or_default()) != Some(prev) {
+                        return Err(bad(&format!(
+                            "its prev does not match the hash of record {} (the chain is broken here)",
+                            seq - 1
+                        )));
+                    }
+                    if parse_hex::<32>(l.hash.as_deref().unwrap_or_default()) != Some(hash) {
+                        return Err(bad(
+                            "its content does not match its hash (the record was edited)",
+                        ));
+                    }
+                    prev = hash;
+                    frontier.push(&hash);
+                }
+                "checkpoint" => {
+                    let is_final = match l.is_final {
+                        None => false,
+                        Some(true) => true,
+                        Some(false) => {
+                            return Err(fail("checkpoint: \"final\" is true or absent".into()));
+                        }
+                    };
+                    let mut fields = vec!["n", "tree_size", "root", "at", "signature"];
+                    if is_final {
+                        fields.push("final");
+                    }
+                    l.only(&fields)
+                        .map_err(|m| fail(format!("checkpoint: {m}")))?;
+                    let n = l.n.unwrap_or_default();
+                    let bad = |m: &str| fail(format!("checkpoint {n}: {m}"));
+                    let cp = Checkpoint {
+                        n,
+                        tree_size: l.tree_size.unwrap_or_default(),
+                        root: parse_hex(l.root.as_deref().unwrap_or_default())
+                            .ok_or_else(|| bad("malformed root"))?,
+                        at: l.at.unwrap_or_default(),
+                        signature: parse_hex(l.signature.as_deref().unwrap_or_default())
+                            .ok_or_else(|| bad("malformed signature"))?,
+                    };
+                    if is_final {
+                        checker.check_final(&cp, &frontier).map_err(fail)?;
+                        final_seen = true;
+                    } else {
+                        checker.check(&cp, &frontier).map_err(fail)?;
+                    }
+                }
+                other => return Err(fail(format!("unknown line type {other:?}"))),
+            }
+            i += 1;
         }
-    }
+        Ok(())
+    };
+    let n = lines.len() as u64;
+    in_order(
+        n.div_ceil(VERIFY_CHUNK),
+        || Ok(Vec::with_capacity(512)),
+        |buf, c| {
+            let (lo, hi) = (c * VERIFY_CHUNK, ((c + 1) * VERIFY_CHUNK).min(n));
+            Ok(lines[lo as usize..hi as usize]
+                .iter()
+                .map(|raw| parse_line(raw, buf))
+                .collect::<Vec<_>>())
+        },
+        &mut check,
+    )?;
     if lines.is_empty() {
         return Err(Failure::verify(
             "audit verify: the file is empty (no header)",
