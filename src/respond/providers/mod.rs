@@ -3,21 +3,36 @@
 //! `config.toml` (INTERFACE.md). A provider with no section is not configured: its kinds can
 //! still be staged and planned, and executing one fails with a message naming the section.
 
+pub mod aws;
+pub mod vault;
+
 use std::sync::Arc;
 
 use super::Executor;
 
 /// The executors the `[providers.*]` sections of `config.toml` configure.
 pub fn from_config(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
-    #[allow(unused_mut)]
     let mut out: Vec<Arc<dyn Executor>> = Vec::new();
-    for name in providers.keys() {
+    for (name, section) in providers {
         match name.as_str() {
-            "aws" | "vault" | "kubernetes" | "github" | "gcp" => {}
+            "aws" => out.push(Arc::new(aws::AwsExecutor::from_section(table(
+                name, section,
+            )?)?)),
+            "vault" => out.push(Arc::new(vault::VaultExecutor::from_section(table(
+                name, section,
+            )?)?)),
+            "kubernetes" | "github" | "gcp" => {}
             other => anyhow::bail!(
                 "[providers.{other}]: unknown provider; known: aws, vault, kubernetes, github, gcp"
             ),
         }
     }
     Ok(out)
+}
+
+/// A `[providers.NAME]` section's table.
+fn table<'a>(name: &str, v: &'a toml::Value) -> anyhow::Result<&'a toml::Table> {
+    v.as_table().ok_or_else(|| {
+        anyhow::anyhow!("providers.{name}: write it as a [providers.{name}] section")
+    })
 }
