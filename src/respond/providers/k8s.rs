@@ -228,6 +228,10 @@ impl K8sExecutor {
                     )
                 })?;
                 let server = cfg.cluster_url.to_string().trim_end_matches('/').to_string();
+                // ring and aws-lc-rs are both linked: rustls needs to be told which to use.
+                if rustls::crypto::CryptoProvider::get_default().is_none() {
+                    let _ = rustls::crypto::ring::default_provider().install_default();
+                }
                 let client = Client::try_from(cfg).map_err(|e| format!("kubernetes client: {e}"))?;
                 Ok((client, server))
             })

@@ -310,9 +310,12 @@ impl ViewData {
             })
             .collect();
         let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
-        let subject = selected
-            .and_then(|id| core.get(id))
-            .map(|st| Subject::of(st, &app.capabilities));
+        let subject = selected.and_then(|id| {
+            let recent: Vec<&crate::core::Event> =
+                core.feed(Some(id), 20).into_iter().map(|f| &f.event).collect();
+            core.get(id)
+                .map(|st| Subject::with_evidence(st, &recent, &app.capabilities))
+        });
         let queue_page = layout_queue_rows(screen, app);
         let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
         let mut queue_offset = app.queue_offset.min(queue_cursor);
