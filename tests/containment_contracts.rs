@@ -332,7 +332,10 @@ async fn contract_k8s_quarantine_pod_applies_a_deny_all_policy_then_the_label_an
         text.contains("owned by ReplicaSet runner-5d9c"),
         "the plan warns that the pod's controller may replace it: {text}"
     );
-    assert!(text.contains("create NetworkPolicy ci/blastdoor-quarantine"), "{text}");
+    assert!(
+        text.contains("create NetworkPolicy ci/blastdoor-quarantine"),
+        "{text}"
+    );
     assert!(plan.reversible);
     assert!(
         requests(&k.log, "POST").is_empty() && requests(&k.log, "PATCH").is_empty(),
@@ -379,9 +382,11 @@ async fn contract_k8s_quarantine_pod_applies_a_deny_all_policy_then_the_label_an
         json!({"metadata": {"labels": {"blastdoor.io/quarantine": null}}})
     );
     let c = k.cluster.lock().unwrap();
-    assert!(c.objects[POD]["metadata"]["labels"]
-        .get("blastdoor.io/quarantine")
-        .is_none());
+    assert!(
+        c.objects[POD]["metadata"]["labels"]
+            .get("blastdoor.io/quarantine")
+            .is_none()
+    );
     assert_eq!(c.objects[POD]["metadata"]["labels"]["app"], "runner");
 }
 
@@ -487,8 +492,7 @@ async fn contract_k8s_scale_to_zero_warns_of_an_hpa_and_undo_restores_the_replic
     let patch = &requests(&k.log, "PATCH")[0];
     assert_eq!(patch.body["spec"]["replicas"], 0);
     assert_eq!(
-        patch.body["metadata"]["annotations"]["blastdoor.io/replicas-before"],
-        "3",
+        patch.body["metadata"]["annotations"]["blastdoor.io/replicas-before"], "3",
         "the count is kept on the object in the same patch"
     );
 
@@ -638,7 +642,8 @@ async fn contract_github_revoke_credential_posts_it_reads_back_the_rejection_and
 // GCP IAM: GET keys/KEY (`disabled` only present when true), POST keys/KEY:disable and
 // :enable with `{}`, errors as `{"error": {"code", "message", "status"}}`.
 
-const GCP_KEY: &str = "/v1/projects/-/serviceAccounts/ci-runner@acme.iam.gserviceaccount.com/keys/1f2e3d4c5b6a";
+const GCP_KEY: &str =
+    "/v1/projects/-/serviceAccounts/ci-runner@acme.iam.gserviceaccount.com/keys/1f2e3d4c5b6a";
 
 fn google_error(code: u16, status: &str, message: &str) -> (u16, Value) {
     (
@@ -785,9 +790,12 @@ async fn contract_gcp_errors_name_the_permission_the_missing_key_the_endpoint_an
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    match cfg("BD_CONTRACT_GCP_TOKEN_B", &format!("http://127.0.0.1:{port}"))
-        .execute(&a, a.key())
-        .await
+    match cfg(
+        "BD_CONTRACT_GCP_TOKEN_B",
+        &format!("http://127.0.0.1:{port}"),
+    )
+    .execute(&a, a.key())
+    .await
     {
         Err(ExecError::Transient(m)) => assert!(
             m.contains(&format!("127.0.0.1:{port}")) && m.contains("[providers.gcp] api_url"),

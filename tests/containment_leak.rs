@@ -128,5 +128,9 @@ fn a_disabled_key_seen_acting_again_raises_a_containment_leak_in_watch_and_the_a
 
     // Watching again does not record the same leak twice.
     let _ = watch(&t, &leaky);
-    assert_eq!(leak_records(&t).len(), 1, "one containment_leak record per action");
+    assert_eq!(
+        leak_records(&t).len(),
+        1,
+        "one containment_leak record per action"
+    );
 }

@@ -161,8 +161,11 @@ mod tests {
 
     #[test]
     fn a_disabled_key_used_successfully_after_the_change_is_a_leak() {
-        let l = leak_of(&key_contained(), &event(Some("AKIAOLD"), 2_000, Status::Success))
-            .expect("a leak");
+        let l = leak_of(
+            &key_contained(),
+            &event(Some("AKIAOLD"), 2_000, Status::Success),
+        )
+        .expect("a leak");
         assert!(l.summary().contains("AKIAOLD") && l.summary().contains("iam:ListUsers"));
     }
 

@@ -485,9 +485,9 @@ impl Core {
             .iter()
             .filter(|l| {
                 l.identity == key
-                    || l.credential.as_ref().is_some_and(|c| {
-                        st.record.credentials.iter().any(|k| k.id.as_str() == c)
-                    })
+                    || l.credential
+                        .as_ref()
+                        .is_some_and(|c| st.record.credentials.iter().any(|k| k.id.as_str() == c))
             })
             .collect()
     }

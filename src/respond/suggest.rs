@@ -169,7 +169,10 @@ pub fn suggest(rec: &IdentityRecord, recent: &[&Event]) -> Vec<Suggestion> {
                         .and_then(|w| w.strip_prefix("pod:").map(Into::into))
                 })
                 .or_else(|| {
-                    raw(recent, "/user/extra/authentication.kubernetes.io~1pod-name/0")
+                    raw(
+                        recent,
+                        "/user/extra/authentication.kubernetes.io~1pod-name/0",
+                    )
                 })
                 .map(|p| p.rsplit('/').next().unwrap_or(&p).to_string());
             let token = rec
@@ -186,7 +189,10 @@ pub fn suggest(rec: &IdentityRecord, recent: &[&Event]) -> Vec<Suggestion> {
             ));
             out.push(Suggestion::new(
                 "k8s.delete_rolebinding",
-                &[("namespace", namespace.clone()), ("name", tag(rec, recent, "binding"))],
+                &[
+                    ("namespace", namespace.clone()),
+                    ("name", tag(rec, recent, "binding")),
+                ],
                 "take away what its role binding grants (a snapshot is kept)",
             ));
             if let Some(d) = tag(rec, recent, "deployment") {
@@ -206,7 +212,10 @@ pub fn suggest(rec: &IdentityRecord, recent: &[&Event]) -> Vec<Suggestion> {
                 out.push(Suggestion::new(
                     "vault.revoke_accessor",
                     &[("accessor", Some(c.id.to_string()))],
-                    format!("a Vault token (accessor {}): revoke it and its children", c.id),
+                    format!(
+                        "a Vault token (accessor {}): revoke it and its children",
+                        c.id
+                    ),
                 ));
             }
             if rec.kind == IdentityKind::VaultEntity {

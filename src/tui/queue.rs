@@ -89,8 +89,11 @@ pub fn suggest_kinds(
     let mut out: Vec<KindChoice> = suggest(&st.record, recent)
         .into_iter()
         .map(|s| {
-            let params: Vec<(&str, Option<String>)> =
-                s.params.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+            let params: Vec<(&str, Option<String>)> = s
+                .params
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
             KindChoice::builtin(&s.kind, &params)
         })
         .collect();
@@ -130,7 +133,11 @@ impl Subject {
     }
 
     /// As `of`, with the identity's recent events (newest first) to pre-fill params from.
-    pub fn with_evidence(st: &IdentityState, recent: &[&Event], capabilities: &[String]) -> Subject {
+    pub fn with_evidence(
+        st: &IdentityState,
+        recent: &[&Event],
+        capabilities: &[String],
+    ) -> Subject {
         let evidence = st
             .why()
             .iter()

@@ -29,7 +29,9 @@ impl GcpExecutor {
     pub fn from_section(section: &toml::Table) -> anyhow::Result<GcpExecutor> {
         let api = match section.get("api_url") {
             None => DEFAULT_API.to_string(),
-            Some(toml::Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => {
+            Some(toml::Value::String(s))
+                if s.starts_with("http://") || s.starts_with("https://") =>
+            {
                 s.trim_end_matches('/').to_string()
             }
             Some(v) => anyhow::bail!(
@@ -105,9 +107,12 @@ impl GcpExecutor {
         let code = r.status();
         let body = r.text().await.map_err(|e| self.endpoint().unreachable(e))?;
         if !code.is_success() {
-            return Err(self
-                .endpoint()
-                .failure(code, "get", &format!("service account key {name}"), &body));
+            return Err(self.endpoint().failure(
+                code,
+                "get",
+                &format!("service account key {name}"),
+                &body,
+            ));
         }
         let v: Value = serde_json::from_str(&body).map_err(|e| {
             ExecError::Permanent(format!(
@@ -190,12 +195,18 @@ impl Executor for GcpExecutor {
                 "anything authenticating with this key (a JSON key file) is refused; the service account's other keys still work".to_string(),
             ];
             if disabled {
-                impact.insert(0, "the key is already disabled: executing will only confirm it".into());
+                impact.insert(
+                    0,
+                    "the key is already disabled: executing will only confirm it".into(),
+                );
             }
             Ok(Plan {
                 reversible: true,
                 dry_run: DryRun {
-                    changes: vec![format!("disable {name} (POST {}/v1/{name}:disable)", self.api)],
+                    changes: vec![format!(
+                        "disable {name} (POST {}/v1/{name}:disable)",
+                        self.api
+                    )],
                     impact,
                     undo: Some(format!("enable the key (POST …/{name}:enable)")),
                     before: json!({"key": name, "disabled": disabled}),
@@ -223,6 +234,15 @@ impl Executor for GcpExecutor {
         a: &'a Action,
         _key: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
-        Box::pin(self.set(a, false))
+        Box::pin(async move {
+            // Undo restores what was before: a key already disabled then stays disabled.
+            if a.dry_run.before.get("disabled").and_then(Value::as_bool) == Some(true) {
+                return Ok(Outcome {
+                    status: ExecStatus::RolledBack,
+                    detail: json!({"disabled": true, "note": "the key was already disabled before this action: left disabled"}),
+                });
+            }
+            self.set(a, false).await
+        })
     }
 }

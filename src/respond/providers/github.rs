@@ -52,7 +52,9 @@ impl GithubExecutor {
     pub fn from_section(section: &toml::Table) -> anyhow::Result<GithubExecutor> {
         let api = match section.get("api_url") {
             None => DEFAULT_API.to_string(),
-            Some(toml::Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => {
+            Some(toml::Value::String(s))
+                if s.starts_with("http://") || s.starts_with("https://") =>
+            {
                 s.trim_end_matches('/').to_string()
             }
             Some(v) => anyhow::bail!(
@@ -90,7 +92,11 @@ impl GithubExecutor {
         rest::secret_param(v).map_err(|e| ExecError::Permanent(format!("{KIND}: {e}")))
     }
 
-    fn request(&self, m: reqwest::Method, path: &str) -> Result<reqwest::RequestBuilder, ExecError> {
+    fn request(
+        &self,
+        m: reqwest::Method,
+        path: &str,
+    ) -> Result<reqwest::RequestBuilder, ExecError> {
         let mut r = self
             .http
             .request(m, format!("{}{path}", self.api))
@@ -159,7 +165,10 @@ impl Executor for GithubExecutor {
         Box::pin(async move {
             let cred = Self::credential(a).map_err(|e| anyhow::anyhow!("{e}"))?;
             let fp = fingerprint(&cred);
-            let state = self.probe(&cred).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let state = self
+                .probe(&cred)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut impact = vec![
                 "every request made with it fails from then on; GitHub tells the token's owner it was revoked".to_string(),
             ];
@@ -178,7 +187,9 @@ impl Executor for GithubExecutor {
                         self.api
                     )],
                     impact,
-                    undo: Some("none: a revoked credential cannot be restored; issue a new one".into()),
+                    undo: Some(
+                        "none: a revoked credential cannot be restored; issue a new one".into(),
+                    ),
                     before: json!({"credential": fp, "state": state.as_str(), "api_url": self.api}),
                 },
             })

@@ -290,7 +290,10 @@ impl K8sExecutor {
             "pod {ns}/{name} can neither send nor receive traffic (where the cluster's network plugin enforces NetworkPolicy); it keeps running for forensics"
         )];
         if quarantined(&pod) {
-            impact.insert(0, "the pod is already labelled: executing will only confirm it".into());
+            impact.insert(
+                0,
+                "the pod is already labelled: executing will only confirm it".into(),
+            );
         }
         impact.extend(owner_warnings(
             &format!("pod {ns}/{name}"),
@@ -330,7 +333,10 @@ impl K8sExecutor {
             .is_none()
         {
             let (_, ccall) = self
-                .call("create", format!("networkpolicies {ns}/{QUARANTINE_POLICY}"))
+                .call(
+                    "create",
+                    format!("networkpolicies {ns}/{QUARANTINE_POLICY}"),
+                )
                 .await?;
             match policies
                 .create(&PostParams::default(), &quarantine_policy(ns))
@@ -415,7 +421,9 @@ impl K8sExecutor {
 
     async fn plan_delete_binding(&self, a: &Action) -> Result<Plan, ExecError> {
         let (ns, name) = (param(a, "namespace")?, param(a, "name")?);
-        let (client, call) = self.call("get", format!("rolebindings {ns}/{name}")).await?;
+        let (client, call) = self
+            .call("get", format!("rolebindings {ns}/{name}"))
+            .await?;
         let rb = Api::<RoleBinding>::namespaced(client, ns)
             .get(name)
             .await
@@ -431,7 +439,11 @@ impl K8sExecutor {
             .collect();
         let mut impact = vec![format!(
             "{} lose what {} {} grants in namespace {ns}",
-            if subjects.is_empty() { "no subject".to_string() } else { subjects.join(", ") },
+            if subjects.is_empty() {
+                "no subject".to_string()
+            } else {
+                subjects.join(", ")
+            },
             rb.role_ref.kind,
             rb.role_ref.name
         )];
@@ -443,7 +455,9 @@ impl K8sExecutor {
         Ok(Plan {
             reversible: true,
             dry_run: DryRun {
-                changes: vec![format!("delete RoleBinding {ns}/{name} (a snapshot is kept)")],
+                changes: vec![format!(
+                    "delete RoleBinding {ns}/{name} (a snapshot is kept)"
+                )],
                 impact,
                 undo: Some("recreate the binding from its snapshot".into()),
                 before: json!({"snapshot": recreatable(&rb)}),
@@ -453,7 +467,9 @@ impl K8sExecutor {
 
     async fn delete_binding(&self, a: &Action) -> Result<Outcome, ExecError> {
         let (ns, name) = (param(a, "namespace")?, param(a, "name")?);
-        let (client, call) = self.call("get", format!("rolebindings {ns}/{name}")).await?;
+        let (client, call) = self
+            .call("get", format!("rolebindings {ns}/{name}"))
+            .await?;
         let api = Api::<RoleBinding>::namespaced(client, ns);
         let planned = a.dry_run.before.get("snapshot").cloned();
         let rb = match api.get(name).await {
@@ -509,7 +525,9 @@ impl K8sExecutor {
                 ))
             })?;
         let rb: RoleBinding = serde_json::from_value(snapshot).map_err(|e| {
-            ExecError::Permanent(format!("role binding {ns}/{name}: unreadable snapshot ({e})"))
+            ExecError::Permanent(format!(
+                "role binding {ns}/{name}: unreadable snapshot ({e})"
+            ))
         })?;
         let (client, call) = self
             .call("create", format!("rolebindings {ns}/{name}"))
@@ -567,7 +585,12 @@ impl K8sExecutor {
         })
     }
 
-    async fn hpa_warnings(&self, client: &Client, ns: &str, name: &str) -> Result<Vec<String>, ExecError> {
+    async fn hpa_warnings(
+        &self,
+        client: &Client,
+        ns: &str,
+        name: &str,
+    ) -> Result<Vec<String>, ExecError> {
         let (_, call) = self
             .call("list", format!("horizontalpodautoscalers in {ns}"))
             .await?;
@@ -800,7 +823,12 @@ mod tests {
         .unwrap();
         let v = recreatable(&rb);
         let m = v["metadata"].as_object().unwrap();
-        for f in ["uid", "resourceVersion", "creationTimestamp", "managedFields"] {
+        for f in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "managedFields",
+        ] {
             assert!(!m.contains_key(f), "{f} kept: {v}");
         }
         assert_eq!(m["labels"]["team"], "x");

@@ -311,8 +311,11 @@ impl ViewData {
             .collect();
         let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
         let subject = selected.and_then(|id| {
-            let recent: Vec<&crate::core::Event> =
-                core.feed(Some(id), 20).into_iter().map(|f| &f.event).collect();
+            let recent: Vec<&crate::core::Event> = core
+                .feed(Some(id), 20)
+                .into_iter()
+                .map(|f| &f.event)
+                .collect();
             core.get(id)
                 .map(|st| Subject::with_evidence(st, &recent, &app.capabilities))
         });
