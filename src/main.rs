@@ -218,6 +218,22 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     })
 }
 
+/// The shared state whose done actions `watch` checks for containment leaks: only one that
+/// exists (watching never creates a state).
+fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> {
+    let dir = blastdoor::store::resolve_state_dir(g.state.as_deref()).ok()?;
+    if !dir.join("blastdoor.db").is_file() {
+        return None;
+    }
+    match blastdoor::store::Store::open(&dir) {
+        Ok(s) => Some(std::sync::Arc::new(s)),
+        Err(e) => {
+            tracing::warn!("watch: containment leaks not checked: {e:#}");
+            None
+        }
+    }
+}
+
 fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
     Ok(headless::action::DeskOptions {
         state: g.state.clone(),
@@ -300,6 +316,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 by,
                 interval: secs("--interval", interval)?,
                 duration: duration.map(|d| secs("--duration", d)).transpose()?,
+                store: watched_state(&g),
             };
             let mut out = std::io::stdout();
             headless::watch::run(opts, &mut out).await
@@ -402,6 +419,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     Err(format!("{e:#}"))
                 }
             };
+            let leak_store = desk.as_ref().ok().map(|d| d.store().clone());
             let tui_opts = blastdoor::tui::TuiOptions {
                 read_only: g.read_only,
                 agents: g.agents.clone(),
@@ -409,6 +427,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             .with_desk(desk);
             let engine = blastdoor::engine::Engine::start(opts).await?;
+            if let Some(store) = leak_store {
+                blastdoor::engine::containment::spawn(&engine, store);
+            }
             blastdoor::tui::run(engine, tui_opts).await
         }
     }

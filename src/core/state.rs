@@ -1,10 +1,11 @@
 //! The core state and its one entry point, `update(msg) -> effects`, plus read-only queries
 //! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::containment::{self, Contained, Leak};
 use crate::core::model::{
     Change, Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
 };
@@ -38,6 +39,9 @@ pub enum Msg {
     Tick { now: Millis },
     /// Rank by another score.
     SortBy(SortKey),
+    /// What done actions contained (replaces the previous list): events showing any of it
+    /// acting after its action took effect are containment leaks, the recent feed included.
+    Contained { items: Vec<Contained> },
 }
 
 /// What the core asks the outside world to do or know.
@@ -49,6 +53,9 @@ pub enum Effect {
         risk: f64,
         detail: String,
     },
+    /// A contained credential or principal acted again after its action took effect (raised
+    /// once per action).
+    ContainmentLeak(Leak),
 }
 
 #[derive(Debug, Clone)]
@@ -198,6 +205,10 @@ pub struct Core {
     /// Bumped on every change; frontends redraw when it moves.
     pub version: u64,
     pub alerts: VecDeque<Effect>,
+    contained: Vec<Contained>,
+    /// Containment leaks seen, oldest first, one per action.
+    leaks: Vec<Leak>,
+    leaked: HashSet<String>,
 }
 
 impl Core {
@@ -259,6 +270,21 @@ impl Core {
                     } else {
                         self.hot.push(idx);
                     }
+                }
+            }
+            Msg::Contained { items } => {
+                self.contained = items;
+                let found: Vec<Leak> = self
+                    .feed
+                    .iter()
+                    .flat_map(|f| {
+                        self.contained
+                            .iter()
+                            .filter_map(|c| containment::leak_of(c, &f.event))
+                    })
+                    .collect();
+                for l in found {
+                    self.record_leak(l, &mut effects);
                 }
             }
             Msg::SortBy(key) => {
@@ -356,6 +382,14 @@ impl Core {
             st.blast_why = why;
         }
         self.rescore(idx, effects);
+        let leaks: Vec<Leak> = self
+            .contained
+            .iter()
+            .filter_map(|c| containment::leak_of(c, &e))
+            .collect();
+        for l in leaks {
+            self.record_leak(l, effects);
+        }
         self.seq += 1;
         if self.feed.len() >= FEED_CAP {
             self.feed.pop_front();
@@ -366,6 +400,14 @@ impl Core {
             event: e,
             signals,
         });
+    }
+
+    /// Keep the first leak of each action and raise it once.
+    fn record_leak(&mut self, l: Leak, effects: &mut Vec<Effect>) {
+        if self.leaked.insert(l.action_id.clone()) {
+            self.leaks.push(l.clone());
+            effects.push(Effect::ContainmentLeak(l));
+        }
     }
 
     fn apply_change(&mut self, c: Change, effects: &mut Vec<Effect>) {
@@ -427,6 +469,28 @@ impl Core {
     }
 
     // ---- queries ----
+
+    /// Containment leaks seen so far, oldest first (one per action).
+    pub fn leaks(&self) -> &[Leak] {
+        &self.leaks
+    }
+
+    /// Containment leaks of one identity: its own key, or one of its credentials.
+    pub fn leaks_of(&self, idx: u32) -> Vec<&Leak> {
+        let Some(st) = self.ids.get(idx as usize) else {
+            return Vec::new();
+        };
+        let key = st.key();
+        self.leaks
+            .iter()
+            .filter(|l| {
+                l.identity == key
+                    || l.credential
+                        .as_ref()
+                        .is_some_and(|c| st.record.credentials.iter().any(|k| k.id.as_str() == c))
+            })
+            .collect()
+    }
 
     pub fn get(&self, idx: u32) -> Option<&IdentityState> {
         self.ids.get(idx as usize)

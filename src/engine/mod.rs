@@ -3,6 +3,7 @@
 //! core (`Engine::read`) and wait for changes (`Engine::changed`). The TUI, the headless
 //! commands and the MCP server all hold an `Engine`, so each behaviour exists once.
 
+pub mod containment;
 pub mod live;
 pub mod nats;
 pub mod sources;
@@ -428,6 +429,7 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
             } => {
                 tracing::info!(%identity, risk, %detail, "risk alert")
             }
+            CoreEffect::ContainmentLeak(l) => tracing::warn!("{}", l.summary()),
         }
     }
     inner.version.send_modify(|v| *v += 1);

@@ -1,14 +1,20 @@
 //! `blastdoor watch`: one ranking snapshot per interval, as NDJSON lines
-//! `{"at", "ingested", "dropped", "sources", "top"}`.
+//! `{"at", "ingested", "dropped", "sources", "top", "containment_leaks"}`.
+//!
+//! With a state that has a queue, done actions are watched: a contained credential or principal
+//! seen acting again shows in `containment_leaks`, on stderr once, and in the audit log.
 
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::core::containment::Leak;
 use crate::core::{RankedIdentity, SortKey, state::format_time};
 use crate::engine::{Engine, EngineOptions, SourceStatus, now_ms};
 use crate::exit::Failure;
+use crate::store::Store;
 
 pub struct WatchOptions {
     pub engine: EngineOptions,
@@ -17,6 +23,8 @@ pub struct WatchOptions {
     pub interval: Duration,
     /// Stop after this long; run until interrupted when `None`.
     pub duration: Option<Duration>,
+    /// The shared state whose done actions are watched for containment leaks.
+    pub store: Option<Arc<Store>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -28,11 +36,49 @@ pub struct Snapshot {
     pub rate: f64,
     pub sources: Vec<SourceStatus>,
     pub top: Vec<RankedIdentity>,
+    /// Contained credentials or principals seen acting again, one per action.
+    pub containment_leaks: Vec<LeakLine>,
+}
+
+/// A containment leak as `watch` prints it.
+#[derive(Debug, Serialize)]
+pub struct LeakLine {
+    pub alert: &'static str,
+    pub action_id: String,
+    pub kind: String,
+    pub identity: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+    pub since: String,
+    pub seen_at: String,
+    pub call: String,
+    pub summary: String,
+}
+
+impl From<&Leak> for LeakLine {
+    fn from(l: &Leak) -> LeakLine {
+        LeakLine {
+            alert: "containment_leak",
+            action_id: l.action_id.clone(),
+            kind: l.kind.clone(),
+            identity: l.identity.clone(),
+            credential: l.credential.clone(),
+            since: format_time(l.since),
+            seen_at: format_time(l.seen_at),
+            call: l.call.clone(),
+            summary: l.summary(),
+        }
+    }
 }
 
 pub fn snapshot(engine: &Engine, top: usize, by: SortKey) -> Snapshot {
     let stats = engine.stats();
-    let top = engine.write(|c| c.top(top, by));
+    let (top, containment_leaks) = engine.write(|c| {
+        (
+            c.top(top, by),
+            c.leaks().iter().map(LeakLine::from).collect(),
+        )
+    });
     Snapshot {
         at: format_time(now_ms()),
         ingested: stats.ingested,
@@ -41,6 +87,7 @@ pub fn snapshot(engine: &Engine, top: usize, by: SortKey) -> Snapshot {
         rate: (stats.rate * 10.0).round() / 10.0,
         sources: stats.sources,
         top,
+        containment_leaks,
     }
 }
 
@@ -54,6 +101,10 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
         return Err(Failure::usage("watch: --interval must be above 0"));
     }
     let engine = Engine::start(opts.engine).await?;
+    if let Some(store) = opts.store.clone() {
+        crate::engine::containment::spawn(&engine, store);
+    }
+    let mut told = 0;
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval_at(started + opts.interval, opts.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -64,6 +115,10 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
         let snap = snapshot(&engine, opts.top, opts.by);
+        for l in snap.containment_leaks.iter().skip(told) {
+            eprintln!("blastdoor: {}", l.summary);
+        }
+        told = snap.containment_leaks.len();
         serde_json::to_writer(&mut *out, &snap)?;
         writeln!(out)?;
         out.flush()?;

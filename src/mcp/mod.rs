@@ -184,11 +184,15 @@ impl BlastdoorMcp {
                     })
                 })
                 .collect();
+            let recent: Vec<&crate::core::Event> =
+                c.feed(Some(idx), n).into_iter().map(|f| &f.event).collect();
+            let suggestions = crate::respond::suggest::suggest(&st.record, &recent);
             Some(json!({
                 "identity": ranked,
                 "permissions": st.record.permissions,
                 "tags": st.record.tags,
                 "recent_events": events,
+                "suggested_actions": suggestions,
             }))
         });
         match found {

@@ -4,12 +4,14 @@
 //! that a retry or a recovery after a crash never acts twice.
 //!
 //! `agent.rs` executes `agent.*` kinds through an agent's HTTP protocol. The built-in provider
-//! kinds (`aws.*`, `vault.*`, `k8s.*`, `github.*`, `gcp.*`) can be staged and planned; their
-//! executors come later, and until then executing one fails with a clear message.
+//! kinds (`aws.*`, `vault.*`, `k8s.*`, `github.*`, `gcp.*`) are executed by `providers/`, each
+//! configured by its `[providers.*]` section; without one, executing fails with a clear message.
+//! `suggest.rs` says which kinds fit an identity, params filled from the evidence.
 
 pub mod agent;
 pub mod desk;
 pub mod providers;
+pub mod suggest;
 
 use std::future::Future;
 use std::pin::Pin;

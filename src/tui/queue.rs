@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 
 use crate::core::Millis;
 use crate::core::SafeText;
-use crate::core::model::{CredentialKind, CredentialStatus, IdentityKind, Provider};
+use crate::core::model::Event;
 use crate::core::policy::IdentityFacts;
 use crate::core::state::IdentityState;
 use crate::core::workflow::{Action, ActionState, Via};
 use crate::respond::builtin;
+use crate::respond::suggest::suggest;
 
 /// Reasons copied into a proposal's evidence.
 const EVIDENCE_REASONS: usize = 4;
@@ -77,148 +78,25 @@ impl KindChoice {
     }
 }
 
-/// The last path segment of an ARN resource (`user/path/ci-bot` → `ci-bot`).
-fn arn_name(principal: &str) -> Option<String> {
-    let resource = principal.rsplit(':').next()?;
-    resource
-        .rsplit('/')
-        .next()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// The role of an assumed-role ARN (`…:assumed-role/deploy/session` → `deploy`).
-fn assumed_role(principal: &str) -> Option<String> {
-    let rest = principal.split("assumed-role/").nth(1)?;
-    rest.split('/')
-        .next()
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-/// The value of the first `name=value` tag.
-fn tag(st: &IdentityState, name: &str) -> Option<String> {
-    st.record.tags.iter().find_map(|t| {
-        t.as_str()
-            .split_once('=')
-            .filter(|(k, _)| *k == name)
-            .map(|(_, v)| v.to_string())
-    })
-}
-
 /// The action kinds that fit an identity, most targeted first, with params pre-filled from what
-/// is known of it (its credentials, its ARN, its tags), followed by every `agent.*` kind the
-/// connected agents advertise in `capabilities`.
-pub fn suggest_kinds(st: &IdentityState, capabilities: &[String]) -> Vec<KindChoice> {
-    let rec = &st.record;
-    let principal = rec.principal.as_str();
-    let mut out = Vec::new();
-    let live = |s: CredentialStatus| s != CredentialStatus::Revoked;
-    match rec.provider {
-        Provider::Aws => {
-            let user = (rec.kind == IdentityKind::IamUser)
-                .then(|| arn_name(principal))
-                .flatten();
-            for c in rec
-                .credentials
+/// is known of it and its recent events (`respond::suggest`, newest first), followed by every
+/// `agent.*` kind the connected agents advertise in `capabilities`.
+pub fn suggest_kinds(
+    st: &IdentityState,
+    recent: &[&Event],
+    capabilities: &[String],
+) -> Vec<KindChoice> {
+    let mut out: Vec<KindChoice> = suggest(&st.record, recent)
+        .into_iter()
+        .map(|s| {
+            let params: Vec<(&str, Option<String>)> = s
+                .params
                 .iter()
-                .filter(|c| c.kind == CredentialKind::AccessKey && live(c.status))
-            {
-                let params = [
-                    ("user", user.clone()),
-                    ("access_key_id", Some(c.id.to_string())),
-                ];
-                if c.status == CredentialStatus::Active {
-                    out.push(KindChoice::builtin("aws.disable_access_key", &params));
-                }
-                out.push(KindChoice::builtin("aws.delete_access_key", &params));
-            }
-            match rec.kind {
-                IdentityKind::IamUser => {
-                    out.push(KindChoice::builtin("aws.deny_all", &[("user", user)]));
-                }
-                IdentityKind::IamRole => {
-                    let role = arn_name(principal);
-                    out.push(KindChoice::builtin(
-                        "aws.revoke_role_sessions",
-                        &[("role", role.clone())],
-                    ));
-                    out.push(KindChoice::builtin("aws.deny_all", &[("role", role)]));
-                }
-                IdentityKind::AssumedRole => {
-                    let role = assumed_role(principal);
-                    out.push(KindChoice::builtin(
-                        "aws.revoke_role_sessions",
-                        &[("role", role.clone())],
-                    ));
-                    out.push(KindChoice::builtin("aws.deny_all", &[("role", role)]));
-                }
-                _ => {}
-            }
-        }
-        Provider::Kubernetes if rec.kind == IdentityKind::ServiceAccount => {
-            // system:serviceaccount:NAMESPACE:NAME; a pod tag is NAMESPACE/POD.
-            let namespace = principal
-                .strip_prefix("system:serviceaccount:")
-                .and_then(|r| r.split(':').next())
-                .map(str::to_string);
-            let pod = tag(st, "pod")
-                .or_else(|| {
-                    tag(st, "workload").and_then(|w| w.strip_prefix("pod:").map(Into::into))
-                })
-                .map(|p| p.rsplit('/').next().unwrap_or(&p).to_string());
-            out.push(KindChoice::builtin(
-                "k8s.quarantine_pod",
-                &[("namespace", namespace.clone()), ("pod", pod)],
-            ));
-            out.push(KindChoice::builtin(
-                "k8s.delete_rolebinding",
-                &[("namespace", namespace), ("name", tag(st, "binding"))],
-            ));
-        }
-        Provider::Vault => {
-            for c in rec
-                .credentials
-                .iter()
-                .filter(|c| c.kind == CredentialKind::VaultToken && live(c.status))
-            {
-                out.push(KindChoice::builtin(
-                    "vault.revoke_accessor",
-                    &[("accessor", Some(c.id.to_string()))],
-                ));
-            }
-            if matches!(rec.kind, IdentityKind::VaultEntity) {
-                out.push(KindChoice::builtin(
-                    "vault.disable_entity",
-                    &[("entity_id", Some(principal.to_string()))],
-                ));
-            }
-        }
-        Provider::Github => {
-            for c in rec.credentials.iter().filter(|c| live(c.status)) {
-                out.push(KindChoice::builtin(
-                    "github.revoke_credential",
-                    &[("credential", Some(c.id.to_string()))],
-                ));
-            }
-        }
-        Provider::Gcp => {
-            for c in rec
-                .credentials
-                .iter()
-                .filter(|c| c.kind == CredentialKind::ServiceAccountKey && live(c.status))
-            {
-                out.push(KindChoice::builtin(
-                    "gcp.disable_service_account_key",
-                    &[
-                        ("service_account", Some(principal.to_string())),
-                        ("key_id", Some(c.id.to_string())),
-                    ],
-                ));
-            }
-        }
-        _ => {}
-    }
+                .map(|(k, v)| (k.as_str(), v.clone()))
+                .collect();
+            KindChoice::builtin(&s.kind, &params)
+        })
+        .collect();
     let mut agent_kinds: Vec<&String> = capabilities
         .iter()
         .filter(|k| k.starts_with("agent."))
@@ -251,6 +129,15 @@ pub struct Subject {
 
 impl Subject {
     pub fn of(st: &IdentityState, capabilities: &[String]) -> Subject {
+        Subject::with_evidence(st, &[], capabilities)
+    }
+
+    /// As `of`, with the identity's recent events (newest first) to pre-fill params from.
+    pub fn with_evidence(
+        st: &IdentityState,
+        recent: &[&Event],
+        capabilities: &[String],
+    ) -> Subject {
         let evidence = st
             .why()
             .iter()
@@ -269,7 +156,7 @@ impl Subject {
                 blast_radius: Some(st.blast),
             },
             evidence,
-            choices: suggest_kinds(st, capabilities),
+            choices: suggest_kinds(st, recent, capabilities),
         }
     }
 }

@@ -4,6 +4,10 @@
 //! still be staged and planned, and executing one fails with a message naming the section.
 
 pub mod aws;
+pub mod gcp;
+pub mod github;
+pub mod k8s;
+mod rest;
 pub mod vault;
 
 use std::sync::Arc;
@@ -21,7 +25,15 @@ pub fn from_config(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Execut
             "vault" => out.push(Arc::new(vault::VaultExecutor::from_section(table(
                 name, section,
             )?)?)),
-            "kubernetes" | "github" | "gcp" => {}
+            "kubernetes" => out.push(Arc::new(k8s::K8sExecutor::from_section(table(
+                name, section,
+            )?)?)),
+            "github" => out.push(Arc::new(github::GithubExecutor::from_section(
+                table(name, section)?,
+            )?)),
+            "gcp" => out.push(Arc::new(gcp::GcpExecutor::from_section(table(
+                name, section,
+            )?)?)),
             other => anyhow::bail!(
                 "[providers.{other}]: unknown provider; known: aws, vault, kubernetes, github, gcp"
             ),

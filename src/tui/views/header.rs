@@ -31,6 +31,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewData, theme: &Theme) {
     } else if only_demo {
         first.push(Span::styled(" demo fleet ", theme.style("ui.header.demo")));
     }
+    if h.leaks > 0 {
+        // A contained credential acting again is the loudest thing on screen, colour or not.
+        first.push(Span::styled(
+            format!(" CONTAINMENT LEAK ×{}! ", h.leaks),
+            loud(theme.style("stats.dropped")),
+        ));
+    }
     first.push(Span::styled(format!(" {} UTC", fmt_clock(view.now)), label));
     first.push(sep());
     let ids = if narrow {

@@ -232,6 +232,9 @@ pub struct HeaderData {
     pub rejected: u64,
     pub events_seen: u64,
     pub demo_by_default: bool,
+    /// Containment leaks seen (one per action), and the newest one's summary.
+    pub leaks: usize,
+    pub last_leak: Option<SafeText>,
 }
 
 /// Everything one frame shows, copied out of the core.
@@ -307,9 +310,15 @@ impl ViewData {
             })
             .collect();
         let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
-        let subject = selected
-            .and_then(|id| core.get(id))
-            .map(|st| Subject::of(st, &app.capabilities));
+        let subject = selected.and_then(|id| {
+            let recent: Vec<&crate::core::Event> = core
+                .feed(Some(id), 20)
+                .into_iter()
+                .map(|f| &f.event)
+                .collect();
+            core.get(id)
+                .map(|st| Subject::with_evidence(st, &recent, &app.capabilities))
+        });
         let queue_page = layout_queue_rows(screen, app);
         let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
         let mut queue_offset = app.queue_offset.min(queue_cursor);
@@ -341,6 +350,8 @@ impl ViewData {
             rejected: stats.rejected,
             events_seen: core.events_seen(),
             demo_by_default: app.demo_by_default,
+            leaks: core.leaks().len(),
+            last_leak: core.leaks().last().map(|l| SafeText::new(&l.summary())),
         };
         ViewData {
             now,
@@ -448,6 +459,16 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         None => format!("{} · never seen active", fmt_count(st.events)),
     };
     lines.push(field("events", &seen));
+    for l in core.leaks_of(id) {
+        lines.push(DetailLine::Heading("CONTAINMENT LEAK!".into()));
+        lines.push(DetailLine::Note(SafeText::new(&format!(
+            "{} at {}, after {} took effect at {}",
+            l.summary(),
+            fmt_clock(l.seen_at),
+            l.kind,
+            fmt_clock(l.since)
+        ))));
+    }
     if !st.record.tags.is_empty() {
         let tags: Vec<&str> = st.record.tags.iter().map(|t| t.as_str()).collect();
         lines.push(field("tags", &tags.join(", ")));
