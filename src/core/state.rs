@@ -199,6 +199,7 @@ pub struct Core {
     now: Millis,
     /// Bumped on every change; frontends redraw when it moves.
     pub version: u64,
+    key_buf: String,
     pub alerts: VecDeque<Effect>,
 }
 
@@ -286,10 +287,19 @@ impl Core {
     }
 
     fn intern(&mut self, rec: &IdentityRecord) -> u32 {
-        let key = rec.key();
-        if let Some(&i) = self.by_key.get(&key) {
+        // Looked up through a reused buffer: most events come from identities already known,
+        // and building a fresh key string for each was a measurable share of ingest.
+        let mut buf = std::mem::take(&mut self.key_buf);
+        buf.clear();
+        buf.push_str(rec.provider.key_prefix());
+        buf.push(':');
+        buf.push_str(rec.principal.as_str());
+        let found = self.by_key.get(buf.as_str()).copied();
+        self.key_buf = buf;
+        if let Some(i) = found {
             return i;
         }
+        let key = rec.key();
         let idx = self.ids.len() as u32;
         let mut fresh = rec.clone();
         fresh.permissions.clear();
@@ -306,11 +316,12 @@ impl Core {
         // Replayed history has its own clock: scores are as of the latest event seen.
         self.now = self.now.max(e.time);
         let idx = self.intern(&e.actor);
+        let new_grants;
         let signals = {
             let st = &mut self.ids[idx as usize];
-            merge_record(&mut st.record, e.actor.clone(), false);
+            new_grants = merge_from(&mut st.record, &e.actor);
             if let Some(c) = &e.credential {
-                upsert_credential(&mut st.record.credentials, c.clone());
+                upsert_credential_ref(&mut st.record.credentials, c);
             }
             st.events += 1;
             st.last_seen = Some(st.last_seen.map_or(e.time, |t| t.max(e.time)));
@@ -358,7 +369,8 @@ impl Core {
             self.in_hot[idx as usize] = true;
             self.hot.push(idx);
         }
-        if !e.actor.permissions.is_empty() {
+        // Blast radius only moves when the identity shows a permission not seen before.
+        if new_grants {
             let st = &mut self.ids[idx as usize];
             let (b, why) = score::blast_radius(&st.record.permissions);
             st.blast = b;
@@ -626,6 +638,49 @@ fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permiss
     for t in from.tags {
         if !into.tags.contains(&t) {
             into.tags.push(t);
+        }
+    }
+}
+
+/// Merge what an event says about its actor without taking it apart (the event is kept for
+/// the feed): clones only what is new. Returns whether a permission was added.
+fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
+    if into.kind == IdentityKind::Unknown {
+        into.kind = from.kind;
+    }
+    if into.display.is_none() && from.display.is_some() {
+        into.display = from.display.clone();
+    }
+    for c in &from.credentials {
+        upsert_credential_ref(&mut into.credentials, c);
+    }
+    let mut added = false;
+    for p in &from.permissions {
+        if !into.permissions.contains(p) {
+            into.permissions.push(p.clone());
+            added = true;
+        }
+    }
+    for t in &from.tags {
+        if !into.tags.contains(t) {
+            into.tags.push(t.clone());
+        }
+    }
+    added
+}
+
+fn upsert_credential_ref(list: &mut Vec<Credential>, c: &Credential) {
+    match list.iter_mut().find(|x| x.id == c.id) {
+        Some(x) => {
+            x.status = c.status;
+            if x.kind == CredentialKind::Other {
+                x.kind = c.kind;
+            }
+        }
+        None => {
+            if list.len() < 16 {
+                list.push(c.clone())
+            }
         }
     }
 }

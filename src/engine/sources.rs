@@ -394,10 +394,8 @@ fn read_file(
             && (text.starts_with('[') || text.starts_with('{') && !complete_object(text))
         {
             // A pretty-printed document (or a sequence of them): read it whole.
-            let mut rest = String::new();
-            r.read_to_string(&mut rest)?;
-            let whole = format!("{line}{rest}");
-            decode_whole(path, &whole, &mut sink);
+            r.read_to_string(&mut line)?;
+            decode_whole(path, &line, &mut sink);
             sink.finish();
             return Ok(());
         }
