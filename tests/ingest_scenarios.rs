@@ -79,16 +79,12 @@ async fn invictus_abused_and_created_identities_rank_above_the_benign() {
     // stolen and used off the instance. Created/empowered: a user given AdministratorAccess and
     // an access key, a backdoor role with AdministratorAccess, a backdoor user with a new key,
     // a user given a console password that then logged in.
-    // Must outrank every benign identity, the busy console user benjamin included.
+    // Must outrank every benign identity, the busy console user benjamin included (an hour of
+    // S3-console browsing, a boto3 inventory sweep and the console's health polling).
     let bad = [
         "user/bert-jan",
         "user/malicious-iam-user",
         "role/stratus-red-team-backdoor-r-role",
-    ];
-    // Must outrank the benign AWS services and service-linked roles; benjamin (recon bursts
-    // and denials from the console) still ranks above these three: a known weakness of the
-    // current weights, reported in the closing note.
-    let weaker = [
         "assumed-role/stratus-red-team-ec2-steal-credentials-role/i-0dbc91f429e48eeed",
         "user/stratus-red-team-backdoor-u-user",
         "user/stratus-red-team-nmfalu-gfjyeaypjt",
@@ -103,10 +99,6 @@ async fn invictus_abused_and_created_identities_rank_above_the_benign() {
         .iter()
         .map(|b| find(&r, b).risk)
         .fold(0.0f64, f64::max);
-    let worst_service = benign[1..]
-        .iter()
-        .map(|b| find(&r, b).risk)
-        .fold(0.0f64, f64::max);
     for b in bad {
         let x = find(&r, b);
         assert!(
@@ -116,15 +108,21 @@ async fn invictus_abused_and_created_identities_rank_above_the_benign() {
             why(x)
         );
     }
-    for b in weaker {
-        let x = find(&r, b);
+    // The backdoor users were created and credentialed by the operator while it was turning
+    // off logging and escalating: that is why they rank, and the why says so.
+    for b in [
+        "user/stratus-red-team-backdoor-u-user",
+        "user/stratus-red-team-nmfalu-gfjyeaypjt",
+    ] {
+        let w = why(find(&r, b));
         assert!(
-            x.risk > worst_service,
-            "{b} risk {} <= services {worst_service}\n{}\n{t}",
-            x.risk,
-            why(x)
+            w.contains("persistence calls") && w.contains("bert-jan showed threat"),
+            "{b}: {w}"
         );
     }
+    // benjamin's console browsing is not a new network, and AWS polling for him is not recon.
+    let ben = why(find(&r, "user/benjamin"));
+    assert!(!ben.contains("new network"), "{ben}");
     let admin = find(&r, "user/malicious-iam-user");
     let w = why(admin);
     assert!(

@@ -340,6 +340,21 @@ impl Signal {
             Signal::Recon | Signal::Denied | Signal::SecretRead | Signal::DataRead
         )
     }
+    /// Whether the signal says the identity itself is compromised or was planted (a credential
+    /// used off its workload, a backdoor, a grant of power, logging turned off, data sent out, a
+    /// runtime detection). Such a state lasts until a responder acts, so these signals fade over
+    /// hours; an episode of recon, reads, denials or a new address fades within the hour.
+    pub fn is_compromise(self) -> bool {
+        matches!(
+            self,
+            Signal::CredentialOutsideWorkload
+                | Signal::PrivilegeEscalation
+                | Signal::Persistence
+                | Signal::Exfiltration
+                | Signal::DefenseEvasion
+                | Signal::Detection
+        )
+    }
     /// How many recent occurrences make a routine signal a burst by itself.
     pub fn burst(self) -> Option<f64> {
         match self {

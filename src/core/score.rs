@@ -149,6 +149,20 @@ pub const ROUTINE_FACTOR: f64 = 0.25;
 /// Half-life of a threat signal, in ms of event time.
 pub const THREAT_HALF_LIFE: Millis = 30 * 60 * 1000;
 
+/// Half-life of a compromise signal ([`Signal::is_compromise`]): a stolen credential or a
+/// backdoor user is as dangerous an hour later, so it must not sink below an hour of routine
+/// console browsing.
+pub const COMPROMISE_HALF_LIFE: Millis = 4 * THREAT_HALF_LIFE;
+
+/// The half-life of one signal kind, in ms of event time.
+pub fn half_life(s: Signal) -> Millis {
+    if s.is_compromise() {
+        COMPROMISE_HALF_LIFE
+    } else {
+        THREAT_HALF_LIFE
+    }
+}
+
 /// Decaying per-signal counters of one identity.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ThreatState {
@@ -163,9 +177,11 @@ impl ThreatState {
 
     fn decay_to(&mut self, now: Millis) {
         if now > self.at {
-            let f = 0.5f64.powf((now - self.at) as f64 / THREAT_HALF_LIFE as f64) as f32;
-            for a in &mut self.acc {
-                *a *= f;
+            let dt = (now - self.at) as f64;
+            let short = 0.5f64.powf(dt / THREAT_HALF_LIFE as f64) as f32;
+            let long = 0.5f64.powf(dt / COMPROMISE_HALF_LIFE as f64) as f32;
+            for (a, s) in self.acc.iter_mut().zip(Signal::ALL) {
+                *a *= if s.is_compromise() { long } else { short };
             }
             self.at = now;
         } else if self.at == 0 {
@@ -176,6 +192,13 @@ impl ThreatState {
     pub fn record(&mut self, signal: Signal, at: Millis) {
         self.decay_to(at);
         self.acc[signal.index()] += 1.0;
+    }
+
+    /// Whether any compromise signal ([`Signal::is_compromise`]) is still active.
+    pub fn shows_compromise(&self) -> bool {
+        Signal::ALL
+            .iter()
+            .any(|s| s.is_compromise() && self.acc[s.index()] >= 0.05)
     }
 
     /// Threat (0–100) at `now`, with one reason per active signal.
@@ -424,9 +447,24 @@ mod tests {
         let mut t = ThreatState::default();
         t.record(Signal::DefenseEvasion, 1_000);
         let (now, why) = t.score(1_000);
-        let (later, _) = t.score(1_000 + 4 * THREAT_HALF_LIFE);
+        let (later, _) = t.score(1_000 + 4 * half_life(Signal::DefenseEvasion));
         assert!(now > 20.0 && later < now / 4.0, "now {now} later {later}");
         assert!(why[0].detail.contains("defence evasion"));
+    }
+
+    #[test]
+    fn a_compromise_outlasts_an_hour_of_recon_while_recon_fades() {
+        let mut stolen = ThreatState::default();
+        stolen.record(Signal::CredentialOutsideWorkload, 0);
+        let mut browsing = ThreatState::default();
+        for i in 0..30 {
+            browsing.record(Signal::Recon, i);
+        }
+        let hour = 2 * THREAT_HALF_LIFE;
+        let (s, why) = stolen.score(hour);
+        let (b, _) = browsing.score(hour);
+        assert!(s > 18.0, "a stolen credential an hour on: {s} {why:?}");
+        assert!(b < 12.0, "recon an hour on: {b}");
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const ACTIVITY_BUCKETS: usize = 8;
 /// An identity's first networks are learnt; after this many events a new one is a signal.
 const NETWORK_LEARNING_EVENTS: u64 = 8;
 const MAX_KNOWN_NETWORKS: usize = 6;
+/// Threat at which an identity that also shows a compromise signal taints what it changes.
+const SUSPECT_THREAT: f64 = 50.0;
 /// Risk at which the core raises an alert the first time an identity crosses it.
 pub const ALERT_RISK: f64 = 80.0;
 
@@ -204,6 +206,7 @@ pub struct Core {
     now: Millis,
     /// Bumped on every change; frontends redraw when it moves.
     pub version: u64,
+    key_buf: String,
     pub alerts: VecDeque<Effect>,
     contained: Vec<Contained>,
     /// Containment leaks seen, oldest first, one per action.
@@ -310,10 +313,19 @@ impl Core {
     }
 
     fn intern(&mut self, rec: &IdentityRecord) -> u32 {
-        let key = rec.key();
-        if let Some(&i) = self.by_key.get(&key) {
+        // Looked up through a reused buffer: most events come from identities already known,
+        // and building a fresh key string for each was a measurable share of ingest.
+        let mut buf = std::mem::take(&mut self.key_buf);
+        buf.clear();
+        buf.push_str(rec.provider.key_prefix());
+        buf.push(':');
+        buf.push_str(rec.principal.as_str());
+        let found = self.by_key.get(buf.as_str()).copied();
+        self.key_buf = buf;
+        if let Some(i) = found {
             return i;
         }
+        let key = rec.key();
         let idx = self.ids.len() as u32;
         let mut fresh = rec.clone();
         fresh.permissions.clear();
@@ -330,16 +342,24 @@ impl Core {
         // Replayed history has its own clock: scores are as of the latest event seen.
         self.now = self.now.max(e.time);
         let idx = self.intern(&e.actor);
+        let new_grants;
         let signals = {
             let st = &mut self.ids[idx as usize];
-            merge_record(&mut st.record, e.actor.clone(), false);
+            new_grants = merge_from(&mut st.record, &e.actor);
             if let Some(c) = &e.credential {
-                upsert_credential(&mut st.record.credentials, c.clone());
+                upsert_credential_ref(&mut st.record.credentials, c);
             }
             st.events += 1;
             st.last_seen = Some(st.last_seen.map_or(e.time, |t| t.max(e.time)));
             st.bump_activity(e.time);
             let mut signals = score::event_signals(&e);
+            // A call CloudTrail attributes to a service ("AWS Internal", "health.amazonaws.com")
+            // was made by AWS for the identity (the console's polling), not by the identity
+            // browsing: it is neither recon nor an address the identity came from.
+            let by_service = e.src_ip.as_deref().is_some_and(is_service_origin);
+            if by_service {
+                signals.retain(|s| *s != Signal::Recon);
+            }
             if let Some(ip) = &e.src_ip
                 && is_workload(&st.record)
                 && !is_service_origin(ip)
@@ -354,14 +374,14 @@ impl Core {
                     Some(_) => {}
                 }
             }
-            if let Some(ip) = &e.src_ip
-                && !st.networks.contains(ip)
+            if let Some(net) = e.src_ip.as_deref().filter(|_| !by_service).map(network_of)
+                && !st.networks.iter().any(|n| n.as_str() == net)
             {
                 if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
                     signals.push(Signal::NewNetwork);
                 }
                 if st.networks.len() < MAX_KNOWN_NETWORKS {
-                    st.networks.push(ip.clone());
+                    st.networks.push(SafeText::new(&net));
                 }
             }
             signals.sort_unstable();
@@ -375,7 +395,8 @@ impl Core {
             self.in_hot[idx as usize] = true;
             self.hot.push(idx);
         }
-        if !e.actor.permissions.is_empty() {
+        // Blast radius only moves when the identity shows a permission not seen before.
+        if new_grants {
             let st = &mut self.ids[idx as usize];
             let (b, why) = score::blast_radius(&st.record.permissions);
             st.blast = b;
@@ -412,6 +433,14 @@ impl Core {
 
     fn apply_change(&mut self, c: Change, effects: &mut Vec<Effect>) {
         self.now = self.now.max(c.time);
+        // What an identity showing signs of compromise creates, keys or empowers is the
+        // attacker's foothold: a user it creates, a key it mints, a role it trusts.
+        let suspect =
+            c.by.as_deref()
+                .and_then(|k| self.by_key.get(k))
+                .map(|&i| &self.ids[i as usize])
+                .filter(|by| by.threat >= SUSPECT_THREAT && by.threat_state.shows_compromise())
+                .map(|by| (by.display().to_string(), by.threat));
         let idx = self.intern(&c.target);
         let st = &mut self.ids[idx as usize];
         let grants = !c.target.permissions.is_empty();
@@ -421,7 +450,17 @@ impl Core {
             st.blast = b;
             st.blast_why = why;
         }
-        if let Some(s) = c.signal {
+        let mut detail = c.detail.to_string();
+        let signal = match &suspect {
+            Some((by, threat)) => {
+                detail.push_str(&format!(
+                    "; persistence: {by} showed threat {threat:.0} when it did this"
+                ));
+                Some(c.signal.unwrap_or(Signal::Persistence))
+            }
+            None => c.signal,
+        };
+        if let Some(s) = signal {
             st.threat_state.record(s, c.time);
             if !self.in_hot[idx as usize] {
                 self.in_hot[idx as usize] = true;
@@ -430,8 +469,8 @@ impl Core {
         }
         let reason = Reason {
             factor: "change".into(),
-            detail: c.detail.to_string(),
-            weight: c.signal.map(|s| s.points()).unwrap_or(0.0),
+            detail,
+            weight: signal.map(|s| s.points()).unwrap_or(0.0),
         };
         if !st.changes_why.iter().any(|r| r.detail == reason.detail) {
             if st.changes_why.len() >= 8 {
@@ -596,6 +635,40 @@ fn is_service_origin(ip: &str) -> bool {
     ip.ends_with(".amazonaws.com") || ip == "AWS Internal"
 }
 
+/// The network an address belongs to, as far as a new-network signal cares: every private,
+/// loopback, link-local or carrier-grade NAT address is the organisation's own ("internal");
+/// a public IPv4 address counts by its /24, IPv6 by its /48. Moving between two offices' NATs
+/// or from a laptop to a VPN endpoint inside 10/8 is not a new network; a public address never
+/// seen before is.
+fn network_of(ip: &str) -> String {
+    use std::net::IpAddr;
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            let o = a.octets();
+            if a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || (o[0] == 100 && (64..128).contains(&o[1]))
+            {
+                "internal".into()
+            } else {
+                format!("{}.{}.{}.0/24", o[0], o[1], o[2])
+            }
+        }
+        Ok(IpAddr::V6(a)) => {
+            let s = a.segments();
+            if a.is_loopback() || (s[0] & 0xfe00) == 0xfc00 || (s[0] & 0xffc0) == 0xfe80 {
+                "internal".into()
+            } else if let Some(v4) = a.to_ipv4_mapped() {
+                network_of(&v4.to_string())
+            } else {
+                format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+            }
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
 fn contains_ci(hay: &str, lower_needle: &str) -> bool {
     if hay.is_ascii() && lower_needle.is_ascii() {
         hay.as_bytes()
@@ -629,6 +702,49 @@ fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permiss
     for t in from.tags {
         if !into.tags.contains(&t) {
             into.tags.push(t);
+        }
+    }
+}
+
+/// Merge what an event says about its actor without taking it apart (the event is kept for
+/// the feed): clones only what is new. Returns whether a permission was added.
+fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
+    if into.kind == IdentityKind::Unknown {
+        into.kind = from.kind;
+    }
+    if into.display.is_none() && from.display.is_some() {
+        into.display = from.display.clone();
+    }
+    for c in &from.credentials {
+        upsert_credential_ref(&mut into.credentials, c);
+    }
+    let mut added = false;
+    for p in &from.permissions {
+        if !into.permissions.contains(p) {
+            into.permissions.push(p.clone());
+            added = true;
+        }
+    }
+    for t in &from.tags {
+        if !into.tags.contains(t) {
+            into.tags.push(t.clone());
+        }
+    }
+    added
+}
+
+fn upsert_credential_ref(list: &mut Vec<Credential>, c: &Credential) {
+    match list.iter_mut().find(|x| x.id == c.id) {
+        Some(x) => {
+            x.status = c.status;
+            if x.kind == CredentialKind::Other {
+                x.kind = c.kind;
+            }
+        }
+        None => {
+            if list.len() < 16 {
+                list.push(c.clone())
+            }
         }
     }
 }
@@ -753,7 +869,7 @@ mod tests {
         });
         let before = c.top(1, SortKey::Threat)[0].threat;
         c.update(Msg::Tick {
-            now: 6 * score::THREAT_HALF_LIFE,
+            now: 6 * score::half_life(Signal::DefenseEvasion),
         });
         let after = c.top(1, SortKey::Threat)[0].threat;
         assert!(after < before / 10.0, "before {before} after {after}");
@@ -821,6 +937,82 @@ mod tests {
         assert!(
             fx.is_empty(),
             "an identity already alerted is not alerted again"
+        );
+    }
+
+    #[test]
+    fn moving_inside_the_private_range_is_not_a_new_network_but_a_public_address_is() {
+        let mut c = Core::new();
+        let evs: Vec<Event> = (0..20).map(|i| ev("a", "GetObject", i)).collect();
+        c.update(Msg::Events {
+            events: evs,
+            now: 20,
+        });
+        let mut office = ev("a", "GetObject", 21);
+        office.src_ip = Some(SafeText::new("10.107.112.14"));
+        let mut polled = ev("a", "DescribeEventAggregates", 22);
+        polled.src_ip = Some(SafeText::new("health.amazonaws.com"));
+        c.update(Msg::Events {
+            events: vec![office, polled],
+            now: 22,
+        });
+        let r = c.top(1, SortKey::Risk);
+        assert!(
+            !r[0]
+                .why
+                .iter()
+                .any(|w| w.detail.contains("new network") || w.detail.contains("reconnaissance")),
+            "{:?}",
+            r[0].why
+        );
+        let mut away = ev("a", "GetObject", 23);
+        away.src_ip = Some(SafeText::new("198.51.100.7"));
+        c.update(Msg::Events {
+            events: vec![away],
+            now: 23,
+        });
+        let r = c.top(1, SortKey::Risk);
+        assert!(r[0].why.iter().any(|w| w.detail.contains("new network")));
+    }
+
+    #[test]
+    fn what_a_compromised_identity_creates_is_suspect_but_an_admin_creating_users_is_not() {
+        use crate::core::model::Change;
+        let user = |name: &str| actor(name, IdentityKind::IamUser);
+        let create = |by: &str, target: &str, t: Millis| Change {
+            time: t,
+            target: user(target),
+            detail: SafeText::new(&format!("created by {by} (CreateUser)")),
+            by: Some(user(by).key()),
+            signal: None,
+        };
+        let mut c = Core::new();
+        c.update(Msg::Events {
+            events: vec![
+                ev("op", "StopLogging", 1),
+                ev("op", "AttachUserPolicy", 2),
+                ev("op", "DeleteTrail", 2),
+                ev("op", "CreateAccessKey", 2),
+                ev("admin", "ListUsers", 3),
+            ],
+            now: 3,
+        });
+        c.update(Msg::Changes {
+            changes: vec![create("op", "backdoor", 4), create("admin", "newhire", 5)],
+            now: 5,
+        });
+        let r = c.top(10, SortKey::Risk);
+        let get = |n: &str| r.iter().find(|x| x.display == n).unwrap();
+        let backdoor = get("backdoor");
+        let newhire = get("newhire");
+        assert!(backdoor.threat > 10.0 && newhire.threat == 0.0, "{r:#?}");
+        assert!(
+            backdoor
+                .why
+                .iter()
+                .any(|w| w.detail.contains("op showed threat")),
+            "{:?}",
+            backdoor.why
         );
     }
 

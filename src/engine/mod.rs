@@ -23,6 +23,8 @@ pub use sources::SourceSpec;
 /// Batches in flight between sources and the core. Live sources that find it full drop the
 /// batch and count it; finite sources (files) wait instead, so a backfill loses nothing.
 pub const CHANNEL_BATCHES: usize = 256;
+/// Identities of an inventory applied under one lock of the core.
+const INVENTORY_SLICE: usize = 2048;
 
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -128,7 +130,7 @@ impl Engine {
         tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
         for path in &opts.inventories {
             let identities = sources::load_inventory(path)?;
-            engine.tx.send(Input::Inventory { identities }).await.ok();
+            engine.deliver_inventory(identities).await;
         }
         for spec in &opts.sources {
             sources::spawn(&engine, spec.clone(), opts.demo_seed).await?;
@@ -349,8 +351,17 @@ impl Engine {
         }
     }
 
-    pub(crate) async fn deliver_inventory(&self, identities: Vec<IdentityRecord>) {
-        let _ = self.tx.send(Input::Inventory { identities }).await;
+    /// Queue an inventory in slices: the core applies one slice per lock, so the screen keeps
+    /// drawing (and the ranking keeps answering) while a large inventory loads.
+    pub(crate) async fn deliver_inventory(&self, mut identities: Vec<IdentityRecord>) {
+        while identities.len() > INVENTORY_SLICE {
+            let rest = identities.split_off(INVENTORY_SLICE);
+            let slice = std::mem::replace(&mut identities, rest);
+            let _ = self.tx.send(Input::Inventory { identities: slice }).await;
+        }
+        if !identities.is_empty() {
+            let _ = self.tx.send(Input::Inventory { identities }).await;
+        }
     }
 }
 
@@ -376,10 +387,12 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
     let mut effects = Vec::new();
     let mut total = 0u64;
     {
-        let mut core = inner.core.write().unwrap_or_else(|e| e.into_inner());
         let mut per_source: Vec<(usize, u64)> = Vec::new();
         let mut flushed = Vec::new();
         for input in inputs {
+            // One lock per input, not per drained group: readers (the screen, queries) get in
+            // between batches, so a backlog never holds the core for long.
+            let mut core = inner.core.write().unwrap_or_else(|e| e.into_inner());
             match input {
                 Input::Events {
                     source,
@@ -404,7 +417,6 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                 Input::Flush(done) => flushed.push(done),
             }
         }
-        drop(core);
         for done in flushed {
             let _ = done.send(());
         }

@@ -217,15 +217,29 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
         .map(|m| m.len())
         .sum();
     engine.set_progress(id, 0, total);
+    // Decode several files at once (decoding is the costly part), but deliver them in file
+    // order, so that a replay is the same however the threads are scheduled: which network an
+    // instance credential is first seen from decides what counts as "outside its workload".
+    // A reader ahead of the one being delivered fills its small channel and waits, so memory
+    // stays at a few batches per reader.
+    let readers = decode_threads();
+    let mut pending = std::collections::VecDeque::new();
+    let mut files = files.into_iter();
     let mut done = 0u64;
-    for file in files {
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<FileItem>(8);
-        let f2 = file.clone();
-        let read = Arc::new(AtomicU64::new(0));
-        let read2 = read.clone();
-        // Decoding is blocking work: a blocking thread reads and decodes, the task forwards.
-        let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2));
+    loop {
+        while pending.len() < readers {
+            let Some(file) = files.next() else { break };
+            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let (tx, rx) = tokio::sync::mpsc::channel::<FileItem>(8);
+            let f2 = file.clone();
+            let read = Arc::new(AtomicU64::new(0));
+            let read2 = read.clone();
+            let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2));
+            pending.push_back((file, size, rx, read, reader));
+        }
+        let Some((file, size, mut rx, read, reader)) = pending.pop_front() else {
+            break;
+        };
         while let Some(item) = rx.recv().await {
             match item {
                 FileItem::Decoded(d) => {
@@ -248,6 +262,14 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
         engine.set_progress(id, done, total);
     }
     engine.set_health(id, Health::Done, None);
+}
+
+/// How many files are decoded at once: one per core, leaving the core task its share.
+fn decode_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8)
 }
 
 enum FileItem {
@@ -372,10 +394,8 @@ fn read_file(
             && (text.starts_with('[') || text.starts_with('{') && !complete_object(text))
         {
             // A pretty-printed document (or a sequence of them): read it whole.
-            let mut rest = String::new();
-            r.read_to_string(&mut rest)?;
-            let whole = format!("{line}{rest}");
-            decode_whole(path, &whole, &mut sink);
+            r.read_to_string(&mut line)?;
+            decode_whole(path, &line, &mut sink);
             sink.finish();
             return Ok(());
         }

@@ -181,7 +181,7 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             out.inventory.extend(inv.identities);
         }
         Format::CloudTrailFile => {
-            let Some(Value::Array(items)) = v.get("Records").cloned() else {
+            let Some(Value::Array(items)) = take(v, "Records") else {
                 return Err(DecodeError::invalid(
                     "CloudTrail",
                     "Records is not an array",
@@ -205,7 +205,7 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             }
         }
         Format::Wrapped(key) => {
-            let inner = v.get(key).cloned().unwrap_or(Value::Null);
+            let inner = take(v, key).unwrap_or(Value::Null);
             decode_value(inner, out)?;
         }
         Format::EmbeddedJson(outer, inner_key) => {
@@ -220,7 +220,7 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
         Format::K8sAudit => k8s_audit::decode(v, out)?,
         Format::K8sAuditList => {
-            if let Some(Value::Array(items)) = v.get("items").cloned() {
+            if let Some(Value::Array(items)) = take(v, "items") {
                 for item in items {
                     k8s_audit::decode(item, out)?;
                 }
@@ -236,6 +236,15 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Format::K8sRbacInventory => out.inventory.extend(k8s_rbac::decode(&v)?),
     }
     Ok(())
+}
+
+/// Move a member out of an object (a delivery file's `Records` can be most of the file: it is
+/// never copied).
+fn take(v: Value, key: &str) -> Option<Value> {
+    match v {
+        Value::Object(mut m) => m.remove(key),
+        _ => None,
+    }
 }
 
 /// A short hint of what an unknown record looked like: its first keys (sanitised).
