@@ -23,6 +23,9 @@ pub use sources::SourceSpec;
 /// batch and count it; finite sources (files) wait instead, so a backfill loses nothing.
 pub const CHANNEL_BATCHES: usize = 256;
 
+/// Identities per inventory message to the core.
+const INVENTORY_SLICE: usize = 2_000;
+
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
     pub sources: Vec<SourceSpec>,
@@ -32,6 +35,8 @@ pub struct EngineOptions {
     /// Score as of the data's own time instead of the wall clock: for replaying history
     /// (`rank` on files), where wall-clock decay would zero every threat.
     pub data_clock: bool,
+    /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
+    pub crown_jewels: Vec<crate::graph::CrownJewel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,7 +114,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let (version, _) = watch::channel(0);
         let inner = Arc::new(Inner {
-            core: RwLock::new(Core::new()),
+            core: RwLock::new(Core::with_crown_jewels(opts.crown_jewels.clone())),
             ingested: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -126,8 +131,13 @@ impl Engine {
         };
         tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
         for path in &opts.inventories {
-            let identities = sources::load_inventory(path)?;
-            engine.tx.send(Input::Inventory { identities }).await.ok();
+            let mut identities = sources::load_inventory(path)?;
+            // In slices, so a large inventory never holds the core (and the screen) for long.
+            while !identities.is_empty() {
+                let rest = identities.split_off(identities.len().min(INVENTORY_SLICE));
+                let slice = std::mem::replace(&mut identities, rest);
+                engine.tx.send(Input::Inventory { identities: slice }).await.ok();
+            }
         }
         for spec in &opts.sources {
             sources::spawn(&engine, spec.clone(), opts.demo_seed).await?;
