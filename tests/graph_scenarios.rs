@@ -127,9 +127,12 @@ fn escalation_paths_rank_above_readers_and_name_their_path() {
         assert!(paths[0]["through"].as_array().unwrap().len() >= 2);
     }
     assert!(rank("user/auditor") < rank("user/q1-reader"), "{ranked:#}");
-    // The crown jewel from config.toml lifts a narrow reader of payroll above the broad reader.
-    assert!(rank("user/payroll-clerk") < rank("user/auditor"));
+    // The crown jewel from config.toml lifts a narrow reader of payroll above the other narrow
+    // reader, and the broad reader's s3:Get* on * reaches it too.
+    assert!(rank("user/payroll-clerk") < rank("user/q1-reader"));
+    assert!(why("user/payroll-clerk").contains("secrets: s3:GetObject on arn:aws:s3:::payroll-2026/march.csv"));
     assert!(why("user/payroll-clerk").contains("crown jewel: payroll"));
+    assert!(why("user/auditor").contains("crown jewel: payroll"));
     // Readers reach no one: their why has no path, and their JSON no `paths`.
     assert!(find("user/q1-reader").get("paths").is_none());
 }

@@ -362,9 +362,15 @@ impl Graph {
             self.in_work[i] = false;
             let mut nv = self.own[i];
             let mut ns = [NONE; NCLASS];
+            // An administrator already holds everything: only a stronger admin path counts.
+            let classes = if nv[NCLASS - 1] > 0.0 {
+                NCLASS - 1..NCLASS
+            } else {
+                0..NCLASS
+            };
             for e in &self.out[i] {
                 let tv = &self.val[e.to as usize];
-                for c in 0..NCLASS {
+                for c in classes.clone() {
                     let x = tv[c] * HOP;
                     if x > nv[c] {
                         nv[c] = x;
