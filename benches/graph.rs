@@ -114,16 +114,19 @@ fn one_changed(c: &mut Criterion) {
         })
     });
     let mut graph = base.clone();
-    g.bench_function("one identity loses a grant (a workload outside the role core)", |b| {
-        b.iter(|| {
-            let v = ROLES + (rng.next() % (NODES - ROLES) as u64) as u32;
-            graph.set_items(v, vec![item(Sensitivity::Low)], 0);
-            graph.invalidate(v);
-            let changed = graph.settle();
-            let total: f64 = changed.iter().map(|v| graph.score(*v)).sum();
-            black_box(total)
-        })
-    });
+    g.bench_function(
+        "one identity loses a grant (a workload outside the role core)",
+        |b| {
+            b.iter(|| {
+                let v = ROLES + (rng.next() % (NODES - ROLES) as u64) as u32;
+                graph.set_items(v, vec![item(Sensitivity::Low)], 0);
+                graph.invalidate(v);
+                let changed = graph.settle();
+                let total: f64 = changed.iter().map(|v| graph.score(*v)).sum();
+                black_box(total)
+            })
+        },
+    );
     g.finish();
     let mut g = c.benchmark_group("graph-incremental-worst");
     g.sample_size(10);

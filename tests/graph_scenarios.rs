@@ -130,7 +130,10 @@ fn escalation_paths_rank_above_readers_and_name_their_path() {
     // The crown jewel from config.toml lifts a narrow reader of payroll above the other narrow
     // reader, and the broad reader's s3:Get* on * reaches it too.
     assert!(rank("user/payroll-clerk") < rank("user/q1-reader"));
-    assert!(why("user/payroll-clerk").contains("secrets: s3:GetObject on arn:aws:s3:::payroll-2026/march.csv"));
+    assert!(
+        why("user/payroll-clerk")
+            .contains("secrets: s3:GetObject on arn:aws:s3:::payroll-2026/march.csv")
+    );
     assert!(why("user/payroll-clerk").contains("crown jewel: payroll"));
     assert!(why("user/auditor").contains("crown jewel: payroll"));
     // Readers reach no one: their why has no path, and their JSON no `paths`.

@@ -6,7 +6,8 @@ use std::collections::{HashMap, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::{
-    Change, Effect as Grant, Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
+    Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
+    Millis, Signal, Status,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};

@@ -136,7 +136,11 @@ impl Engine {
             while !identities.is_empty() {
                 let rest = identities.split_off(identities.len().min(INVENTORY_SLICE));
                 let slice = std::mem::replace(&mut identities, rest);
-                engine.tx.send(Input::Inventory { identities: slice }).await.ok();
+                engine
+                    .tx
+                    .send(Input::Inventory { identities: slice })
+                    .await
+                    .ok();
             }
         }
         for spec in &opts.sources {

@@ -17,7 +17,10 @@ pub const PASS_ROLE_SERVICES: &[(&str, &str)] = &[
     ("glue.amazonaws.com", "glue:CreateDevEndpoint"),
     ("cloudformation.amazonaws.com", "cloudformation:CreateStack"),
     ("codebuild.amazonaws.com", "codebuild:CreateProject"),
-    ("sagemaker.amazonaws.com", "sagemaker:CreateNotebookInstance"),
+    (
+        "sagemaker.amazonaws.com",
+        "sagemaker:CreateNotebookInstance",
+    ),
     ("datapipeline.amazonaws.com", "datapipeline:CreatePipeline"),
 ];
 
@@ -42,8 +45,8 @@ pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
         IdentityKind::IamRole => {
             let tags: Vec<&str> = t.tags.iter().map(String::as_str).collect();
             if let Some((direct, cond)) = trusts(&tags, &s.principal) {
-                let same_account = super::aws_policy::account(arn)
-                    == super::aws_policy::account(&s.principal);
+                let same_account =
+                    super::aws_policy::account(arn) == super::aws_policy::account(&s.principal);
                 if let Some(g) = allows(perms, "sts:AssumeRole", arn) {
                     return Some((EdgeKind::AssumeRole, cond || is_conditional(g)));
                 }
@@ -54,8 +57,8 @@ pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
             if let Some(g) = allows(perms, "iam:PassRole", arn) {
                 for (i, (svc, run)) in PASS_ROLE_SERVICES.iter().enumerate() {
                     let service = format!("service:{svc}");
-                    if let Some((_, cond)) = trusts(&tags, &service)
-                        .or_else(|| trusts_service(&tags, &service))
+                    if let Some((_, cond)) =
+                        trusts(&tags, &service).or_else(|| trusts_service(&tags, &service))
                         && let Some(r) = allows(perms, run, "*")
                     {
                         let c = cond || is_conditional(g) || is_conditional(r);

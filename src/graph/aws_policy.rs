@@ -241,9 +241,7 @@ pub fn trusts(tags: &[&str], arn: &str) -> Option<(bool, bool)> {
         };
         let hit = if p == arn || (p.contains('*') && p != "*" && wildcard(p, arn, false)) {
             Some(true)
-        } else if p == "*"
-            || (p.ends_with(":root") && acct.is_some() && account(p) == acct)
-        {
+        } else if p == "*" || (p.ends_with(":root") && acct.is_some() && account(p) == acct) {
             Some(false)
         } else {
             None
@@ -285,13 +283,25 @@ mod tests {
         assert!(wildcard("*", "anything", true));
         assert!(wildcard("a*b*c", "axxbyyc", false));
         assert!(!wildcard("a*b*c", "axxbyy", false));
-        assert!(wildcard("arn:aws:iam::1:role/*", "arn:aws:iam::1:role/admin", false));
-        assert!(!wildcard("arn:aws:iam::1:role/Admin", "arn:aws:iam::1:role/admin", false));
+        assert!(wildcard(
+            "arn:aws:iam::1:role/*",
+            "arn:aws:iam::1:role/admin",
+            false
+        ));
+        assert!(!wildcard(
+            "arn:aws:iam::1:role/Admin",
+            "arn:aws:iam::1:role/admin",
+            false
+        ));
     }
 
     #[test]
     fn actions_are_case_insensitive_resources_are_not() {
-        let p = [grant(Effect::Allow, "IAM:passrole", "arn:aws:iam::1:role/Admin")];
+        let p = [grant(
+            Effect::Allow,
+            "IAM:passrole",
+            "arn:aws:iam::1:role/Admin",
+        )];
         assert!(allows(&p, "iam:PassRole", "arn:aws:iam::1:role/Admin").is_some());
         assert!(allows(&p, "iam:PassRole", "arn:aws:iam::1:role/admin").is_none());
     }

@@ -95,7 +95,10 @@ mod tests {
 
     #[test]
     fn creating_pods_in_a_namespace_reaches_its_service_accounts_only() {
-        let ci = node("system:serviceaccount:ci:runner", &[("pods:create", "prod")]);
+        let ci = node(
+            "system:serviceaccount:ci:runner",
+            &[("pods:create", "prod")],
+        );
         let t = node(DEPLOYER, &[]);
         let other = node("system:serviceaccount:dev:app", &[]);
         assert_eq!(edge(&ci, &t), Some((EdgeKind::K8sCreatePod, false)));
@@ -129,7 +132,10 @@ mod tests {
 
     #[test]
     fn impersonating_users_reaches_users() {
-        let s = node("system:serviceaccount:ci:runner", &[("users:impersonate", "*")]);
+        let s = node(
+            "system:serviceaccount:ci:runner",
+            &[("users:impersonate", "*")],
+        );
         let mut admin = node("alice@example.com", &[]);
         admin.kind = IdentityKind::Human;
         assert_eq!(edge(&s, &admin), Some((EdgeKind::K8sImpersonate, false)));

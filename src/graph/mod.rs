@@ -100,21 +100,18 @@ impl EdgeKind {
                 "sts:AssumeRole (named in the trust policy)".into(),
             ),
             EdgeKind::PassRole(i) => {
-                let (svc, run) = aws::PASS_ROLE_SERVICES[i as usize % aws::PASS_ROLE_SERVICES.len()];
+                let (svc, run) =
+                    aws::PASS_ROLE_SERVICES[i as usize % aws::PASS_ROLE_SERVICES.len()];
                 let svc = svc.split('.').next().unwrap_or(svc);
-                (
-                    "can pass",
-                    format!("iam:PassRole to {svc} + {run}"),
-                )
+                ("can pass", format!("iam:PassRole to {svc} + {run}"))
             }
             EdgeKind::UpdateTrust => (
                 "can rewrite the trust policy of",
                 "iam:UpdateAssumeRolePolicy".into(),
             ),
-            EdgeKind::CreateAccessKey => (
-                "can create an access key for",
-                "iam:CreateAccessKey".into(),
-            ),
+            EdgeKind::CreateAccessKey => {
+                ("can create an access key for", "iam:CreateAccessKey".into())
+            }
             EdgeKind::LoginProfile => (
                 "can set a console password for",
                 "iam:CreateLoginProfile".into(),

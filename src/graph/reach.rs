@@ -439,7 +439,9 @@ impl Graph {
             let w = round1(val[c] as f64);
             let p = self.path(idx, c);
             let last = *p.last().unwrap_or(&idx);
-            let item = self.items[last as usize].iter().find(|it| class_index(it.class) == c);
+            let item = self.items[last as usize]
+                .iter()
+                .find(|it| class_index(it.class) == c);
             if p.len() == 1 {
                 let detail = item.map(|it| it.detail.as_str()).unwrap_or("");
                 why.push(Reason {
@@ -572,7 +574,11 @@ impl Graph {
 /// The blast-radius formula: every class reached counts once, at its strongest, each closing a
 /// share of what is left; other grants add a little breadth.
 fn combine(val: &[f32; NCLASS], extra: u32) -> f64 {
-    let mut ws: Vec<f64> = val.iter().filter(|w| **w > 0.0).map(|w| *w as f64).collect();
+    let mut ws: Vec<f64> = val
+        .iter()
+        .filter(|w| **w > 0.0)
+        .map(|w| *w as f64)
+        .collect();
     ws.sort_by(|a, b| b.total_cmp(a));
     let mut keep = 1.0f64;
     for w in ws {

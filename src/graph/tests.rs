@@ -81,18 +81,30 @@ fn paths(c: &mut Core, key: &str) -> Vec<String> {
 }
 
 fn admin_role() -> Value {
-    role("prod-admin", trust_account(), Value::Null, &["AdministratorAccess"])
+    role(
+        "prod-admin",
+        trust_account(),
+        Value::Null,
+        &["AdministratorAccess"],
+    )
 }
 
 #[test]
 fn assuming_a_role_needs_the_identity_policy_and_the_trust_policy() {
-    let allow = json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-*")}]);
+    let allow =
+        json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-*")}]);
     let inv = details(
         vec![
             user("both", allow.clone()),
             user("policy-only", allow.clone()),
-            user("trust-only", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}])),
-            user("named", json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}])),
+            user(
+                "trust-only",
+                json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]),
+            ),
+            user(
+                "named",
+                json!([{"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "*"}]),
+            ),
         ],
         vec![
             admin_role(),
@@ -120,10 +132,17 @@ fn assuming_a_role_needs_the_identity_policy_and_the_trust_policy() {
             "administrator of the account or cluster: can assume role/prod-admin (AdministratorAccess) via sts:AssumeRole"
         ]
     );
-    assert!(paths(&mut c, "user/policy-only").iter().all(|p| !p.contains("prod-vendor")));
+    assert!(
+        paths(&mut c, "user/policy-only")
+            .iter()
+            .all(|p| !p.contains("prod-vendor"))
+    );
     assert!(paths(&mut c, "user/trust-only").is_empty());
     let named = paths(&mut c, "user/named");
-    assert!(named[0].contains("can assume role/break-glass") && named[0].contains("trust policy"), "{named:?}");
+    assert!(
+        named[0].contains("can assume role/break-glass") && named[0].contains("trust policy"),
+        "{named:?}"
+    );
     assert!(ranked(&mut c, "user/trust-only").blast_radius < 20.0);
 }
 
@@ -137,19 +156,34 @@ fn passing_a_role_needs_a_service_that_runs_code_and_trusts_it() {
         vec![
             user("launcher", pass("ec2:RunInstances")),
             user("no-launch", pass("ec2:DescribeInstances")),
-            user("wrong-service", json!([
+            user(
+                "wrong-service",
+                json!([
                 {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arn("role", "lambda-admin")},
-                {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}])),
+                {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"}]),
+            ),
         ],
         vec![
-            role("ec2-admin", trust_service("ec2.amazonaws.com"), Value::Null, &["AdministratorAccess"]),
-            role("lambda-admin", trust_service("lambda.amazonaws.com"), Value::Null, &["AdministratorAccess"]),
+            role(
+                "ec2-admin",
+                trust_service("ec2.amazonaws.com"),
+                Value::Null,
+                &["AdministratorAccess"],
+            ),
+            role(
+                "lambda-admin",
+                trust_service("lambda.amazonaws.com"),
+                Value::Null,
+                &["AdministratorAccess"],
+            ),
         ],
     );
     let mut c = core_of(&inv);
     assert_eq!(
         paths(&mut c, "user/launcher"),
-        vec!["administrator of the account or cluster: can pass role/ec2-admin (AdministratorAccess) via iam:PassRole to ec2 + ec2:RunInstances"]
+        vec![
+            "administrator of the account or cluster: can pass role/ec2-admin (AdministratorAccess) via iam:PassRole to ec2 + ec2:RunInstances"
+        ]
     );
     assert!(paths(&mut c, "user/no-launch").is_empty());
     assert!(paths(&mut c, "user/wrong-service").is_empty());
@@ -159,48 +193,84 @@ fn passing_a_role_needs_a_service_that_runs_code_and_trusts_it() {
 fn creating_credentials_for_a_user_becomes_that_user() {
     let inv = details(
         vec![
-            user("keysmith", json!([{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": arn("user", "*")}])),
-            user("password-setter", json!([{"Effect": "Allow", "Action": ["iam:UpdateLoginProfile"], "Resource": arn("user", "admin")}])),
-            user("admin", json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}])),
+            user(
+                "keysmith",
+                json!([{"Effect": "Allow", "Action": "iam:CreateAccessKey", "Resource": arn("user", "*")}]),
+            ),
+            user(
+                "password-setter",
+                json!([{"Effect": "Allow", "Action": ["iam:UpdateLoginProfile"], "Resource": arn("user", "admin")}]),
+            ),
+            user(
+                "admin",
+                json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
+            ),
         ],
         vec![],
     );
     let mut c = core_of(&inv);
     let k = paths(&mut c, "user/keysmith");
-    assert!(k.iter().any(|p| p.contains("can create an access key for user/admin") && p.contains("iam:CreateAccessKey")), "{k:?}");
+    assert!(
+        k.iter()
+            .any(|p| p.contains("can create an access key for user/admin")
+                && p.contains("iam:CreateAccessKey")),
+        "{k:?}"
+    );
     let p = paths(&mut c, "user/password-setter");
-    assert!(p[0].contains("can set a console password for user/admin"), "{p:?}");
+    assert!(
+        p[0].contains("can set a console password for user/admin"),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn rewriting_a_trust_policy_takes_over_the_role() {
     let inv = details(
-        vec![user("rewriter", json!([{"Effect": "Allow", "Action": "iam:UpdateAssumeRolePolicy", "Resource": arn("role", "prod-admin")}]))],
-        vec![role("prod-admin", trust_service("ec2.amazonaws.com"), Value::Null, &["AdministratorAccess"])],
+        vec![user(
+            "rewriter",
+            json!([{"Effect": "Allow", "Action": "iam:UpdateAssumeRolePolicy", "Resource": arn("role", "prod-admin")}]),
+        )],
+        vec![role(
+            "prod-admin",
+            trust_service("ec2.amazonaws.com"),
+            Value::Null,
+            &["AdministratorAccess"],
+        )],
     );
     let mut c = core_of(&inv);
     let p = paths(&mut c, "user/rewriter");
-    assert!(p[0].contains("can rewrite the trust policy of role/prod-admin"), "{p:?}");
+    assert!(
+        p[0].contains("can rewrite the trust policy of role/prod-admin"),
+        "{p:?}"
+    );
 }
 
 #[test]
 fn an_explicit_deny_cuts_the_escalation() {
     let inv = details(
-        vec![user("denied", json!([
+        vec![user(
+            "denied",
+            json!([
             {"Effect": "Allow", "Action": "sts:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-*")}]))],
+            {"Effect": "Deny", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-*")}]),
+        )],
         vec![admin_role()],
     );
     let mut c = core_of(&inv);
     assert!(paths(&mut c, "user/denied").is_empty());
-    assert!(ranked(&mut c, "user/denied").blast_radius < ranked(&mut c, "role/prod-admin").blast_radius);
+    assert!(
+        ranked(&mut c, "user/denied").blast_radius < ranked(&mut c, "role/prod-admin").blast_radius
+    );
 }
 
 #[test]
 fn a_conditional_grant_is_marked_in_the_path() {
     let inv = details(
-        vec![user("mfa", json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-admin"),
-                                  "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]))],
+        vec![user(
+            "mfa",
+            json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-admin"),
+                                  "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}}}]),
+        )],
         vec![admin_role()],
     );
     let mut c = core_of(&inv);
@@ -211,12 +281,19 @@ fn a_conditional_grant_is_marked_in_the_path() {
 #[test]
 fn chains_of_escalations_are_spelled_out_hop_by_hop() {
     let inv = details(
-        vec![user("dev", json!([
+        vec![user(
+            "dev",
+            json!([
             {"Effect": "Allow", "Action": "iam:PassRole", "Resource": arn("role", "ci-runner")},
-            {"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"}]))],
+            {"Effect": "Allow", "Action": "lambda:CreateFunction", "Resource": "*"}]),
+        )],
         vec![
-            role("ci-runner", trust_service("lambda.amazonaws.com"),
-                 json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-admin")}]), &[]),
+            role(
+                "ci-runner",
+                trust_service("lambda.amazonaws.com"),
+                json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-admin")}]),
+                &[],
+            ),
             admin_role(),
         ],
     );
@@ -235,11 +312,20 @@ fn chains_of_escalations_are_spelled_out_hop_by_hop() {
 fn not_action_and_denies_leave_what_they_do_not_cover() {
     let inv = details(
         vec![
-            user("power", json!([{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}])),
-            user("star-minus-iam", json!([
+            user(
+                "power",
+                json!([{"Effect": "Allow", "NotAction": ["iam:*", "organizations:*"], "Resource": "*"}]),
+            ),
+            user(
+                "star-minus-iam",
+                json!([
                 {"Effect": "Allow", "Action": "*", "Resource": "*"},
-                {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}])),
-            user("star", json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}])),
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "*"}]),
+            ),
+            user(
+                "star",
+                json!([{"Effect": "Allow", "Action": "*", "Resource": "*"}]),
+            ),
         ],
         vec![],
     );
@@ -247,9 +333,28 @@ fn not_action_and_denies_leave_what_they_do_not_cover() {
     let power = ranked(&mut c, "user/power");
     let minus = ranked(&mut c, "user/star-minus-iam");
     let star = ranked(&mut c, "user/star");
-    assert!(power.why.iter().all(|w| !w.detail.starts_with("administrator")), "{:?}", power.why);
-    assert!(power.why.iter().any(|w| w.detail.starts_with("logging and security controls")));
-    assert!(minus.why.iter().all(|w| !w.detail.starts_with("administrator")), "{:?}", minus.why);
+    assert!(
+        power
+            .why
+            .iter()
+            .all(|w| !w.detail.starts_with("administrator")),
+        "{:?}",
+        power.why
+    );
+    assert!(
+        power
+            .why
+            .iter()
+            .any(|w| w.detail.starts_with("logging and security controls"))
+    );
+    assert!(
+        minus
+            .why
+            .iter()
+            .all(|w| !w.detail.starts_with("administrator")),
+        "{:?}",
+        minus.why
+    );
     assert!(star.blast_radius > power.blast_radius && star.blast_radius > minus.blast_radius);
 }
 
@@ -275,10 +380,21 @@ fn managed_policies_use_their_default_version_and_groups_reach_members() {
 fn a_grant_updates_the_blast_of_those_who_reach_it_and_a_revocation_lowers_it() {
     let inv = details(
         vec![
-            user("dev", json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "app")}])),
-            user("bystander", json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}])),
+            user(
+                "dev",
+                json!([{"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "app")}]),
+            ),
+            user(
+                "bystander",
+                json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]),
+            ),
         ],
-        vec![role("app", trust_account(), json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::app/*"}]), &[])],
+        vec![role(
+            "app",
+            trust_account(),
+            json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::app/*"}]),
+            &[],
+        )],
     );
     let mut c = core_of(&inv);
     let before = ranked(&mut c, "user/dev").blast_radius;
@@ -289,7 +405,8 @@ fn a_grant_updates_the_blast_of_those_who_reach_it_and_a_revocation_lowers_it() 
         .into_iter()
         .find(|r| r.principal.ends_with("role/app"))
         .unwrap();
-    target.permissions = crate::ingest::cloudtrail::managed_policy_permissions("AdministratorAccess");
+    target.permissions =
+        crate::ingest::cloudtrail::managed_policy_permissions("AdministratorAccess");
     c.update(Msg::Changes {
         changes: vec![Change {
             time: 1,
@@ -301,8 +418,15 @@ fn a_grant_updates_the_blast_of_those_who_reach_it_and_a_revocation_lowers_it() 
         now: 1,
     });
     let after = ranked(&mut c, "user/dev");
-    assert!(after.blast_radius > before + 20.0, "{before} -> {}", after.blast_radius);
-    assert!(after.why.iter().any(|w| w.detail.contains("can assume role/app (AdministratorAccess)")));
+    assert!(
+        after.blast_radius > before + 20.0,
+        "{before} -> {}",
+        after.blast_radius
+    );
+    assert!(after.why.iter().any(|w| {
+        w.detail
+            .contains("can assume role/app (AdministratorAccess)")
+    }));
     assert_eq!(ranked(&mut c, "user/bystander").blast_radius, bystander);
     // A fresh inventory without the grant takes it back.
     c.update(Msg::Inventory {
@@ -315,9 +439,12 @@ fn a_grant_updates_the_blast_of_those_who_reach_it_and_a_revocation_lowers_it() 
 #[test]
 fn containing_the_role_on_the_path_removes_most_of_the_reach() {
     let inv = details(
-        vec![user("dev", json!([
+        vec![user(
+            "dev",
+            json!([
             {"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": arn("role", "prod-admin")},
-            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::dev-scratch/*"}]))],
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::dev-scratch/*"}]),
+        )],
         vec![admin_role()],
     );
     let c = core_of(&inv);
@@ -337,8 +464,14 @@ fn containing_the_role_on_the_path_removes_most_of_the_reach() {
 fn crown_jewels_from_the_config_raise_what_reaches_them() {
     let inv = details(
         vec![
-            user("payroll-reader", json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payroll/*"}])),
-            user("logs-reader", json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}])),
+            user(
+                "payroll-reader",
+                json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::payroll/*"}]),
+            ),
+            user(
+                "logs-reader",
+                json!([{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::logs/*"}]),
+            ),
         ],
         vec![],
     );
@@ -354,8 +487,17 @@ fn crown_jewels_from_the_config_raise_what_reaches_them() {
     });
     let p = ranked(&mut c, "user/payroll-reader");
     let l = ranked(&mut c, "user/logs-reader");
-    assert!(p.blast_radius > l.blast_radius + 5.0, "{} vs {}", p.blast_radius, l.blast_radius);
-    assert!(p.why.iter().any(|w| w.detail.contains("crown jewel: payroll data")));
+    assert!(
+        p.blast_radius > l.blast_radius + 5.0,
+        "{} vs {}",
+        p.blast_radius,
+        l.blast_radius
+    );
+    assert!(
+        p.why
+            .iter()
+            .any(|w| w.detail.contains("crown jewel: payroll data"))
+    );
 }
 
 fn k8s_inventory() -> Value {
@@ -391,7 +533,11 @@ fn kubernetes_pod_creation_in_a_namespace_reaches_its_stronger_service_accounts(
     });
     let runner = ranked(&mut c, "ci:runner");
     let viewer = ranked(&mut c, "ci:viewer");
-    let path = runner.why.iter().find(|w| w.factor == "path").expect("a path");
+    let path = runner
+        .why
+        .iter()
+        .find(|w| w.factor == "path")
+        .expect("a path");
     assert_eq!(
         path.detail,
         "administrator of the account or cluster: can run a pod as serviceaccount prod/deployer (cluster-admin) via create pods"
@@ -410,7 +556,12 @@ fn worklist_reach_matches_a_breadth_first_search_on_cycles() {
         via: "x".into(),
     };
     // 0 -> 1 -> 2 -> 0 (a cycle), 2 -> 3 (admin), 4 alone.
-    for (i, c) in [(0, Sensitivity::Low), (1, Sensitivity::Data), (2, Sensitivity::Low), (4, Sensitivity::Data)] {
+    for (i, c) in [
+        (0, Sensitivity::Low),
+        (1, Sensitivity::Data),
+        (2, Sensitivity::Low),
+        (4, Sensitivity::Data),
+    ] {
         g.set_items(i, vec![item(c, c.weight() as f32)], 0);
     }
     g.set_items(3, vec![item(Sensitivity::Admin, 60.0)], 0);
@@ -440,7 +591,10 @@ fn an_identity_reaching_no_one_scores_as_before() {
     }];
     let (score, why) = crate::core::score::blast_radius(&perms);
     assert_eq!(score, 30.0);
-    assert_eq!(why[0].detail, "secrets: secretsmanager:GetSecretValue on * (via SecretsRead)");
+    assert_eq!(
+        why[0].detail,
+        "secrets: secretsmanager:GetSecretValue on * (via SecretsRead)"
+    );
     let rec = IdentityRecord {
         provider: crate::core::model::Provider::Aws,
         principal: SafeText::new("arn:aws:iam::1:user/x"),
