@@ -250,7 +250,7 @@ pub fn trusts(tags: &[&str], arn: &str) -> Option<(bool, bool)> {
             let cand = (direct, conditional);
             best = Some(match best {
                 None => cand,
-                Some(b) if (!b.1 && b.0) => b,
+                Some(b) if !b.1 && b.0 => b,
                 Some(_) if !conditional => cand,
                 Some(b) => b,
             });

@@ -384,10 +384,11 @@ impl Graph {
                 self.succ[i] = ns;
                 self.mark(v);
                 if grew {
-                    for k in 0..self.rev[i].len() {
-                        let s = self.rev[i][k];
+                    let preds = std::mem::take(&mut self.rev[i]);
+                    for &s in &preds {
                         self.push(s);
                     }
+                    self.rev[i] = preds;
                 }
             }
         }
