@@ -33,6 +33,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "keymap",
     "policy",
     "providers",
+    "crown_jewels",
 ];
 
 /// One thing wrong in a config, theme or keymap file: which file, which entry, what.
@@ -130,6 +131,11 @@ pub struct Config {
     /// `[providers.aws]`, `[providers.vault]`, …: kept as TOML for the executors to read.
     #[serde(default)]
     pub providers: toml::Table,
+    /// `[[crown_jewels]]`: resources (`arn = "arn:aws:s3:::payroll*"`) or Kubernetes
+    /// namespaces (`namespace = "payments*"`) that count as at least `sensitivity` (default
+    /// `secrets`) in every blast radius that reaches them.
+    #[serde(default)]
+    pub crown_jewels: Vec<crate::graph::CrownJewel>,
     /// The file this was loaded from, when there was one (relative paths are relative to it).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -156,6 +162,7 @@ impl Default for Config {
             keymap: default_keymap(),
             policy: None,
             providers: toml::Table::new(),
+            crown_jewels: Vec::new(),
             path: None,
             user_dir: None,
         }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod core;
 pub mod engine;
 pub mod exit;
+pub mod graph;
 pub mod headless;
 pub mod ingest;
 pub mod mcp;

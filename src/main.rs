@@ -215,6 +215,7 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         inventories,
         demo_seed: g.demo_seed,
         data_clock: false,
+        crown_jewels: config.crown_jewels.clone(),
     })
 }
 

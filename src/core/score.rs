@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::model::{Effect, Event, Millis, Permission, Sensitivity, Signal, Status};
+use crate::core::model::{Event, Millis, Permission, Sensitivity, Signal, Status};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Reason {
@@ -96,51 +96,14 @@ pub fn classify(p: &Permission) -> Sensitivity {
     }
 }
 
-/// Blast radius (0–100) with one reason per sensitivity class reached. Each class counts once,
-/// at its strongest grant; a specific resource counts less than a wildcard; explicit denies of
-/// the same action remove a grant.
+/// Blast radius (0–100) of a lone set of grants, with one reason per sensitivity class reached.
+/// Each class counts once, at its strongest grant; a specific resource counts less than a
+/// wildcard; explicit denies remove what they cover. The core scores identities through the
+/// permission graph (`crate::graph`), which adds what they reach through other identities; this
+/// is the same computation for an identity that reaches no one.
 pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
-    let mut best: Vec<(Sensitivity, f64, &Permission)> = Vec::new();
-    for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
-        let denied = perms.iter().any(|d| {
-            d.effect == Effect::Deny
-                && d.action == p.action
-                && (d.resource.as_str() == "*" || d.resource == p.resource)
-        });
-        if denied {
-            continue;
-        }
-        let s = classify(p);
-        let breadth = if p.resource.as_str() == "*" || p.resource.ends_with("/*") {
-            1.0
-        } else {
-            0.7
-        };
-        let w = s.weight() * breadth;
-        match best.iter_mut().find(|(bs, _, _)| *bs == s) {
-            Some(e) if e.1 >= w => {}
-            Some(e) => *e = (s, w, p),
-            None => best.push((s, w, p)),
-        }
-    }
-    best.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let mut keep = 1.0f64;
-    let mut why = Vec::with_capacity(best.len());
-    for (s, w, p) in &best {
-        keep *= 1.0 - (w / 100.0).min(0.99);
-        let mut detail = format!("{}: {} on {}", s.label(), p.action, p.resource);
-        if let Some(v) = &p.via {
-            detail.push_str(&format!(" (via {v})"));
-        }
-        why.push(Reason {
-            factor: "permission".into(),
-            detail,
-            weight: round1(*w),
-        });
-    }
-    let extra = perms.len().saturating_sub(best.len()).min(20) as f64 * 0.25;
-    let score = (100.0 * (1.0 - keep) + extra).min(100.0);
-    (round1(score), why)
+    let b = crate::graph::reach::standalone(crate::core::model::Provider::Other, perms);
+    (b.score, b.why)
 }
 
 /// Weight of a routine signal (reads, listing, denials) seen without a strong one.
@@ -413,6 +376,7 @@ pub fn round1(x: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::model::Effect;
     use crate::core::text::SafeText;
 
     fn perm(action: &str, resource: &str, via: Option<&str>) -> Permission {

@@ -7,11 +7,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::core::containment::{self, Contained, Leak};
 use crate::core::model::{
-    Change, Credential, CredentialKind, Event, IdentityKind, IdentityRecord, Millis, Signal, Status,
+    Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
+    Millis, Signal, Status,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
 use crate::core::text::SafeText;
+use crate::graph::{CrownJewel, Graph, ReachPath};
 
 /// How many recent events the core keeps (with their raw records) for feeds and evidence.
 pub const FEED_CAP: usize = 4096;
@@ -67,6 +69,8 @@ pub struct IdentityState {
     pub last_seen: Option<Millis>,
     pub blast: f64,
     pub blast_why: Vec<Reason>,
+    /// The paths behind the blast radius: one per class reached through other identities.
+    pub blast_paths: Vec<ReachPath>,
     pub threat: f64,
     pub threat_why: Vec<Reason>,
     pub risk: f64,
@@ -91,6 +95,7 @@ impl IdentityState {
             last_seen: None,
             blast,
             blast_why,
+            blast_paths: Vec::new(),
             threat: 0.0,
             threat_why: Vec::new(),
             risk,
@@ -190,6 +195,19 @@ pub struct RankedIdentity {
     pub last_seen: Option<String>,
     pub credentials: Vec<Credential>,
     pub why: Vec<Reason>,
+    /// How the blast radius is reached through other identities (absent when only directly).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<ReachPath>,
+}
+
+/// What containing one identity would do to the selected one's reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContainmentEffect {
+    /// "disabling access key AKIA…", "containing role/prod-admin (aws.deny_all)".
+    pub action: String,
+    /// Share (0–1) of the sensitive grants it reaches that this removes.
+    pub removes: f64,
+    pub blast_after: f64,
 }
 
 #[derive(Debug, Default)]
@@ -212,11 +230,25 @@ pub struct Core {
     /// Containment leaks seen, oldest first, one per action.
     leaks: Vec<Leak>,
     leaked: HashSet<String>,
+    /// The permission graph behind every blast radius.
+    graph: Graph,
 }
 
 impl Core {
     pub fn new() -> Core {
         Core::default()
+    }
+
+    /// A core whose blast radius counts these crown jewels (from `config.toml`).
+    pub fn with_crown_jewels(jewels: Vec<CrownJewel>) -> Core {
+        Core {
+            graph: Graph::new(jewels),
+            ..Core::default()
+        }
+    }
+
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     pub fn now(&self) -> Millis {
@@ -247,12 +279,23 @@ impl Core {
             Msg::Inventory { identities, now } => {
                 self.now = self.now.max(now);
                 for rec in identities {
+                    let n = self.ids.len();
                     let idx = self.intern(&rec);
+                    let fresh = self.ids.len() > n;
                     let st = &mut self.ids[idx as usize];
+                    let old = (st.record.permissions.clone(), st.record.tags.clone());
                     merge_record(&mut st.record, rec, true);
-                    let (b, why) = score::blast_radius(&st.record.permissions);
-                    st.blast = b;
-                    st.blast_why = why;
+                    let r = &st.record;
+                    let same = old.0 == r.permissions && old.1.iter().all(|t| r.tags.contains(t));
+                    let grew = fresh
+                        || (old.0.iter().all(|p| r.permissions.contains(p))
+                            && old.1.iter().all(|t| r.tags.contains(t))
+                            && r.permissions
+                                .iter()
+                                .all(|p| p.effect == Grant::Allow || old.0.contains(p)));
+                    if fresh || !same || r.tags.len() != old.1.len() {
+                        self.graph.upsert(idx, &self.ids[idx as usize].record, grew);
+                    }
                     self.rescore(idx, &mut effects);
                 }
             }
@@ -302,6 +345,7 @@ impl Core {
                 }
             }
         }
+        self.settle_graph(&mut effects);
         self.version += 1;
         for e in &effects {
             if self.alerts.len() >= 256 {
@@ -341,11 +385,16 @@ impl Core {
     fn ingest(&mut self, e: Event, effects: &mut Vec<Effect>) {
         // Replayed history has its own clock: scores are as of the latest event seen.
         self.now = self.now.max(e.time);
+        let n = self.ids.len();
         let idx = self.intern(&e.actor);
-        let new_grants;
+        let fresh = self.ids.len() > n;
         let signals = {
             let st = &mut self.ids[idx as usize];
-            new_grants = merge_from(&mut st.record, &e.actor);
+            let before = shape(&st.record);
+            merge_from(&mut st.record, &e.actor);
+            if fresh || shape(&st.record) != before {
+                self.graph.upsert(idx, &st.record, true);
+            }
             if let Some(c) = &e.credential {
                 upsert_credential_ref(&mut st.record.credentials, c);
             }
@@ -395,13 +444,6 @@ impl Core {
             self.in_hot[idx as usize] = true;
             self.hot.push(idx);
         }
-        // Blast radius only moves when the identity shows a permission not seen before.
-        if new_grants {
-            let st = &mut self.ids[idx as usize];
-            let (b, why) = score::blast_radius(&st.record.permissions);
-            st.blast = b;
-            st.blast_why = why;
-        }
         self.rescore(idx, effects);
         let leaks: Vec<Leak> = self
             .contained
@@ -441,14 +483,14 @@ impl Core {
                 .map(|&i| &self.ids[i as usize])
                 .filter(|by| by.threat >= SUSPECT_THREAT && by.threat_state.shows_compromise())
                 .map(|by| (by.display().to_string(), by.threat));
+        let n = self.ids.len();
         let idx = self.intern(&c.target);
+        let fresh = self.ids.len() > n;
         let st = &mut self.ids[idx as usize];
-        let grants = !c.target.permissions.is_empty();
+        let before = shape(&st.record);
         merge_record(&mut st.record, c.target, false);
-        if grants {
-            let (b, why) = score::blast_radius(&st.record.permissions);
-            st.blast = b;
-            st.blast_why = why;
+        if fresh || shape(&st.record) != before {
+            self.graph.upsert(idx, &st.record, true);
         }
         let mut detail = c.detail.to_string();
         let signal = match &suspect {
@@ -460,6 +502,7 @@ impl Core {
             }
             None => c.signal,
         };
+        let st = &mut self.ids[idx as usize];
         if let Some(s) = signal {
             st.threat_state.record(s, c.time);
             if !self.in_hot[idx as usize] {
@@ -479,6 +522,23 @@ impl Core {
             st.changes_why.push(reason);
         }
         self.rescore(idx, effects);
+    }
+
+    /// Bring the graph's reach up to date and re-score the identities whose blast it changed.
+    fn settle_graph(&mut self, effects: &mut Vec<Effect>) {
+        for idx in self.graph.settle() {
+            let b = self.graph.blast(idx);
+            let Some(st) = self.ids.get_mut(idx as usize) else {
+                continue;
+            };
+            if st.blast == b.score && st.blast_why == b.why {
+                continue;
+            }
+            st.blast = b.score;
+            st.blast_why = b.why;
+            st.blast_paths = b.paths;
+            self.rescore(idx, effects);
+        }
     }
 
     fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
@@ -611,7 +671,47 @@ impl Core {
             last_seen: st.last_seen.map(format_time),
             credentials: st.record.credentials.clone(),
             why: st.why(),
+            paths: st.blast_paths.clone(),
         })
+    }
+
+    /// What containing the identity, or each identity on its paths, would remove from its reach.
+    pub fn containments(&self, idx: u32) -> Vec<ContainmentEffect> {
+        let Some(st) = self.ids.get(idx as usize) else {
+            return Vec::new();
+        };
+        self.graph
+            .containments(idx)
+            .into_iter()
+            .filter_map(|c| {
+                let target = self.ids.get(c.node as usize)?;
+                let action = if c.node == idx {
+                    match st
+                        .record
+                        .credentials
+                        .iter()
+                        .find(|k| k.status == crate::core::model::CredentialStatus::Active)
+                    {
+                        Some(k) if k.kind == CredentialKind::AccessKey => {
+                            format!("disabling access key {}", k.id)
+                        }
+                        Some(k) => format!("revoking credential {}", k.id),
+                        None => format!("containing it ({})", containment_kind(&target.record)),
+                    }
+                } else {
+                    format!(
+                        "containing {} ({})",
+                        crate::graph::short_name(target.record.principal.as_str()),
+                        containment_kind(&target.record)
+                    )
+                };
+                Some(ContainmentEffect {
+                    action,
+                    removes: c.removes,
+                    blast_after: c.blast_after,
+                })
+            })
+            .collect()
     }
 
     /// The top `n` under `by`, as scripts see them.
@@ -623,6 +723,25 @@ impl Core {
             .filter_map(|(i, idx)| self.ranked(idx, i + 1))
             .collect()
     }
+}
+
+/// The containment action kind that stops an identity being used as a step.
+fn containment_kind(r: &IdentityRecord) -> &'static str {
+    use crate::core::model::Provider;
+    match (r.provider, r.kind) {
+        (Provider::Aws, IdentityKind::IamUser) => "aws.disable_access_key",
+        (Provider::Aws, _) => "aws.deny_all",
+        (Provider::Kubernetes, _) => "k8s.delete_rolebinding",
+        (Provider::Vault, _) => "vault.disable_entity",
+        (Provider::Github, _) => "github.revoke_credential",
+        (Provider::Gcp, _) => "gcp.disable_service_account_key",
+        _ => "contain",
+    }
+}
+
+/// What of a record the graph depends on, to tell whether a merge changed it.
+fn shape(r: &IdentityRecord) -> (IdentityKind, usize, usize) {
+    (r.kind, r.permissions.len(), r.tags.len())
 }
 
 /// A credential bound to one workload: an instance-profile session, a pod's token.

@@ -35,6 +35,8 @@ pub struct EngineOptions {
     /// Score as of the data's own time instead of the wall clock: for replaying history
     /// (`rank` on files), where wall-clock decay would zero every threat.
     pub data_clock: bool,
+    /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
+    pub crown_jewels: Vec<crate::graph::CrownJewel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,7 +114,7 @@ impl Engine {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
         let (version, _) = watch::channel(0);
         let inner = Arc::new(Inner {
-            core: RwLock::new(Core::new()),
+            core: RwLock::new(Core::with_crown_jewels(opts.crown_jewels.clone())),
             ingested: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),

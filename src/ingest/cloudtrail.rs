@@ -355,18 +355,34 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
                 _ => Vec::new(),
             }
         };
-        let actions = list("Action");
+        // `NotAction` / `NotResource` become one `not a, b` pattern (graph::aws_policy reads
+        // them); a statement with a `Condition` is marked in `via`.
+        let not = crate::graph::aws_policy::NOT;
+        let mut actions = list("Action");
+        let not_actions = list("NotAction");
+        if !not_actions.is_empty() {
+            actions.push(format!("{not}{}", not_actions.join(", ")));
+        }
         let mut resources = list("Resource");
+        let not_resources = list("NotResource");
+        if !not_resources.is_empty() {
+            resources.push(format!("{not}{}", not_resources.join(", ")));
+        }
         if resources.is_empty() {
             resources.push("*".into());
         }
+        let via = if st.get("Condition").is_some() {
+            format!("{via}{}", crate::graph::aws_policy::CONDITIONAL)
+        } else {
+            via.to_string()
+        };
         for a in actions.iter().take(64) {
             for r in resources.iter().take(8) {
                 out.push(Permission {
                     action: safe(a),
                     resource: safe(r),
                     effect,
-                    via: Some(safe(via)),
+                    via: Some(safe(&via)),
                     sensitivity: None,
                 });
             }

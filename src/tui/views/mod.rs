@@ -509,6 +509,21 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         lines.push(DetailLine::Note(SafeText::new("no permissions known")));
     }
     lines.extend(st.blast_why.iter().map(reason));
+    // Where it reaches through others, what each containment would take away.
+    if !st.blast_paths.is_empty() {
+        lines.push(DetailLine::Heading(
+            "Containment: effect on what it reaches".into(),
+        ));
+        for c in core.containments(id).into_iter().take(4) {
+            lines.push(DetailLine::Note(SafeText::new(&format!(
+                "{} removes {:.0}% of the sensitive grants it reaches (blast {:.1} → {:.1})",
+                c.action,
+                c.removes * 100.0,
+                st.blast,
+                c.blast_after
+            ))));
+        }
+    }
 
     let perms = &st.record.permissions;
     let denies = perms.iter().filter(|p| p.effect == Effect::Deny).count();

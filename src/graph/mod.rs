@@ -1,0 +1,385 @@
+//! The permission graph: identities as nodes, with what each can do directly (its sensitive
+//! grants, classified and weighted) and an edge for every way it can become another identity
+//! (AWS `sts:AssumeRole`, `iam:PassRole` with a service that runs code, credentials created for
+//! others; Kubernetes pods, exec, token secrets and impersonation; Vault token creation).
+//! Blast radius is what an identity reaches through that graph, weighted by sensitivity, each
+//! class with the path that reaches it. Pure: no clock, no I/O; the core owns one `Graph`.
+
+pub mod aws;
+pub mod aws_policy;
+pub mod k8s;
+pub mod reach;
+pub mod vault;
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::model::{Effect, IdentityKind, IdentityRecord, Permission, Provider, Sensitivity};
+use crate::core::score::classify;
+
+pub use reach::{Blast, Containment, Graph, ReachPath};
+
+/// Sensitivity classes, in the order of `Sensitivity`'s variants.
+pub const CLASSES: [Sensitivity; 6] = [
+    Sensitivity::Low,
+    Sensitivity::Data,
+    Sensitivity::Production,
+    Sensitivity::Secrets,
+    Sensitivity::SecurityControls,
+    Sensitivity::Admin,
+];
+pub const NCLASS: usize = CLASSES.len();
+
+pub fn class_index(s: Sensitivity) -> usize {
+    s as usize
+}
+
+/// What the graph keeps of an identity: enough to find edges to and from it.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub provider: Provider,
+    pub kind: IdentityKind,
+    pub principal: String,
+    pub tags: Vec<String>,
+    /// The grants, kept only for identities that may escalate (others need none).
+    pub perms: Vec<Permission>,
+}
+
+impl NodeInfo {
+    pub fn from_record(r: &IdentityRecord) -> NodeInfo {
+        NodeInfo {
+            provider: r.provider,
+            kind: r.kind,
+            principal: r.principal.to_string(),
+            tags: r.tags.iter().map(|t| t.to_string()).collect(),
+            perms: Vec::new(),
+        }
+    }
+
+    /// A short name for paths: `role/prod-admin`, `serviceaccount prod/deployer`.
+    pub fn short_name(&self) -> String {
+        short_name(&self.principal)
+    }
+}
+
+pub fn short_name(principal: &str) -> String {
+    if let Some(rest) = principal.strip_prefix("system:serviceaccount:") {
+        return format!("serviceaccount {}", rest.replacen(':', "/", 1));
+    }
+    if principal.starts_with("arn:") {
+        let tail = principal.splitn(6, ':').nth(5).unwrap_or(principal);
+        return tail.to_string();
+    }
+    principal.to_string()
+}
+
+/// One way to become another identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    AssumeRole,
+    AssumeRoleTrusted,
+    /// Index into `aws::PASS_ROLE_SERVICES`.
+    PassRole(u8),
+    UpdateTrust,
+    CreateAccessKey,
+    LoginProfile,
+    K8sCreatePod,
+    K8sExec,
+    K8sSecret,
+    K8sToken,
+    K8sImpersonate,
+    VaultToken,
+}
+
+impl EdgeKind {
+    /// (what it lets one do to the target, the grant it rests on).
+    pub fn words(self) -> (&'static str, String) {
+        match self {
+            EdgeKind::AssumeRole => ("can assume", "sts:AssumeRole".into()),
+            EdgeKind::AssumeRoleTrusted => (
+                "can assume",
+                "sts:AssumeRole (named in the trust policy)".into(),
+            ),
+            EdgeKind::PassRole(i) => {
+                let (svc, run) =
+                    aws::PASS_ROLE_SERVICES[i as usize % aws::PASS_ROLE_SERVICES.len()];
+                let svc = svc.split('.').next().unwrap_or(svc);
+                ("can pass", format!("iam:PassRole to {svc} + {run}"))
+            }
+            EdgeKind::UpdateTrust => (
+                "can rewrite the trust policy of",
+                "iam:UpdateAssumeRolePolicy".into(),
+            ),
+            EdgeKind::CreateAccessKey => {
+                ("can create an access key for", "iam:CreateAccessKey".into())
+            }
+            EdgeKind::LoginProfile => (
+                "can set a console password for",
+                "iam:CreateLoginProfile".into(),
+            ),
+            EdgeKind::K8sCreatePod => ("can run a pod as", "create pods".into()),
+            EdgeKind::K8sExec => ("can exec into the pods of", "pods/exec".into()),
+            EdgeKind::K8sSecret => ("can read the token secret of", "get secrets".into()),
+            EdgeKind::K8sToken => ("can mint a token for", "serviceaccounts/token".into()),
+            EdgeKind::K8sImpersonate => ("can impersonate", "impersonate".into()),
+            EdgeKind::VaultToken => (
+                "can create a token with the policies of",
+                "auth/token/create with sudo".into(),
+            ),
+        }
+    }
+}
+
+/// A crown jewel from `config.toml`: resources (ARN glob) or Kubernetes namespaces (glob) that
+/// count as at least `sensitivity` whatever the action's default class.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CrownJewel {
+    /// A name for paths ("payroll data"); defaults to the pattern.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// An ARN glob: `arn:aws:s3:::payroll*`.
+    #[serde(default)]
+    pub arn: Option<String>,
+    /// A Kubernetes namespace glob: `payments*`.
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default = "jewel_default")]
+    pub sensitivity: Sensitivity,
+}
+
+fn jewel_default() -> Sensitivity {
+    Sensitivity::Secrets
+}
+
+impl CrownJewel {
+    fn label(&self) -> &str {
+        self.name
+            .as_deref()
+            .or(self.arn.as_deref())
+            .or(self.namespace.as_deref())
+            .unwrap_or("crown jewel")
+    }
+
+    /// Whether an allowed grant reaches this jewel.
+    fn reached_by(&self, provider: Provider, p: &Permission) -> bool {
+        let action = p.action.as_str();
+        let res = p.resource.as_str();
+        if let Some(glob) = &self.arn {
+            if provider != Provider::Aws {
+                return false;
+            }
+            // The jewel's service must be the action's (or the action any).
+            let svc = glob.split(':').nth(2).unwrap_or("");
+            let action_svc = action.split(':').next().unwrap_or("");
+            let svc_ok = action == "*"
+                || action.starts_with(aws_policy::NOT)
+                || action_svc.eq_ignore_ascii_case(svc)
+                || action_svc == "*";
+            let res_ok = res == "*"
+                || aws_policy::wildcard(res, glob, false)
+                || aws_policy::wildcard(glob, res, false);
+            return svc_ok && res_ok;
+        }
+        if let Some(glob) = &self.namespace {
+            if provider != Provider::Kubernetes {
+                return false;
+            }
+            return res == "*" || aws_policy::wildcard(glob, res, false);
+        }
+        false
+    }
+}
+
+/// A sensitive thing an identity reaches by itself: the strongest grant of one class.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Item {
+    pub class: Sensitivity,
+    pub weight: f32,
+    /// `* on * (via AdministratorAccess)`, as the blast reasons have always shown grants.
+    pub detail: String,
+    /// What the grant comes from, for paths: `AdministratorAccess`, or the grant itself.
+    pub via: String,
+}
+
+/// Probe actions that decide the class of a wildcard or `NotAction` grant, strongest first.
+const PROBES: &[(Sensitivity, &str)] = &[
+    (Sensitivity::Admin, "iam:PutUserPolicy"),
+    (Sensitivity::Admin, "iam:AttachRolePolicy"),
+    (Sensitivity::Admin, "iam:CreateAccessKey"),
+    (Sensitivity::Admin, "iam:PassRole"),
+    (Sensitivity::SecurityControls, "cloudtrail:StopLogging"),
+    (Sensitivity::SecurityControls, "guardduty:DeleteDetector"),
+    (Sensitivity::Secrets, "secretsmanager:GetSecretValue"),
+    (Sensitivity::Secrets, "ssm:GetParameter"),
+    (Sensitivity::Data, "s3:GetObject"),
+    (Sensitivity::Data, "dynamodb:Scan"),
+    (Sensitivity::Low, "ec2:DescribeInstances"),
+];
+
+/// The class of an allowed grant, given the identity's denies: a wildcard whose strongest
+/// actions are all denied (or excluded by `NotAction`) counts as what is left.
+fn effective_class(p: &Permission, perms: &[Permission]) -> Sensitivity {
+    let action = p.action.as_str();
+    let res = p.resource.as_str();
+    let not = action.starts_with(aws_policy::NOT);
+    let wild = action.contains('*') || action.contains('?');
+    let base = if not { Sensitivity::Admin } else { classify(p) };
+    if !(not || wild) {
+        return base;
+    }
+    let has_deny = perms.iter().any(|d| d.effect == Effect::Deny);
+    if !not && !has_deny {
+        return base;
+    }
+    let probe_res = if res == "*" || res.starts_with(aws_policy::NOT) {
+        "arn:aws:iam::0:probe"
+    } else {
+        res
+    };
+    let matching: Vec<&(Sensitivity, &str)> = PROBES
+        .iter()
+        .filter(|(_, a)| aws_policy::action_matches(action, a))
+        .collect();
+    if matching.is_empty() {
+        return if not { Sensitivity::Low } else { base };
+    }
+    let open = |(_, a): &&(Sensitivity, &str)| !aws_policy::denied(perms, a, probe_res);
+    let strongest_open = matching
+        .iter()
+        .find(|m| open(m))
+        .map(|(s, _)| *s)
+        .unwrap_or(Sensitivity::Low);
+    if not {
+        return strongest_open;
+    }
+    let of_base: Vec<_> = matching.iter().filter(|(c, _)| *c == base).collect();
+    if !of_base.is_empty() && !of_base.iter().any(|m| open(m)) {
+        strongest_open.min(base)
+    } else {
+        base
+    }
+}
+
+/// Whether a deny covers an allowed grant entirely (same or wider action and resource).
+fn fully_denied(p: &Permission, perms: &[Permission]) -> bool {
+    perms.iter().any(|d| {
+        d.effect == Effect::Deny
+            && !aws_policy::is_conditional(d)
+            && (d.action == p.action
+                || aws_policy::wildcard(d.action.as_str(), p.action.as_str(), true))
+            && (d.resource.as_str() == "*"
+                || d.resource == p.resource
+                || aws_policy::wildcard(d.resource.as_str(), p.resource.as_str(), false))
+    })
+}
+
+/// The sensitive things an identity reaches by itself, one per class (the strongest grant), and
+/// the count of its other allowed grants (each adds a little breadth, as before the graph).
+pub fn own_items(
+    provider: Provider,
+    perms: &[Permission],
+    jewels: &[CrownJewel],
+) -> (Vec<Item>, usize) {
+    let mut best: Vec<Item> = Vec::new();
+    let mut allowed = 0usize;
+    for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
+        if fully_denied(p, perms) {
+            continue;
+        }
+        allowed += 1;
+        let action = p.action.as_str();
+        let mut class = effective_class(p, perms);
+        if action.ends_with(":bind") || action.ends_with(":escalate") {
+            class = Sensitivity::Admin;
+        }
+        // Becoming someone else is what the graph's edges model: such a grant reaches what its
+        // targets reach (a path), not "administrator" by itself.
+        if modelled_escalation(provider, action) {
+            class = Sensitivity::Low;
+        }
+        let res = p.resource.as_str();
+        let breadth = if res == "*" || res.ends_with("/*") || res.starts_with(aws_policy::NOT) {
+            1.0
+        } else {
+            0.7
+        };
+        let mut w = class.weight() * breadth;
+        let mut detail = format!("{} on {}", p.action, p.resource);
+        if let Some(v) = &p.via {
+            detail.push_str(&format!(" (via {v})"));
+        }
+        for j in jewels {
+            if j.reached_by(provider, p) && j.sensitivity >= class {
+                class = j.sensitivity;
+                w = w.max(class.weight());
+                detail.push_str(&format!(" [crown jewel: {}]", j.label()));
+                break;
+            }
+        }
+        let via = p
+            .via
+            .as_ref()
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| format!("{} on {}", p.action, p.resource));
+        let item = Item {
+            class,
+            weight: w as f32,
+            detail,
+            via,
+        };
+        match best.iter_mut().find(|b| b.class == class) {
+            Some(b) if b.weight >= item.weight => {}
+            Some(b) => *b = item,
+            None => best.push(item),
+        }
+    }
+    let extra = allowed.saturating_sub(best.len());
+    best.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    (best, extra)
+}
+
+/// A grant of exactly one of the actions the graph turns into edges.
+fn modelled_escalation(provider: Provider, action: &str) -> bool {
+    if action.contains('*') || action.contains('?') || action.starts_with(aws_policy::NOT) {
+        return false;
+    }
+    match provider {
+        Provider::Aws => aws::ESCALATION_ACTIONS
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(action)),
+        _ => false,
+    }
+}
+
+/// Whether an identity's grants may let it become someone else (only those are kept and
+/// scanned for edges).
+pub fn may_escalate(provider: Provider, perms: &[Permission]) -> bool {
+    let actions: &[&str] = match provider {
+        Provider::Aws => aws::ESCALATION_ACTIONS,
+        Provider::Kubernetes => k8s::ESCALATION_ACTIONS,
+        Provider::Vault => vault::ESCALATION_ACTIONS,
+        _ => return false,
+    };
+    perms.iter().any(|p| {
+        p.effect == Effect::Allow
+            && (p.action.as_str() == "*"
+                || actions
+                    .iter()
+                    .any(|a| aws_policy::action_matches(p.action.as_str(), a)))
+    })
+}
+
+/// The strongest way `s` (an escalator) can become `t`.
+pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
+    if s.provider != t.provider {
+        return None;
+    }
+    match s.provider {
+        Provider::Aws => aws::edge(s, t),
+        Provider::Kubernetes => k8s::edge(s, t),
+        Provider::Vault => vault::edge(s, t),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,599 @@
+//! The graph and what each identity reaches through it.
+//!
+//! Every node has its own sensitive items (one weight per class). What a node reaches in class
+//! `c` is `max(own[c], HOP × max over its edges of reach[c] of the target)`: the best thing of
+//! that class anywhere downstream, discounted by 10% a hop, with a successor pointer per class
+//! that spells out the path. That is a fixpoint over the graph (cycles never improve a value,
+//! since a hop only discounts), computed with a worklist: a node whose reach changes puts its
+//! predecessors back on the list. All identities at once is one pass over the edges per
+//! improvement wave; a change to one identity re-examines only the identities that can reach it
+//! (a grant that only adds, the common case, only those whose reach improves).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use super::{CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, class_index, edge, own_items};
+use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
+use crate::core::score::{Reason, round1};
+
+/// What one hop keeps of a reachable weight.
+pub const HOP: f32 = 0.9;
+const NONE: u32 = u32::MAX;
+/// Longest path spelled out (longer chains are cut, never looped).
+const MAX_PATH: usize = 12;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Edge {
+    pub to: u32,
+    pub kind: EdgeKind,
+    pub conditional: bool,
+}
+
+/// One path from an identity to the strongest thing of a class it can reach.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReachPath {
+    pub sensitivity: Sensitivity,
+    pub weight: f64,
+    /// Identity keys from the identity itself to the one holding the grant.
+    pub through: Vec<String>,
+    pub detail: String,
+}
+
+/// An identity's blast radius, its reasons and its paths.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Blast {
+    pub score: f64,
+    pub why: Vec<Reason>,
+    pub paths: Vec<ReachPath>,
+}
+
+/// The effect of containing one identity on another's reach.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Containment {
+    /// The identity contained (the subject itself, or one on its paths).
+    pub node: u32,
+    /// Share (0–1) of the sensitive grants the subject reaches that containment removes.
+    pub removes: f64,
+    /// The blast radius left.
+    pub blast_after: f64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Graph {
+    nodes: Vec<NodeInfo>,
+    present: Vec<bool>,
+    escalators: Vec<u32>,
+    is_escalator: Vec<bool>,
+    by_key: HashMap<String, u32>,
+    /// Principal ARN → roles whose trust policy names it.
+    trusted_by: HashMap<String, Vec<u32>>,
+    out: Vec<Vec<Edge>>,
+    rev: Vec<Vec<u32>>,
+    items: Vec<Vec<Item>>,
+    own: Vec<[f32; NCLASS]>,
+    extra: Vec<u32>,
+    val: Vec<[f32; NCLASS]>,
+    succ: Vec<[u32; NCLASS]>,
+    jewels: Vec<CrownJewel>,
+    work: Vec<u32>,
+    in_work: Vec<bool>,
+    changed: Vec<u32>,
+    in_changed: Vec<bool>,
+    edges: usize,
+}
+
+impl Graph {
+    pub fn new(jewels: Vec<CrownJewel>) -> Graph {
+        Graph {
+            jewels,
+            ..Graph::default()
+        }
+    }
+
+    pub fn jewels(&self) -> &[CrownJewel] {
+        &self.jewels
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+    pub fn edge_count(&self) -> usize {
+        self.edges
+    }
+
+    pub fn out_edges(&self, idx: u32) -> &[Edge] {
+        self.out.get(idx as usize).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    fn grow(&mut self, idx: u32) {
+        let n = idx as usize + 1;
+        if self.nodes.len() >= n {
+            return;
+        }
+        let blank = NodeInfo {
+            provider: Provider::Other,
+            kind: crate::core::IdentityKind::Unknown,
+            principal: String::new(),
+            tags: Vec::new(),
+            perms: Vec::new(),
+        };
+        self.nodes.resize(n, blank);
+        self.present.resize(n, false);
+        self.is_escalator.resize(n, false);
+        self.out.resize_with(n, Vec::new);
+        self.rev.resize_with(n, Vec::new);
+        self.items.resize_with(n, Vec::new);
+        self.own.resize(n, [0.0; NCLASS]);
+        self.extra.resize(n, 0);
+        self.val.resize(n, [0.0; NCLASS]);
+        self.succ.resize(n, [NONE; NCLASS]);
+        self.in_work.resize(n, false);
+        self.in_changed.resize(n, false);
+    }
+
+    fn push(&mut self, v: u32) {
+        if !self.in_work[v as usize] {
+            self.in_work[v as usize] = true;
+            self.work.push(v);
+        }
+    }
+
+    fn mark(&mut self, v: u32) {
+        if !self.in_changed[v as usize] {
+            self.in_changed[v as usize] = true;
+            self.changed.push(v);
+        }
+    }
+
+    /// Set a node's own items directly (benchmarks and tests build synthetic graphs).
+    pub fn set_items(&mut self, idx: u32, items: Vec<Item>, extra: u32) {
+        self.grow(idx);
+        self.present[idx as usize] = true;
+        let mut own = [0f32; NCLASS];
+        for it in &items {
+            let c = class_index(it.class);
+            own[c] = own[c].max(it.weight);
+        }
+        self.items[idx as usize] = items;
+        self.own[idx as usize] = own;
+        self.extra[idx as usize] = extra;
+        if self.val[idx as usize].iter().zip(&own).any(|(v, o)| o > v) {
+            self.push(idx);
+        }
+        self.mark(idx);
+    }
+
+    /// Add an edge directly (benchmarks and tests).
+    pub fn add_edge(&mut self, from: u32, to: u32, kind: EdgeKind) {
+        self.grow(from.max(to));
+        self.out[from as usize].push(Edge {
+            to,
+            kind,
+            conditional: false,
+        });
+        self.rev[to as usize].push(from);
+        self.edges += 1;
+        self.push(from);
+    }
+
+    /// Tell the graph what an identity is now. `grew`: its grants and tags only grew since the
+    /// last call (merges of events and changes), so nothing it reached can be lost.
+    pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, grew: bool) {
+        self.grow(idx);
+        let i = idx as usize;
+        let fresh = !self.present[i];
+        let mut info = NodeInfo::from_record(rec);
+        let escalator = super::may_escalate(rec.provider, &rec.permissions);
+        if escalator {
+            info.perms = rec.permissions.clone();
+        }
+        let key = identity_key(rec.provider, rec.principal.as_str());
+        self.by_key.insert(key, idx);
+        // Reverse closure before the edges change (who could reach it until now).
+        let before = if fresh || grew {
+            Vec::new()
+        } else {
+            self.reverse_closure(idx)
+        };
+        self.present[i] = true;
+        let (items, extra) = own_items(rec.provider, &rec.permissions, &self.jewels);
+        let mut own = [0f32; NCLASS];
+        for it in &items {
+            own[class_index(it.class)] = own[class_index(it.class)].max(it.weight);
+        }
+        self.items[i] = items;
+        self.own[i] = own;
+        self.extra[i] = extra as u32;
+        if rec.provider == Provider::Aws {
+            for t in &info.tags {
+                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
+                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
+                    if p.starts_with("arn:") && !p.ends_with(":root") {
+                        let v = self.trusted_by.entry(p.to_string()).or_default();
+                        if !v.contains(&idx) {
+                            v.push(idx);
+                        }
+                    }
+                }
+            }
+        }
+        self.nodes[i] = info;
+        if escalator && !self.is_escalator[i] {
+            self.is_escalator[i] = true;
+            self.escalators.push(idx);
+        } else if !escalator && self.is_escalator[i] {
+            self.is_escalator[i] = false;
+            self.escalators.retain(|e| *e != idx);
+        }
+        // Out-edges: whom it can become.
+        self.clear_out(idx);
+        let targets: Vec<u32> = if escalator {
+            (0..self.nodes.len() as u32)
+                .filter(|t| *t != idx && self.present[*t as usize])
+                .collect()
+        } else {
+            self.trusted_by
+                .get(rec.principal.as_str())
+                .cloned()
+                .unwrap_or_default()
+        };
+        for t in targets {
+            if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
+                self.link(idx, t, kind, conditional);
+            }
+        }
+        // In-edges: who can become it.
+        let old_sources = std::mem::take(&mut self.rev[i]);
+        for s in &old_sources {
+            let before_len = self.out[*s as usize].len();
+            self.out[*s as usize].retain(|e| e.to != idx);
+            self.edges -= before_len - self.out[*s as usize].len();
+        }
+        let mut sources: Vec<u32> = self.escalators.clone();
+        if rec.provider == Provider::Aws {
+            for t in &self.nodes[i].tags {
+                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
+                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
+                    if let Some(&s) = self.by_key.get(&identity_key(Provider::Aws, p)) {
+                        sources.push(s);
+                    }
+                }
+            }
+        }
+        sources.sort_unstable();
+        sources.dedup();
+        let mut new_sources = Vec::new();
+        for s in sources {
+            if s == idx || !self.present[s as usize] {
+                continue;
+            }
+            if let Some((kind, conditional)) = edge(&self.nodes[s as usize], &self.nodes[i]) {
+                self.link(s, idx, kind, conditional);
+                new_sources.push(s);
+            }
+        }
+        if fresh || grew {
+            // Reach only grows: whoever reaches it now re-examines its edges.
+            self.push(idx);
+            self.mark(idx);
+            for s in new_sources {
+                if !old_sources.contains(&s) {
+                    self.push(s);
+                }
+            }
+        } else {
+            let mut reset = before;
+            reset.extend(self.reverse_closure(idx));
+            reset.sort_unstable();
+            reset.dedup();
+            for v in reset {
+                self.val[v as usize] = self.own[v as usize];
+                self.succ[v as usize] = [NONE; NCLASS];
+                self.push(v);
+                self.mark(v);
+            }
+        }
+    }
+
+    fn link(&mut self, from: u32, to: u32, kind: EdgeKind, conditional: bool) {
+        self.out[from as usize].push(Edge {
+            to,
+            kind,
+            conditional,
+        });
+        self.rev[to as usize].push(from);
+        self.edges += 1;
+    }
+
+    fn clear_out(&mut self, idx: u32) {
+        let old = std::mem::take(&mut self.out[idx as usize]);
+        self.edges -= old.len();
+        for e in old {
+            let r = &mut self.rev[e.to as usize];
+            if let Some(p) = r.iter().position(|s| *s == idx) {
+                r.swap_remove(p);
+            }
+        }
+    }
+
+    /// Every node that can reach `idx` (itself included).
+    pub fn reverse_closure(&self, idx: u32) -> Vec<u32> {
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut q = VecDeque::new();
+        seen.insert(idx);
+        q.push_back(idx);
+        while let Some(v) = q.pop_front() {
+            for &s in &self.rev[v as usize] {
+                if seen.insert(s) {
+                    q.push_back(s);
+                }
+            }
+        }
+        seen.into_iter().collect()
+    }
+
+    /// Forget every reach and compute them all again at the next `settle`.
+    pub fn recompute_all(&mut self) {
+        for v in 0..self.nodes.len() as u32 {
+            if self.present[v as usize] {
+                self.val[v as usize] = self.own[v as usize];
+                self.succ[v as usize] = [NONE; NCLASS];
+                self.push(v);
+                self.mark(v);
+            }
+        }
+    }
+
+    /// A node lost grants or edges: every node that can reach it computes its reach again.
+    pub fn invalidate(&mut self, idx: u32) {
+        for v in self.reverse_closure(idx) {
+            self.val[v as usize] = self.own[v as usize];
+            self.succ[v as usize] = [NONE; NCLASS];
+            self.push(v);
+            self.mark(v);
+        }
+    }
+
+    /// Bring every reach up to date; returns the nodes whose blast radius may have changed.
+    pub fn settle(&mut self) -> Vec<u32> {
+        while let Some(v) = self.work.pop() {
+            let i = v as usize;
+            self.in_work[i] = false;
+            let mut nv = self.own[i];
+            let mut ns = [NONE; NCLASS];
+            // An administrator already holds everything: only a stronger admin path counts.
+            let classes = if nv[NCLASS - 1] > 0.0 {
+                NCLASS - 1..NCLASS
+            } else {
+                0..NCLASS
+            };
+            for e in &self.out[i] {
+                let tv = &self.val[e.to as usize];
+                for c in classes.clone() {
+                    let x = tv[c] * HOP;
+                    if x > nv[c] {
+                        nv[c] = x;
+                        ns[c] = e.to;
+                    }
+                }
+            }
+            if nv != self.val[i] || ns != self.succ[i] {
+                let grew = nv.iter().zip(&self.val[i]).any(|(n, o)| n != o);
+                self.val[i] = nv;
+                self.succ[i] = ns;
+                self.mark(v);
+                if grew {
+                    let preds = std::mem::take(&mut self.rev[i]);
+                    for &s in &preds {
+                        self.push(s);
+                    }
+                    self.rev[i] = preds;
+                }
+            }
+        }
+        for &v in &self.changed {
+            self.in_changed[v as usize] = false;
+        }
+        std::mem::take(&mut self.changed)
+    }
+
+    /// The score alone (no strings): what the benchmarks and containment use.
+    pub fn score(&self, idx: u32) -> f64 {
+        let Some(v) = self.val.get(idx as usize) else {
+            return 0.0;
+        };
+        combine(v, self.extra[idx as usize])
+    }
+
+    /// The path from `idx` to the strongest thing of class `c` it reaches.
+    fn path(&self, idx: u32, c: usize) -> Vec<u32> {
+        let mut p = vec![idx];
+        let mut v = idx;
+        while p.len() <= MAX_PATH {
+            let n = self.succ[v as usize][c];
+            if n == NONE {
+                break;
+            }
+            p.push(n);
+            v = n;
+        }
+        p
+    }
+
+    fn key_of(&self, v: u32) -> String {
+        let n = &self.nodes[v as usize];
+        identity_key(n.provider, &n.principal)
+    }
+
+    /// Blast radius of one identity, with one reason and one path per class it reaches.
+    pub fn blast(&self, idx: u32) -> Blast {
+        let Some(val) = self.val.get(idx as usize) else {
+            return Blast::default();
+        };
+        let mut classes: Vec<usize> = (0..NCLASS).filter(|c| val[*c] > 0.0).collect();
+        classes.sort_by(|a, b| val[*b].total_cmp(&val[*a]).then(b.cmp(a)));
+        let mut why = Vec::with_capacity(classes.len());
+        let mut paths = Vec::new();
+        for c in classes {
+            let class = CLASSES[c];
+            let w = round1(val[c] as f64);
+            let p = self.path(idx, c);
+            let last = *p.last().unwrap_or(&idx);
+            let item = self.items[last as usize]
+                .iter()
+                .find(|it| class_index(it.class) == c);
+            if p.len() == 1 {
+                let detail = item.map(|it| it.detail.as_str()).unwrap_or("");
+                why.push(Reason {
+                    factor: "permission".into(),
+                    detail: format!("{}: {detail}", class.label()),
+                    weight: w,
+                });
+                continue;
+            }
+            // Past an administrator everything is reachable: its weaker classes go unsaid.
+            let via_admin = p[1..p.len() - 1]
+                .iter()
+                .any(|v| self.own[*v as usize][NCLASS - 1] > 0.0);
+            if via_admin && c != NCLASS - 1 {
+                continue;
+            }
+            let mut hops = Vec::with_capacity(p.len() - 1);
+            for k in 1..p.len() {
+                let (from, to) = (p[k - 1], p[k]);
+                let e = self.out[from as usize].iter().find(|e| e.to == to);
+                let (verb, mech) = e.map(|e| e.kind.words()).unwrap_or(("reaches", "?".into()));
+                let mut hop = format!("{verb} {}", self.nodes[to as usize].short_name());
+                if k == p.len() - 1
+                    && let Some(it) = item
+                {
+                    hop.push_str(&format!(" ({})", it.via));
+                }
+                hop.push_str(&format!(" via {mech}"));
+                if e.is_some_and(|e| e.conditional) {
+                    hop.push_str(" (conditional)");
+                }
+                hops.push(hop);
+            }
+            let detail = format!("{}: {}", class.label(), hops.join(", which "));
+            why.push(Reason {
+                factor: "path".into(),
+                detail: detail.clone(),
+                weight: w,
+            });
+            paths.push(ReachPath {
+                sensitivity: class,
+                weight: w,
+                through: p.iter().map(|v| self.key_of(*v)).collect(),
+                detail,
+            });
+        }
+        Blast {
+            score: combine(val, self.extra[idx as usize]),
+            why,
+            paths,
+        }
+    }
+
+    /// Per class, the best weight `idx` reaches without passing through `blocked`, and the sum of
+    /// the sensitive (data or worse) items it reaches that way.
+    fn reach_without(&self, idx: u32, blocked: Option<u32>) -> ([f32; NCLASS], f64) {
+        let mut best = [0f32; NCLASS];
+        let mut exposure = 0.0;
+        if Some(idx) == blocked {
+            return (best, exposure);
+        }
+        let mut seen: HashSet<u32> = HashSet::new();
+        let mut q = VecDeque::new();
+        seen.insert(idx);
+        q.push_back((idx, 1.0f32));
+        while let Some((v, f)) = q.pop_front() {
+            for (c, b) in best.iter_mut().enumerate() {
+                *b = b.max(self.own[v as usize][c] * f);
+            }
+            exposure += self.items[v as usize]
+                .iter()
+                .filter(|it| it.class >= Sensitivity::Data)
+                .map(|it| it.weight as f64)
+                .sum::<f64>();
+            if seen.len() > 200_000 {
+                continue;
+            }
+            for e in &self.out[v as usize] {
+                if Some(e.to) != blocked && seen.insert(e.to) {
+                    q.push_back((e.to, f * HOP));
+                }
+            }
+        }
+        (best, exposure)
+    }
+
+    /// What containing the identity itself, and each identity on its paths, would remove from
+    /// what it reaches, strongest effect first.
+    pub fn containments(&self, idx: u32) -> Vec<Containment> {
+        if self.val.get(idx as usize).is_none() {
+            return Vec::new();
+        }
+        let (_, before) = self.reach_without(idx, None);
+        let mut out = vec![Containment {
+            node: idx,
+            removes: if before > 0.0 { 1.0 } else { 0.0 },
+            blast_after: 0.0,
+        }];
+        let mut seen = vec![idx];
+        for c in (0..NCLASS).rev() {
+            for v in self.path(idx, c).into_iter().skip(1) {
+                if seen.contains(&v) || seen.len() > 6 {
+                    continue;
+                }
+                seen.push(v);
+                let (best, after) = self.reach_without(idx, Some(v));
+                out.push(Containment {
+                    node: v,
+                    removes: if before > 0.0 {
+                        ((before - after) / before).clamp(0.0, 1.0)
+                    } else {
+                        0.0
+                    },
+                    blast_after: combine(&best, self.extra[idx as usize]),
+                });
+            }
+        }
+        out[1..].sort_by(|a, b| b.removes.total_cmp(&a.removes));
+        out
+    }
+
+    pub fn principal(&self, idx: u32) -> Option<&str> {
+        self.nodes.get(idx as usize).map(|n| n.principal.as_str())
+    }
+    pub fn provider(&self, idx: u32) -> Option<Provider> {
+        self.nodes.get(idx as usize).map(|n| n.provider)
+    }
+}
+
+/// The blast-radius formula: every class reached counts once, at its strongest, each closing a
+/// share of what is left; other grants add a little breadth.
+fn combine(val: &[f32; NCLASS], extra: u32) -> f64 {
+    let mut ws: Vec<f64> = val
+        .iter()
+        .filter(|w| **w > 0.0)
+        .map(|w| *w as f64)
+        .collect();
+    ws.sort_by(|a, b| b.total_cmp(a));
+    let mut keep = 1.0f64;
+    for w in ws {
+        keep *= 1.0 - (w / 100.0).min(0.99);
+    }
+    let extra = extra.min(20) as f64 * 0.25;
+    round1((100.0 * (1.0 - keep) + extra).min(100.0))
+}
+
+/// Blast radius of a lone set of grants (no other identities to reach).
+pub fn standalone(provider: Provider, perms: &[crate::core::model::Permission]) -> Blast {
+    let (items, extra) = own_items(provider, perms, &[]);
+    let mut g = Graph::default();
+    g.set_items(0, items, extra as u32);
+    g.settle();
+    g.blast(0)
+}
