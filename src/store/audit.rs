@@ -256,7 +256,9 @@ fn canonical_detail(detail: &serde_json::Value) -> anyhow::Result<String> {
     // (numbers and strings are written as `canonical` writes them): skip the second pass then.
     static SORTED_MAPS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let sorted = *SORTED_MAPS.get_or_init(|| {
-        serde_json::json!({"b": 0, "a": 0}).to_string() == r#"{"a":0,"b":0}"#
+        serde_json::json!({"b": 0, "a": 0})
+            .to_string()
+            .starts_with(r#"{"a""#)
     });
     if sorted {
         debug_assert_eq!(canonical::canonical(&text).as_deref(), Ok(text.as_str()));

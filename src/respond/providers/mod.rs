@@ -28,9 +28,9 @@ pub fn from_config(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Execut
             "kubernetes" => out.push(Arc::new(k8s::K8sExecutor::from_section(table(
                 name, section,
             )?)?)),
-            "github" => out.push(Arc::new(github::GithubExecutor::from_section(
-                table(name, section)?,
-            )?)),
+            "github" => out.push(Arc::new(github::GithubExecutor::from_section(table(
+                name, section,
+            )?)?)),
             "gcp" => out.push(Arc::new(gcp::GcpExecutor::from_section(table(
                 name, section,
             )?)?)),

@@ -214,13 +214,11 @@ impl VaultExecutor {
             )));
         }
         let e = a.errors();
-        if a.code == StatusCode::BAD_REQUEST || a.code == StatusCode::NOT_FOUND {
-            if e.contains("invalid accessor")
-                || e.contains("not found")
-                || a.code == StatusCode::NOT_FOUND
-            {
-                return Ok(None);
-            }
+        if a.code == StatusCode::NOT_FOUND
+            || (a.code == StatusCode::BAD_REQUEST
+                && (e.contains("invalid accessor") || e.contains("not found")))
+        {
+            return Ok(None);
         }
         Err(ExecError::Permanent(format!(
             "Vault at {}: lookup of accessor {accessor} failed: {}: {e}",
