@@ -122,14 +122,18 @@ pub fn document(doc: &Value) -> Value {
     }
 }
 
-fn percent_decode(t: &str) -> String {
+/// Undo the URL encoding IAM applies to policy documents (`%XX` escapes, `+` for a space).
+/// Works on bytes, so hostile text such as `%é` is kept as it is rather than split mid-character.
+pub fn percent_decode(t: &str) -> String {
     let b = t.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%'
             && i + 2 < b.len()
-            && let Ok(x) = u8::from_str_radix(&t[i + 1..i + 3], 16)
+            && let Some(x) = std::str::from_utf8(&b[i + 1..i + 3])
+                .ok()
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(x);
             i += 3;
@@ -263,6 +267,14 @@ pub fn trusts(tags: &[&str], arn: &str) -> Option<(bool, bool)> {
 mod tests {
     use super::*;
     use crate::core::text::SafeText;
+
+    #[test]
+    fn policy_text_is_percent_decoded_and_hostile_escapes_are_kept() {
+        assert_eq!(percent_decode("%7B%22a%22%3A1%7D"), "{\"a\":1}");
+        assert_eq!(percent_decode("a+b%2"), "a b%2");
+        // A `%` before a multi-byte character is not an escape (and must not panic).
+        assert_eq!(percent_decode("%\u{e9}x%"), "%\u{e9}x%");
+    }
 
     fn grant(effect: Effect, action: &str, resource: &str) -> Permission {
         Permission {

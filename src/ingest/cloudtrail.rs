@@ -324,7 +324,7 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
     let doc = match doc {
         Value::String(t) => {
             let decoded = if t.contains('%') {
-                percent_decode(t)
+                crate::graph::aws_policy::percent_decode(t)
             } else {
                 t.clone()
             };
@@ -389,25 +389,6 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
         }
     }
     out
-}
-
-fn percent_decode(t: &str) -> String {
-    let b = t.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Ok(x) = u8::from_str_radix(&t[i + 1..i + 3], 16)
-        {
-            out.push(x);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn is_admin(perms: &[Permission]) -> bool {

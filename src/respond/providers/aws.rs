@@ -160,24 +160,7 @@ fn decode_policy(doc: &str) -> String {
     if doc.trim_start().starts_with('{') {
         return doc.to_string();
     }
-    let b = doc.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && i + 2 < b.len()
-            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
-                .ok()
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(if b[i] == b'+' { b' ' } else { b[i] });
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    crate::graph::aws_policy::percent_decode(doc)
 }
 
 fn date(d: Option<&aws_sdk_iam::primitives::DateTime>) -> Value {
