@@ -27,17 +27,7 @@ pub struct GcpExecutor {
 
 impl GcpExecutor {
     pub fn from_section(section: &toml::Table) -> anyhow::Result<GcpExecutor> {
-        let api = match section.get("api_url") {
-            None => DEFAULT_API.to_string(),
-            Some(toml::Value::String(s))
-                if s.starts_with("http://") || s.starts_with("https://") =>
-            {
-                s.trim_end_matches('/').to_string()
-            }
-            Some(v) => anyhow::bail!(
-                "[providers.gcp] api_url = {v}: give an http(s) URL, e.g. \"{DEFAULT_API}\""
-            ),
-        };
+        let api = rest::api_url(section, "gcp", DEFAULT_API)?;
         let token_env = match section.get("token_env") {
             None => DEFAULT_TOKEN_ENV.to_string(),
             Some(toml::Value::String(s)) if !s.is_empty() => s.clone(),

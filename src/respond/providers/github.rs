@@ -50,17 +50,7 @@ impl TokenState {
 
 impl GithubExecutor {
     pub fn from_section(section: &toml::Table) -> anyhow::Result<GithubExecutor> {
-        let api = match section.get("api_url") {
-            None => DEFAULT_API.to_string(),
-            Some(toml::Value::String(s))
-                if s.starts_with("http://") || s.starts_with("https://") =>
-            {
-                s.trim_end_matches('/').to_string()
-            }
-            Some(v) => anyhow::bail!(
-                "[providers.github] api_url = {v}: give an http(s) URL, e.g. \"{DEFAULT_API}\""
-            ),
-        };
+        let api = rest::api_url(section, "github", DEFAULT_API)?;
         let token_env = match section.get("token_env") {
             None => None,
             Some(toml::Value::String(s)) if !s.is_empty() => Some(s.clone()),

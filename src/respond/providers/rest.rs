@@ -10,6 +10,19 @@ use sha2::{Digest, Sha256};
 
 use crate::respond::ExecError;
 
+/// `[providers.SECTION] api_url`: an http(s) URL without its trailing slash, or `default`.
+pub fn api_url(section: &toml::Table, provider: &str, default: &str) -> anyhow::Result<String> {
+    match section.get("api_url") {
+        None => Ok(default.to_string()),
+        Some(toml::Value::String(s)) if s.starts_with("http://") || s.starts_with("https://") => {
+            Ok(s.trim_end_matches('/').to_string())
+        }
+        Some(v) => anyhow::bail!(
+            "[providers.{provider}] api_url = {v}: give an http(s) URL, e.g. \"{default}\""
+        ),
+    }
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(15))
