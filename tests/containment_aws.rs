@@ -50,6 +50,46 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}-{}", hex::encode(b))
 }
 
+/// moto checks callers' IAM policies only while "auth" is on, and that switch is server-wide:
+/// the one test that turns it on holds this lock for writing, every other test for reading.
+static AUTH: std::sync::LazyLock<tokio::sync::RwLock<()>> =
+    std::sync::LazyLock::new(|| tokio::sync::RwLock::new(()));
+
+/// While alive, moto enforces IAM policies on every request (`/moto-api/reset-auth`); dropped,
+/// it stops, even when the test panics.
+struct Enforcing(String);
+
+impl Enforcing {
+    async fn on(url: &str) -> Enforcing {
+        reset_auth(url, "0").await;
+        Enforcing(url.to_string())
+    }
+}
+
+impl Drop for Enforcing {
+    fn drop(&mut self) {
+        let url = self.0.clone();
+        // Drop cannot await: a thread of its own, with its own runtime, and wait for it.
+        std::thread::spawn(move || {
+            tokio::runtime::Runtime::new()
+                .unwrap()
+                .block_on(reset_auth(&url, "inf"))
+        })
+        .join()
+        .unwrap();
+    }
+}
+
+async fn reset_auth(url: &str, count: &str) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/moto-api/reset-auth"))
+        .body(count.to_string())
+        .send()
+        .await
+        .expect("moto's reset-auth endpoint");
+    assert!(r.status().is_success(), "moto reset-auth: {}", r.status());
+}
+
 struct Env {
     team: Team,
     cfg: PathBuf,
@@ -68,10 +108,15 @@ impl Env {
     }
 
     fn bd(&self, who: Option<&str>) -> Command {
+        self.bd_as(who, ("testing", "testing-secret-never-shown"))
+    }
+
+    /// As `bd`, with these AWS credentials (access key id, secret).
+    fn bd_as(&self, who: Option<&str>, (key, secret): (&str, &str)) -> Command {
         let mut c = self.team.bd(who, None);
         c.arg("--config").arg(&self.cfg);
-        c.env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing-secret-never-shown")
+        c.env("AWS_ACCESS_KEY_ID", key)
+            .env("AWS_SECRET_ACCESS_KEY", secret)
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .env_remove("AWS_PROFILE")
             .env_remove("AWS_SESSION_TOKEN");
@@ -189,6 +234,7 @@ async fn create_role(c: &Client, role: &str) {
 #[tokio::test]
 async fn a_disabled_access_key_reads_inactive_in_iam_and_rollback_reactivates_it() {
     let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
     let c = iam(&url);
     let user = unique("ci-bot");
     let key = user_with_key(&c, &user).await;
@@ -233,6 +279,7 @@ async fn a_disabled_access_key_reads_inactive_in_iam_and_rollback_reactivates_it
 #[tokio::test]
 async fn deny_all_puts_one_deny_policy_on_the_user_and_rollback_removes_it() {
     let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
     let c = iam(&url);
     let user = unique("deployer");
     user_with_key(&c, &user).await;
@@ -276,6 +323,7 @@ async fn deny_all_puts_one_deny_policy_on_the_user_and_rollback_removes_it() {
 #[tokio::test]
 async fn revoking_role_sessions_denies_tokens_issued_before_now_until_rolled_back() {
     let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
     let c = iam(&url);
     let role = unique("build-role");
     create_role(&c, &role).await;
@@ -322,6 +370,7 @@ async fn revoking_role_sessions_denies_tokens_issued_before_now_until_rolled_bac
 #[tokio::test]
 async fn deleting_an_access_key_removes_it_and_cannot_be_rolled_back() {
     let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
     let c = iam(&url);
     let user = unique("old-bot");
     let key = user_with_key(&c, &user).await;
@@ -348,6 +397,7 @@ async fn deleting_an_access_key_removes_it_and_cannot_be_rolled_back() {
 #[tokio::test]
 async fn a_missing_user_fails_the_action_naming_it() {
     let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
     let e = Env::new(&url);
     let user = unique("nobody");
     let a = e.staged(
@@ -396,4 +446,73 @@ fn an_unreachable_endpoint_fails_the_action_naming_it_and_its_config_key() {
     assert!(err.contains(&endpoint), "{err}");
     assert!(err.contains("[providers.aws] endpoint_url"), "{err}");
     assert_eq!(e.show(id)["state"], "failed");
+}
+
+#[tokio::test]
+async fn credentials_without_the_permission_fail_the_action_naming_it_and_change_nothing() {
+    let Some(url) = moto() else { return };
+    let _alone = AUTH.write().await;
+    let c = iam(&url);
+    let user = unique("ci-bot");
+    let key = user_with_key(&c, &user).await;
+    // A responder whose AWS credentials may read keys but not change them.
+    let responder = unique("responder");
+    c.create_user().user_name(&responder).send().await.unwrap();
+    c.put_user_policy()
+        .user_name(&responder)
+        .policy_name("read-only-keys")
+        .policy_document(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["iam:ListAccessKeys","iam:GetUser","iam:GetAccessKeyLastUsed"],"Resource":"*"}]}"#,
+        )
+        .send()
+        .await
+        .unwrap();
+    let made = c
+        .create_access_key()
+        .user_name(&responder)
+        .send()
+        .await
+        .unwrap();
+    let k = made.access_key().unwrap();
+    let (rkey, rsecret) = (
+        k.access_key_id().to_string(),
+        k.secret_access_key().to_string(),
+    );
+
+    let e = Env::new(&url);
+    let a = e.staged(
+        &format!("aws:arn:aws:iam::123456789012:user/{user}"),
+        "aws.disable_access_key",
+        &[("user", &user), ("access_key_id", &key)],
+    );
+    let id = a["id"].as_str().unwrap();
+    let o = {
+        let _enforcing = Enforcing::on(&url).await;
+        let o = run(e
+            .bd_as(Some("bob"), (&rkey, &rsecret))
+            .args(["action", "execute", id]));
+        assert!(
+            !String::from_utf8_lossy(&o.stdout).contains(&rsecret)
+                && !stderr(&o).contains(&rsecret),
+            "the secret access key was printed"
+        );
+        o
+    };
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("AWS denied iam:UpdateAccessKey") && err.contains("need iam:UpdateAccessKey"),
+        "the error should name the missing permission: {err}"
+    );
+    let s = e.show(id);
+    assert_eq!(s["state"], "failed", "{s}");
+    assert!(
+        s["error"].as_str().unwrap().contains("iam:UpdateAccessKey"),
+        "{s}"
+    );
+    assert_eq!(
+        key_status(&c, &user, &key).await.as_deref(),
+        Some("Active"),
+        "a denied action changed the key"
+    );
 }

@@ -168,6 +168,31 @@ fn date(d: Option<&aws_sdk_iam::primitives::DateTime>) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// `(code, message)` of an error answer the SDK did not parse: the first `<Code>` and
+/// `<Message>` elements of the body, else the HTTP status (403 reads as AccessDenied, 404 as
+/// NoSuchEntity). The message is cut and cleaned: it is the provider's text, not ours.
+fn unparsed_error(status: u16, body: &[u8]) -> (String, String) {
+    let text = String::from_utf8_lossy(body);
+    let element = |name: &str| {
+        let open = format!("<{name}>");
+        let start = text.find(&open)? + open.len();
+        let end = text[start..].find(&format!("</{name}>"))? + start;
+        Some(text[start..end].trim().to_string())
+    };
+    let code = element("Code").unwrap_or_else(|| match status {
+        401 | 403 => "AccessDenied".to_string(),
+        404 => "NoSuchEntity".to_string(),
+        _ => format!("HTTP {status}"),
+    });
+    let msg = element("Message").unwrap_or_else(|| format!("HTTP {status}"));
+    let msg = crate::core::SafeText::new(&msg)
+        .as_str()
+        .chars()
+        .take(300)
+        .collect();
+    (code, msg)
+}
+
 /// The IAM permission an operation needs (for AccessDenied messages and the README).
 fn iam_action(op: &str) -> String {
     format!("iam:{op}")
@@ -272,8 +297,16 @@ impl AwsExecutor {
                 DisplayErrorContext(&e)
             )),
             _ => {
-                let code = e.code().unwrap_or("").to_string();
-                let msg = e.message().unwrap_or("").to_string();
+                let (code, msg) = match (e.code(), e.raw_response()) {
+                    (Some(c), _) => (c.to_string(), e.message().unwrap_or("").to_string()),
+                    // An error body the SDK could not read (an IAM look-alike that nests
+                    // <Errors><Error>, a proxy's page): its <Code> and <Message>, else the status.
+                    (None, Some(raw)) => unparsed_error(
+                        raw.status().as_u16(),
+                        raw.body().bytes().unwrap_or_default(),
+                    ),
+                    (None, None) => (String::new(), e.message().unwrap_or("").to_string()),
+                };
                 match code.as_str() {
                     "AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation" => {
                         ExecError::Permanent(format!(
@@ -991,6 +1024,26 @@ impl Executor for AwsExecutor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_error_body_the_sdk_cannot_read_still_names_the_code_and_message() {
+        // moto's shape: <Errors> around <Error>, which the SDK's awsQuery parser skips.
+        let body = b"<ErrorResponse><Errors><Error><Code>AccessDenied</Code><Message>User: arn:aws:iam::1:user/r is not authorized\x1b[2J</Message></Error></Errors></ErrorResponse>";
+        let (code, msg) = unparsed_error(403, body);
+        assert_eq!(code, "AccessDenied");
+        assert!(
+            msg.starts_with("User: arn:aws:iam::1:user/r is not authorized"),
+            "{msg}"
+        );
+        assert!(
+            !msg.contains('\x1b'),
+            "terminal escapes pass through: {msg:?}"
+        );
+        // No XML at all (a proxy's page): the status decides.
+        assert_eq!(unparsed_error(403, b"forbidden").0, "AccessDenied");
+        assert_eq!(unparsed_error(404, b"").0, "NoSuchEntity");
+        assert_eq!(unparsed_error(502, b"<html>").0, "HTTP 502");
+    }
 
     #[test]
     fn identities_name_users_and_roles() {
