@@ -239,8 +239,13 @@ pub enum EventClass {
 pub enum Status {
     #[default]
     Success,
+    /// Refused for lack of permission (AccessDenied, HTTP 401/403, a `forbid` decision, a failed
+    /// login): what the `denied` signal counts.
     Failure,
     Unknown,
+    /// Failed for another reason (throttled, not found, invalid request): no signal, since
+    /// automation hits these all day.
+    Error,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]

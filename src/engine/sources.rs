@@ -355,11 +355,29 @@ impl Sink<'_> {
     }
 }
 
+/// JSON Lines files at least this large (on disk) are decoded on several threads.
+const PARALLEL_MIN_BYTES: u64 = 4 << 20;
+/// Lines per unit of work when one file is decoded on several threads.
+const CHUNK_LINES: usize = 1024;
+
 fn read_file(
     path: &Path,
     tx: &tokio::sync::mpsc::Sender<FileItem>,
     counter: &Arc<AtomicU64>,
 ) -> std::io::Result<()> {
+    read_file_with(path, tx, counter, PARALLEL_MIN_BYTES, decode_threads())
+}
+
+/// `read_file`, decoding JSON Lines on `workers` threads when the file is `parallel_min` bytes
+/// or more. Whatever the threads, records are delivered and rejects named in file order.
+fn read_file_with(
+    path: &Path,
+    tx: &tokio::sync::mpsc::Sender<FileItem>,
+    counter: &Arc<AtomicU64>,
+    parallel_min: u64,
+    workers: usize,
+) -> std::io::Result<()> {
+    let parallel = workers > 1 && path.metadata().is_ok_and(|m| m.len() >= parallel_min);
     let mut r = open_counted(path, counter)?;
     let mut sink = Sink {
         tx,
@@ -400,6 +418,11 @@ fn read_file(
             return Ok(());
         }
         seen_record = true;
+        if parallel {
+            decode_lines_parallel(path, (n, text.to_string()), &mut r, &mut sink, workers)?;
+            sink.finish();
+            return Ok(());
+        }
         match ingest::decode_record(text) {
             Ok(d) => {
                 if !sink.add(d) {
@@ -411,6 +434,124 @@ fn read_file(
     }
     sink.finish();
     Ok(())
+}
+
+/// One chunk of a JSON Lines file, decoded: what its records gave, and its rejects in order.
+type Chunk = (ingest::Decoded, Vec<String>);
+
+/// Decode the rest of a JSON Lines file (its first record line is `first`) on `workers`
+/// threads, `CHUNK_LINES` lines at a time. This thread reads and hands out chunks, and delivers
+/// decoded chunks to the sink in file order; at most two chunks per worker are in flight, so
+/// memory stays bounded however large the file.
+fn decode_lines_parallel(
+    path: &Path,
+    first: (usize, String),
+    r: &mut dyn BufRead,
+    sink: &mut Sink<'_>,
+    workers: usize,
+) -> std::io::Result<()> {
+    use std::sync::{Mutex, mpsc};
+    let decode = |lines: Vec<(usize, String)>| -> Chunk {
+        let mut out = ingest::Decoded::default();
+        let mut rejects = Vec::new();
+        for (n, line) in &lines {
+            match ingest::decode_record(line.trim()) {
+                Ok(d) => out.extend(d),
+                Err(e) => rejects.push(format!("{}: line {n}: {e}", path.display())),
+            }
+        }
+        (out, rejects)
+    };
+    let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<(usize, String)>)>();
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Chunk)>();
+    let job_rx = Mutex::new(job_rx);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (job_rx, done_tx) = (&job_rx, done_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let job = job_rx.lock().map(|rx| rx.recv());
+                    let Ok(Ok((seq, lines))) = job else { return };
+                    if done_tx.send((seq, decode(lines))).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(done_tx);
+        let mut ready = std::collections::BTreeMap::new();
+        let (mut sent, mut delivered) = (0u64, 0u64);
+        let mut open = true;
+        // Deliver the next chunk in order, waiting for it; false when the engine has gone.
+        let deliver_next = |ready: &mut std::collections::BTreeMap<u64, Chunk>,
+                            delivered: &mut u64,
+                            sink: &mut Sink<'_>|
+         -> bool {
+            while !ready.contains_key(delivered) {
+                match done_rx.recv() {
+                    Ok((seq, c)) => {
+                        ready.insert(seq, c);
+                    }
+                    Err(_) => return false,
+                }
+            }
+            let (d, rejects) = ready.remove(delivered).expect("present");
+            *delivered += 1;
+            let alive = sink.add(d);
+            for p in rejects {
+                sink.reject(p);
+            }
+            alive
+        };
+        let mut chunk = vec![first];
+        let mut n = chunk[0].0;
+        let mut line = String::new();
+        let result = loop {
+            line.clear();
+            let eof = match r.read_line(&mut line) {
+                Ok(0) => true,
+                Ok(_) => false,
+                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                    // Everything before this line is delivered first, then the reject.
+                    if !chunk.is_empty() {
+                        let _ = job_tx.send((sent, std::mem::take(&mut chunk)));
+                        sent += 1;
+                    }
+                    while open && delivered < sent {
+                        open = deliver_next(&mut ready, &mut delivered, sink);
+                    }
+                    sink.reject(format!(
+                        "{}: line {}: not UTF-8 text, skipped the rest of the file",
+                        path.display(),
+                        n + 1
+                    ));
+                    break Ok(());
+                }
+                Err(e) => break Err(e),
+            };
+            if !eof {
+                n += 1;
+                if !line.trim().is_empty() {
+                    chunk.push((n, std::mem::take(&mut line)));
+                }
+            }
+            if chunk.len() >= CHUNK_LINES || (eof && !chunk.is_empty()) {
+                let _ = job_tx.send((sent, std::mem::take(&mut chunk)));
+                sent += 1;
+                while open && sent - delivered > 2 * workers as u64 {
+                    open = deliver_next(&mut ready, &mut delivered, sink);
+                }
+            }
+            if eof || !open {
+                while open && delivered < sent {
+                    open = deliver_next(&mut ready, &mut delivered, sink);
+                }
+                break Ok(());
+            }
+        };
+        drop(job_tx);
+        result
+    })
 }
 
 /// Does this line hold one whole JSON object (as JSON Lines do)?
@@ -645,6 +786,75 @@ async fn read_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Everything `read_file_with` sent, as text, in order: events and changes, then rejects.
+    /// (Rejects go out as they are found and records in batches, so the two interleave
+    /// differently; each on its own is in file order either way.)
+    fn read_all(path: &Path, parallel_min: u64, workers: usize) -> Vec<String> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 20);
+        read_file_with(
+            path,
+            &tx,
+            &Arc::new(AtomicU64::new(0)),
+            parallel_min,
+            workers,
+        )
+        .unwrap();
+        drop(tx);
+        let (mut events, mut changes, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
+        while let Some(item) = rx.blocking_recv() {
+            match item {
+                FileItem::Decoded(d) => {
+                    events.extend(d.events.iter().map(|e| format!("{e:?}")));
+                    changes.extend(d.changes.iter().map(|c| format!("{c:?}")));
+                }
+                FileItem::Reject(p) => rejects.push(format!("reject {p}")),
+                FileItem::MoreRejected(n) => rejects.push(format!("more {n}")),
+            }
+        }
+        [events, changes, rejects].concat()
+    }
+
+    #[test]
+    fn a_large_json_lines_file_decodes_on_several_threads_as_it_does_on_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trail.jsonl");
+        let mut text = String::new();
+        for i in 0..5000 {
+            if i % 97 == 13 {
+                text.push_str(&format!("{{\"broken\": {i}\n"));
+            } else if i % 500 == 7 {
+                text.push('\n'); // blank lines keep their place in the numbering
+            } else {
+                text.push_str(&format!(
+                    r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/svc-{u}","accountId":"123456789012","accessKeyId":"AKIA{i:016}"}},"eventTime":"2026-11-26T03:{m:02}:{s:02}Z","eventSource":"iam.amazonaws.com","eventName":"{op}","sourceIPAddress":"198.51.100.{u}","requestParameters":{{"userName":"svc-{u}"}}}}"#,
+                    u = i % 40,
+                    m = (i / 60) % 60,
+                    s = i % 60,
+                    op = if i % 3 == 0 { "CreateAccessKey" } else { "ListUsers" },
+                ));
+                text.push('\n');
+            }
+        }
+        std::fs::write(&path, &text).unwrap();
+        let one = read_all(&path, u64::MAX, 1);
+        let many = read_all(&path, 0, 3);
+        assert!(one.len() > 4000, "{}", one.len());
+        // Bad lines are named by their line number, whichever thread decoded them.
+        assert!(
+            one.iter().any(|l| l.contains("trail.jsonl: line 14:")),
+            "{:?}",
+            &one[..3]
+        );
+        assert!(
+            one.iter().any(|l| l.starts_with("more ")),
+            "more than 20 rejects are summed up"
+        );
+        assert_eq!(one.len(), many.len());
+        for (i, (a, b)) in one.iter().zip(&many).enumerate() {
+            assert_eq!(a, b, "item {i} differs");
+        }
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -134,6 +134,27 @@ pub fn actor(v: &Value) -> IdentityRecord {
     rec
 }
 
+/// Whether a CloudTrail `errorCode` says the caller lacked permission or valid credentials
+/// (`AccessDenied`, EC2's `Client.UnauthorizedOperation`, a dead key), as opposed to a throttle,
+/// a missing resource or a bad parameter, which automation hits all day.
+fn is_denial(code: &str) -> bool {
+    let c = code.strip_prefix("Client.").unwrap_or(code);
+    c.contains("AccessDenied")
+        || c.contains("Unauthorized")
+        || c.contains("NotAuthorized")
+        || matches!(
+            c,
+            "AuthFailure"
+                | "AuthorizationError"
+                | "Forbidden"
+                | "InvalidClientTokenId"
+                | "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "ExpiredToken"
+                | "ExpiredTokenException"
+        )
+}
+
 fn key_kind(key: &str) -> CredentialKind {
     if key.starts_with("AKIA") {
         CredentialKind::AccessKey
@@ -178,13 +199,18 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     let mut e = event(time, actor.clone(), &service, &op);
     e.credential = actor.credentials.first().cloned();
     e.src_ip = s(&v, "sourceIPAddress").map(safe);
-    let failed = s(&v, "errorCode").is_some()
-        || s(&v, "responseElements.ConsoleLogin").is_some_and(|r| r == "Failure");
-    e.status = if failed {
+    let error = s(&v, "errorCode").filter(|c| !c.is_empty());
+    e.status = if error.is_some_and(is_denial)
+        || s(&v, "responseElements.ConsoleLogin").is_some_and(|r| r == "Failure")
+    {
         Status::Failure
+    } else if error.is_some() {
+        Status::Error
     } else {
         Status::Success
     };
+    // Refused or errored: nothing changed.
+    let failed = e.status != Status::Success;
     e.class = if op == "ConsoleLogin" || op.starts_with("AssumeRole") || op == "GetFederationToken"
     {
         EventClass::Authentication
@@ -711,4 +737,56 @@ pub fn iam_key(account: &str, kind: &str, name: &str) -> String {
         Provider::Aws,
         &format!("arn:aws:iam::{account}:{kind}/{name}"),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::model::Signal;
+    use crate::core::score::event_signals;
+    use serde_json::json;
+
+    fn status_and_denied(error_code: Option<&str>) -> (Status, bool) {
+        let mut v = json!({"eventVersion": "1.08", "eventTime": "2026-11-26T03:00:00Z",
+            "eventSource": "s3.amazonaws.com", "eventName": "GetBucketPolicy",
+            "sourceIPAddress": "203.0.113.9",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/ci-bot",
+                             "accountId": "123456789012", "accessKeyId": "AKIAEXAMPLE000000001"}});
+        if let Some(c) = error_code {
+            v["errorCode"] = json!(c);
+        }
+        let mut out = Decoded::default();
+        decode(v, &mut out).unwrap();
+        let e = &out.events[0];
+        (e.status, event_signals(e).contains(&Signal::Denied))
+    }
+
+    #[test]
+    fn only_refusals_count_as_denied_calls() {
+        for code in [
+            "AccessDenied",
+            "Client.UnauthorizedOperation",
+            "InvalidClientTokenId",
+        ] {
+            assert_eq!(
+                status_and_denied(Some(code)),
+                (Status::Failure, true),
+                "{code}"
+            );
+        }
+        // What the corpus's automation hits all day: throttles and missing configuration.
+        for code in [
+            "ThrottlingException",
+            "NoSuchBucketPolicy",
+            "Client.InvalidVpcID.NotFound",
+        ] {
+            assert_eq!(
+                status_and_denied(Some(code)),
+                (Status::Error, false),
+                "{code}"
+            );
+        }
+        assert_eq!(status_and_denied(Some("")), (Status::Success, false));
+        assert_eq!(status_and_denied(None), (Status::Success, false));
+    }
 }

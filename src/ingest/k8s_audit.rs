@@ -88,12 +88,14 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         .and_then(|a| a.get("authorization.k8s.io/decision"))
         .and_then(|d| d.as_str());
     let code = get(&v, "responseStatus.code").and_then(|c| c.as_i64());
-    let failed = decision == Some("forbid") || code.is_some_and(|c| c >= 400);
-    e.status = if failed {
+    e.status = if decision == Some("forbid") || matches!(code, Some(401 | 403)) {
         Status::Failure
+    } else if code.is_some_and(|c| c >= 400) {
+        Status::Error
     } else {
         Status::Success
     };
+    let failed = e.status != Status::Success;
     if let Some(name) = s(&v, "objectRef.name") {
         let full = match ns {
             Some(ns) => format!("{ns}/{name}"),

@@ -57,8 +57,15 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         e.resources.push(resource(path, "path"));
     }
     e.src_ip = s(&v, "request.remote_address").map(safe);
-    if error.is_some() {
-        e.status = Status::Failure;
+    if let Some(err) = error {
+        // "permission denied", "1 error occurred: * permission denied", a bad token: refused.
+        // Anything else ("invalid request", a missing path) failed without a refusal.
+        let err = err.to_ascii_lowercase();
+        e.status = if err.contains("permission denied") || err.contains("invalid token") {
+            Status::Failure
+        } else {
+            Status::Error
+        };
     }
     if path.starts_with("auth/") && path.contains("login") {
         e.class = EventClass::Authentication;
