@@ -78,6 +78,8 @@ pub struct Graph {
     jewels: Vec<CrownJewel>,
     work: Vec<u32>,
     in_work: Vec<bool>,
+    /// Scratch for `recompute`: all false between calls.
+    in_set: Vec<bool>,
     changed: Vec<u32>,
     in_changed: Vec<bool>,
     edges: usize,
@@ -333,26 +335,85 @@ impl Graph {
         seen.into_iter().collect()
     }
 
-    /// Forget every reach and compute them all again at the next `settle`.
+    /// Forget every reach and compute them all again (`settle` then reports them all).
     pub fn recompute_all(&mut self) {
-        for v in 0..self.nodes.len() as u32 {
-            if self.present[v as usize] {
-                self.val[v as usize] = self.own[v as usize];
-                self.succ[v as usize] = [NONE; NCLASS];
-                self.push(v);
-                self.mark(v);
-            }
+        let all: Vec<u32> = (0..self.nodes.len() as u32)
+            .filter(|&v| self.present[v as usize])
+            .collect();
+        self.recompute(&all);
+        // Every node is final now: what waited on the list has nothing left to do.
+        for &v in &self.work {
+            self.in_work[v as usize] = false;
         }
+        self.work.clear();
     }
 
     /// A node lost grants or edges: every node that can reach it computes its reach again.
     pub fn invalidate(&mut self, idx: u32) {
-        for v in self.reverse_closure(idx) {
+        let set = self.reverse_closure(idx);
+        self.recompute(&set);
+    }
+
+    /// Compute the reach of every node in `set` from scratch, taking every node outside it as
+    /// it stands. Class by class, values flow backwards from the strongest down, as in
+    /// Dijkstra's algorithm: a hop only discounts, so a node's value is final once it is the
+    /// strongest left, and each edge is looked at once per class instead of once per
+    /// improvement. Nodes outside `set` still on the work list may only grow, which `settle`
+    /// then carries into `set` as usual.
+    fn recompute(&mut self, set: &[u32]) {
+        const ADMIN: usize = NCLASS - 1;
+        let mut in_set = std::mem::take(&mut self.in_set);
+        in_set.resize(self.nodes.len(), false);
+        for &v in set {
+            in_set[v as usize] = true;
             self.val[v as usize] = self.own[v as usize];
             self.succ[v as usize] = [NONE; NCLASS];
-            self.push(v);
             self.mark(v);
         }
+        // An administrator already holds everything: only a stronger admin path counts.
+        let fixed = |own: &[f32; NCLASS], c: usize| c < ADMIN && own[ADMIN] > 0.0;
+        let mut heap = std::collections::BinaryHeap::new();
+        for c in 0..NCLASS {
+            heap.clear();
+            // Start from what each node holds itself and what it reaches outside the set.
+            for &v in set {
+                let i = v as usize;
+                if !fixed(&self.own[i], c) {
+                    for e in &self.out[i] {
+                        if !in_set[e.to as usize] {
+                            let x = self.val[e.to as usize][c] * HOP;
+                            if x > self.val[i][c] {
+                                self.val[i][c] = x;
+                                self.succ[i][c] = e.to;
+                            }
+                        }
+                    }
+                }
+                if self.val[i][c] > 0.0 {
+                    // Non-negative floats order as their bits do.
+                    heap.push((self.val[i][c].to_bits(), v));
+                }
+            }
+            while let Some((bits, v)) = heap.pop() {
+                let x = self.val[v as usize][c];
+                if bits != x.to_bits() {
+                    continue; // superseded by a stronger value
+                }
+                let x = x * HOP;
+                for &p in &self.rev[v as usize] {
+                    let pi = p as usize;
+                    if in_set[pi] && !fixed(&self.own[pi], c) && x > self.val[pi][c] {
+                        self.val[pi][c] = x;
+                        self.succ[pi][c] = v;
+                        heap.push((x.to_bits(), p));
+                    }
+                }
+            }
+        }
+        for &v in set {
+            in_set[v as usize] = false;
+        }
+        self.in_set = in_set;
     }
 
     /// Bring every reach up to date; returns the nodes whose blast radius may have changed.
