@@ -143,6 +143,11 @@ fn parse_sort(s: &str) -> Result<SortKey, String> {
     SortKey::parse(s).ok_or_else(|| format!("'{s}': rank by risk, blast or threat"))
 }
 
+/// Every decode thread allocates and frees a JSON tree per record: mimalloc's per-thread heaps
+/// keep that off a shared lock (see the README's performance notes).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread()

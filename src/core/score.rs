@@ -167,6 +167,22 @@ impl ThreatState {
     /// Threat (0–100) at `now`, with one reason per active signal.
     pub fn score(&mut self, now: Millis) -> (f64, Vec<Reason>) {
         self.decay_to(now);
+        self.compute(true)
+    }
+
+    /// Threat (0–100) at `now`, without reasons: what each event's rescore needs. The reasons
+    /// of that same moment are [`ThreatState::reasons`].
+    pub fn value(&mut self, now: Millis) -> f64 {
+        self.decay_to(now);
+        self.compute(false).0
+    }
+
+    /// One reason per active signal, as of the last `score` or `value`.
+    pub fn reasons(&self) -> Vec<Reason> {
+        self.compute(true).1
+    }
+
+    fn compute(&self, with_why: bool) -> (f64, Vec<Reason>) {
         let mut total = 0.0;
         let mut why = Vec::new();
         // Reading secrets and data, listing things and being denied now and then is what many
@@ -188,6 +204,9 @@ impl ThreatState {
             };
             let c = factor * s.cap() * (1.0 - (-s.points() * n / s.cap()).exp());
             total += c;
+            if !with_why {
+                continue;
+            }
             let mut detail = format!("{} (×{:.0} recent)", s.label(), n.max(1.0));
             if factor < 1.0 {
                 detail.push_str(", routine alone");
@@ -355,8 +374,13 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
 
 /// Risk (0–100): threat scaled by what the identity could reach, plus a share of blast radius so
 /// that a dormant administrator is never ranked as harmless.
+/// Risk alone, without its explanation: what every event's rescore needs.
+pub fn risk_value(blast: f64, threat: f64) -> f64 {
+    round1((threat * (0.4 + 0.6 * blast / 100.0) + 0.15 * blast).min(100.0))
+}
+
 pub fn risk(blast: f64, threat: f64) -> (f64, Reason) {
-    let r = (threat * (0.4 + 0.6 * blast / 100.0) + 0.15 * blast).min(100.0);
+    let r = risk_value(blast, threat);
     (
         round1(r),
         Reason {

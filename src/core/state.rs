@@ -72,7 +72,6 @@ pub struct IdentityState {
     /// The paths behind the blast radius: one per class reached through other identities.
     pub blast_paths: Vec<ReachPath>,
     pub threat: f64,
-    pub threat_why: Vec<Reason>,
     pub risk: f64,
     threat_state: ThreatState,
     networks: Vec<SafeText>,
@@ -97,7 +96,6 @@ impl IdentityState {
             blast_why,
             blast_paths: Vec::new(),
             threat: 0.0,
-            threat_why: Vec::new(),
             risk,
             threat_state: ThreatState::default(),
             networks: Vec::new(),
@@ -159,13 +157,19 @@ impl IdentityState {
         })
     }
 
+    /// The reasons behind `threat`: one per active signal, as of the last rescore.
+    pub fn threat_why(&self) -> Vec<Reason> {
+        self.threat_state.reasons()
+    }
+
     pub fn why(&self) -> Vec<Reason> {
+        let threat_why = self.threat_why();
         let mut why = Vec::with_capacity(
-            self.threat_why.len() + self.blast_why.len() + self.changes_why.len() + 1,
+            threat_why.len() + self.blast_why.len() + self.changes_why.len() + 1,
         );
         why.push(score::risk(self.blast, self.threat).1);
         why.extend(self.changes_why.iter().rev().cloned());
-        why.extend(self.threat_why.iter().cloned());
+        why.extend(threat_why);
         why.extend(self.blast_why.iter().cloned());
         why
     }
@@ -544,14 +548,13 @@ impl Core {
     fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
         let now = self.now;
         let st = &mut self.ids[idx as usize];
-        let (t, why) = st.threat_state.score(now);
-        st.threat = t;
-        st.threat_why = why;
-        st.risk = score::risk(st.blast, st.threat).0;
+        // Numbers only: the reasons are spelled out when someone reads them (`threat_why`).
+        st.threat = st.threat_state.value(now);
+        st.risk = score::risk_value(st.blast, st.threat);
         if st.risk >= ALERT_RISK && !st.alerted {
             st.alerted = true;
             let detail = st
-                .threat_why
+                .threat_why()
                 .first()
                 .map(|r| r.detail.clone())
                 .unwrap_or_default();

@@ -266,10 +266,14 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
 
 /// How many files are decoded at once: one per core, leaving the core task its share.
 fn decode_threads() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8)
+    // Asked once: the answer reads cgroup files, and every file of a large folder asks.
+    static N: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *N.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+    })
 }
 
 enum FileItem {

@@ -498,10 +498,11 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
     lines.push(DetailLine::Heading("Why this risk".into()));
     lines.extend(why.first().map(reason));
     lines.push(DetailLine::Heading("Threat: live activity".into()));
-    if st.threat_why.is_empty() {
+    let threat_why = st.threat_why();
+    if threat_why.is_empty() {
         lines.push(DetailLine::Note(SafeText::new("no suspicious activity")));
     }
-    lines.extend(st.threat_why.iter().map(reason));
+    lines.extend(threat_why.iter().map(reason));
     lines.push(DetailLine::Heading(
         "Blast radius: what it can reach".into(),
     ));
