@@ -398,11 +398,7 @@ fn read_file_with(
             Ok(0) => break,
             Ok(k) => k,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                sink.reject(format!(
-                    "{}: line {}: not UTF-8 text, skipped the rest of the file",
-                    path.display(),
-                    n + 1
-                ));
+                sink.reject(not_utf8(path, n + 1));
                 break;
             }
             Err(e) => return Err(e),
@@ -427,17 +423,31 @@ fn read_file_with(
             sink.finish();
             return Ok(());
         }
-        match ingest::decode_record(text) {
+        match decode_line(path, n, text) {
             Ok(d) => {
                 if !sink.add(d) {
                     return Ok(());
                 }
             }
-            Err(e) => sink.reject(format!("{}: line {n}: {e}", path.display())),
+            Err(p) => sink.reject(p),
         }
     }
     sink.finish();
     Ok(())
+}
+
+/// Line `n` of a JSON Lines file decoded, or the reject that names the file and the line:
+/// the same on one thread and on several.
+fn decode_line(path: &Path, n: usize, text: &str) -> Result<ingest::Decoded, String> {
+    ingest::decode_record(text).map_err(|e| format!("{}: line {n}: {e}", path.display()))
+}
+
+/// The reject for a file that stops being UTF-8 at line `n`.
+fn not_utf8(path: &Path, n: usize) -> String {
+    format!(
+        "{}: line {n}: not UTF-8 text, skipped the rest of the file",
+        path.display()
+    )
 }
 
 /// One chunk of a JSON Lines file, decoded: what its records gave, and its rejects in order.
@@ -459,9 +469,9 @@ fn decode_lines_parallel(
         let mut out = ingest::Decoded::default();
         let mut rejects = Vec::new();
         for (n, line) in &lines {
-            match ingest::decode_record(line.trim()) {
+            match decode_line(path, *n, line.trim()) {
                 Ok(d) => out.extend(d),
-                Err(e) => rejects.push(format!("{}: line {n}: {e}", path.display())),
+                Err(p) => rejects.push(p),
             }
         }
         (out, rejects)
@@ -524,11 +534,7 @@ fn decode_lines_parallel(
                     while open && delivered < sent {
                         open = deliver_next(&mut ready, &mut delivered, sink);
                     }
-                    sink.reject(format!(
-                        "{}: line {}: not UTF-8 text, skipped the rest of the file",
-                        path.display(),
-                        n + 1
-                    ));
+                    sink.reject(not_utf8(path, n + 1));
                     break Ok(());
                 }
                 Err(e) => break Err(e),
