@@ -161,6 +161,14 @@ pub struct Action {
     pub error: Option<String>,
     #[serde(with = "ts", default)]
     pub updated_at: Millis,
+    /// How many of `approvals` came before the last edit that changed the hash. They never
+    /// count again, even when a later edit brings the same hash back (A → B → A).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub stale_approvals: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// Why an operation was refused; the message names who or what. Faces map it to exit 4.
@@ -291,7 +299,7 @@ impl Action {
     /// proposer, one per principal.
     pub fn live_approvers(&self, now: Millis, ttl: Millis) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
-        for a in &self.approvals {
+        for a in self.approvals.iter().skip(self.stale_approvals) {
             let live = a.hash == self.hash && now < a.at.saturating_add(ttl) && a.at <= now;
             if live && a.principal != self.proposed_by.principal && !out.contains(&&*a.principal) {
                 out.push(&a.principal);
@@ -336,6 +344,7 @@ pub fn stage(p: Proposal, rules: Rules, preauthorized: bool, now: Millis) -> Act
         outcome: Value::Null,
         error: None,
         updated_at: now,
+        stale_approvals: 0,
     }
 }
 
@@ -421,7 +430,11 @@ pub fn edit(a: &mut Action, params: Value, now: Millis, rules: Rules) -> Result<
         return Err(not_open(a, "edited"));
     }
     a.params = params;
-    a.hash = a.computed_hash();
+    let hash = a.computed_hash();
+    if hash != a.hash {
+        a.stale_approvals = a.approvals.len();
+    }
+    a.hash = hash;
     a.preauthorized = false;
     a.state = if a.has_enough(now, rules.approval_ttl) {
         ActionState::Approved
