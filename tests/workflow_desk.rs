@@ -179,3 +179,40 @@ async fn acts_through_the_consoles_desk_are_audited_as_done_in_the_console() {
         assert_eq!(via(kind), ["tui"], "{kind}: {records:#?}");
     }
 }
+
+#[tokio::test]
+async fn action_ids_sort_in_the_order_the_actions_were_staged() {
+    // Time-ordered ids keep the audit log's action index growing at its end; responders also
+    // read them: a later action never lists before an earlier one when sorted by id.
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let tick = Arc::new(std::sync::atomic::AtomicI64::new(1_764_136_800_000));
+    let clock = tick.clone();
+    let d = desk(
+        &t,
+        Some("allowed_signers = \"allowed_signers\"\n[[rule]]\nkinds = [\"*\"]\napprovals = 1\n"),
+        Some("alice"),
+        None,
+    )
+    .with_clock(move || clock.fetch_add(7, std::sync::atomic::Ordering::SeqCst));
+    let mut ids = Vec::new();
+    for _ in 0..24 {
+        ids.push(
+            d.stage(req(Via::Cli, None, IdentityFacts::default()))
+                .await
+                .unwrap()
+                .id,
+        );
+    }
+    let mut sorted = ids.clone();
+    sorted.sort();
+    assert_eq!(ids, sorted);
+    sorted.dedup();
+    assert_eq!(sorted.len(), ids.len(), "ids repeat: {ids:?}");
+    // Two made in the same millisecond still differ.
+    let same = blastdoor::respond::desk::new_action_id(1_764_136_800_000);
+    assert_ne!(
+        same,
+        blastdoor::respond::desk::new_action_id(1_764_136_800_000)
+    );
+    assert!(same.starts_with("act_019"), "{same}");
+}
