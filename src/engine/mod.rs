@@ -200,23 +200,11 @@ impl Engine {
         loop {
             let notified = self.inner.finite_done.notified();
             if self.inner.finite_left.load(Ordering::SeqCst) == 0 {
-                // Flush: a command sent now is applied after every batch before it.
-                let (done_tx, done_rx) = tokio::sync::oneshot::channel();
-                let flush = Msg::Tick { now: 0 };
-                if self.tx.send(Input::Command(flush)).await.is_ok() {
-                    let inner = self.inner.clone();
-                    let mut rx = inner.version.subscribe();
-                    let target = *rx.borrow() + 1;
-                    tokio::spawn(async move {
-                        while *rx.borrow_and_update() < target {
-                            if rx.changed().await.is_err() {
-                                break;
-                            }
-                        }
-                        let _ = done_tx.send(());
-                    });
-                    let _ = done_rx.await;
-                }
+                // Everything the sources queued is applied when the core answers a flush sent
+                // after it (one channel, in order). Waiting for the next version bump instead
+                // was a race: the one-second tick bumps it too, and under load `rank` could
+                // print before the last batches were applied.
+                self.applied().await;
                 return;
             }
             notified.await;
