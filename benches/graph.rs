@@ -29,7 +29,7 @@ fn item(class: Sensitivity) -> Item {
     Item {
         class,
         weight: class.weight() as f32,
-        detail: format!("x on * ({class:?})"),
+        detail: format!("x on * ({class:?})").into(),
         via: "policy".into(),
     }
 }

@@ -3,10 +3,17 @@
 //! core as `blastdoor rank` does. Each N runs in a fresh process, and the figure is the growth
 //! of VmRSS over the process's baseline, divided by N (VmHWM, the peak, printed beside it).
 //!
+//! It runs with the allocator the binary ships with (mimalloc), and prints the size of the
+//! structures kept per identity beside the figure.
+//!
 //!   cargo bench --bench memory                 # 100k and 1M
 //!   cargo bench --bench memory -- 250000       # one N
 use blastdoor::core::{Core, Msg, SortKey};
 use blastdoor::ingest;
+
+// The allocator `blastdoor` itself runs with (src/main.rs), so the figure is the product's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn status(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -84,6 +91,15 @@ fn main() {
     } else {
         ns
     };
+    use std::mem::size_of;
+    println!(
+        "sizes: IdentityState {} B, NodeInfo {} B, graph Item {} B, Permission {} B, Credential {} B",
+        size_of::<blastdoor::core::state::IdentityState>(),
+        size_of::<blastdoor::graph::NodeInfo>(),
+        size_of::<blastdoor::graph::Item>(),
+        size_of::<blastdoor::core::Permission>(),
+        size_of::<blastdoor::core::Credential>(),
+    );
     let exe = std::env::current_exe().expect("own path");
     for n in ns {
         let st = std::process::Command::new(&exe)

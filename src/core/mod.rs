@@ -2,6 +2,7 @@
 //! no HTTP, no clock: time arrives inside each `Msg`.
 
 pub mod containment;
+pub mod keyindex;
 pub mod model;
 pub mod policy;
 pub mod ranking;

@@ -1,7 +1,7 @@
 //! The core state and its one entry point, `update(msg) -> effects`, plus read-only queries
 //! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -13,12 +13,14 @@ use crate::core::model::{
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
 use crate::core::text::SafeText;
-use crate::graph::{CrownJewel, Graph, ReachPath};
+use crate::graph::{Blast, CrownJewel, Graph, ReachPath};
 
 /// How many recent events the core keeps (with their raw records) for feeds and evidence.
 pub const FEED_CAP: usize = 4096;
 /// Minutes of per-identity activity history kept for the sparkline.
 pub const ACTIVITY_BUCKETS: usize = 8;
+/// `IdentityState::last_seen` before any event.
+const NEVER: Millis = Millis::MIN;
 /// An identity's first networks are learnt; after this many events a new one is a signal.
 const NETWORK_LEARNING_EVENTS: u64 = 8;
 const MAX_KNOWN_NETWORKS: usize = 6;
@@ -66,41 +68,41 @@ pub enum Effect {
 pub struct IdentityState {
     pub record: IdentityRecord,
     pub events: u64,
-    pub last_seen: Option<Millis>,
+    /// `NEVER` until an event is seen (`last_seen()`): half the size of an `Option`.
+    last_seen: Millis,
+    /// The blast radius; its reasons and paths are spelled out from the graph when read
+    /// (`Core::blast_of`), not kept for every identity.
     pub blast: f64,
-    pub blast_why: Vec<Reason>,
-    /// The paths behind the blast radius: one per class reached through other identities.
-    pub blast_paths: Vec<ReachPath>,
     pub threat: f64,
     pub risk: f64,
     threat_state: ThreatState,
     networks: Vec<SafeText>,
     /// Where a workload credential (instance profile session, pod token) was first used from.
-    workload_home: Option<SafeText>,
+    /// Boxed: only workloads have one, and every identity pays for the field.
+    workload_home: Option<Box<SafeText>>,
     /// Inventory changes other identities made to this one, newest last (capped).
-    changes_why: Vec<Reason>,
+    changes_why: Option<Box<Vec<Reason>>>,
     activity: [u16; ACTIVITY_BUCKETS],
-    activity_minute: i64,
+    /// Minutes since the epoch (an `i32` lasts four thousand years).
+    activity_minute: i32,
     alerted: bool,
 }
 
 impl IdentityState {
     fn new(record: IdentityRecord) -> IdentityState {
-        let (blast, blast_why) = score::blast_radius(&record.permissions);
+        let (blast, _) = score::blast_radius(&record.permissions);
         let (risk, _) = score::risk(blast, 0.0);
         IdentityState {
             record,
             events: 0,
-            last_seen: None,
+            last_seen: NEVER,
             blast,
-            blast_why,
-            blast_paths: Vec::new(),
             threat: 0.0,
             risk,
             threat_state: ThreatState::default(),
             networks: Vec::new(),
             workload_home: None,
-            changes_why: Vec::new(),
+            changes_why: None,
             activity: [0; ACTIVITY_BUCKETS],
             activity_minute: 0,
             alerted: false,
@@ -109,6 +111,11 @@ impl IdentityState {
 
     pub fn key(&self) -> String {
         self.record.key()
+    }
+
+    /// When its newest event happened; `None` for an identity known only from an inventory.
+    pub fn last_seen(&self) -> Option<Millis> {
+        (self.last_seen != NEVER).then_some(self.last_seen)
     }
 
     pub fn display(&self) -> &str {
@@ -120,7 +127,7 @@ impl IdentityState {
 
     /// Events per minute over the last `ACTIVITY_BUCKETS` minutes, oldest first, as of `now`.
     pub fn activity(&self, now: Millis) -> [u16; ACTIVITY_BUCKETS] {
-        let shift = (now / 60_000 - self.activity_minute).max(0) as usize;
+        let shift = (now / 60_000 - i64::from(self.activity_minute)).max(0) as usize;
         let mut out = [0u16; ACTIVITY_BUCKETS];
         if shift < ACTIVITY_BUCKETS {
             out[..ACTIVITY_BUCKETS - shift].copy_from_slice(&self.activity[shift..]);
@@ -129,7 +136,7 @@ impl IdentityState {
     }
 
     fn bump_activity(&mut self, at: Millis) {
-        let minute = at / 60_000;
+        let minute = (at / 60_000).clamp(0, i64::from(i32::MAX)) as i32;
         if minute > self.activity_minute {
             let shift = (minute - self.activity_minute) as usize;
             if shift >= ACTIVITY_BUCKETS {
@@ -162,15 +169,15 @@ impl IdentityState {
         self.threat_state.reasons()
     }
 
-    pub fn why(&self) -> Vec<Reason> {
+    /// Every reason, risk first, given the blast radius's own (`Core::why` passes them).
+    fn why_with(&self, blast_why: Vec<Reason>) -> Vec<Reason> {
         let threat_why = self.threat_why();
-        let mut why = Vec::with_capacity(
-            threat_why.len() + self.blast_why.len() + self.changes_why.len() + 1,
-        );
+        let changes: &[Reason] = self.changes_why.as_deref().map_or(&[], Vec::as_slice);
+        let mut why = Vec::with_capacity(threat_why.len() + blast_why.len() + changes.len() + 1);
         why.push(score::risk(self.blast, self.threat).1);
-        why.extend(self.changes_why.iter().rev().cloned());
+        why.extend(changes.iter().rev().cloned());
         why.extend(threat_why);
-        why.extend(self.blast_why.iter().cloned());
+        why.extend(blast_why);
         why
     }
 }
@@ -217,7 +224,6 @@ pub struct ContainmentEffect {
 #[derive(Debug, Default)]
 pub struct Core {
     ids: Vec<IdentityState>,
-    by_key: HashMap<String, u32>,
     ranking: Ranking,
     sort: SortKey,
     feed: VecDeque<FeedItem>,
@@ -368,21 +374,28 @@ impl Core {
         buf.push_str(rec.provider.key_prefix());
         buf.push(':');
         buf.push_str(rec.principal.as_str());
-        let found = self.by_key.get(buf.as_str()).copied();
+        let found = self.find(buf.as_str());
         self.key_buf = buf;
         if let Some(i) = found {
             return i;
         }
-        let key = rec.key();
         let idx = self.ids.len() as u32;
-        let mut fresh = rec.clone();
-        fresh.permissions.clear();
-        fresh.credentials.clear();
+        // Grants and credentials are merged in by the caller, one by one.
+        let fresh = IdentityRecord {
+            provider: rec.provider,
+            principal: rec.principal.clone(),
+            kind: rec.kind,
+            display: rec.display.clone(),
+            credentials: Vec::new(),
+            permissions: Vec::new(),
+            tags: rec.tags.clone(),
+        };
         let st = IdentityState::new(fresh);
         self.ranking.set(idx, st.score(self.sort));
         self.ids.push(st);
         self.in_hot.push(false);
-        self.by_key.insert(key, idx);
+        self.graph
+            .file_key(idx, rec.provider, rec.principal.as_str());
         idx
     }
 
@@ -403,7 +416,11 @@ impl Core {
                 upsert_credential_ref(&mut st.record.credentials, c);
             }
             st.events += 1;
-            st.last_seen = Some(st.last_seen.map_or(e.time, |t| t.max(e.time)));
+            st.last_seen = if st.last_seen == NEVER {
+                e.time
+            } else {
+                st.last_seen.max(e.time)
+            };
             st.bump_activity(e.time);
             let mut signals = score::event_signals(&e);
             // A call CloudTrail attributes to a service ("AWS Internal", "health.amazonaws.com")
@@ -417,8 +434,8 @@ impl Core {
                 && is_workload(&st.record)
                 && !is_service_origin(ip)
             {
-                match &st.workload_home {
-                    None => st.workload_home = Some(ip.clone()),
+                match st.workload_home.as_deref() {
+                    None => st.workload_home = Some(Box::new(ip.clone())),
                     Some(home) if home != ip => {
                         // Used from a network that is not its workload's: both signals hold.
                         signals.push(Signal::CredentialOutsideWorkload);
@@ -434,7 +451,7 @@ impl Core {
                     signals.push(Signal::NewNetwork);
                 }
                 if st.networks.len() < MAX_KNOWN_NETWORKS {
-                    st.networks.push(SafeText::new(&net));
+                    push_tight(&mut st.networks, SafeText::new(&net));
                 }
             }
             signals.sort_unstable();
@@ -483,8 +500,8 @@ impl Core {
         // attacker's foothold: a user it creates, a key it mints, a role it trusts.
         let suspect =
             c.by.as_deref()
-                .and_then(|k| self.by_key.get(k))
-                .map(|&i| &self.ids[i as usize])
+                .and_then(|k| self.find(k))
+                .map(|i| &self.ids[i as usize])
                 .filter(|by| by.threat >= SUSPECT_THREAT && by.threat_state.shows_compromise())
                 .map(|by| (by.display().to_string(), by.threat));
         let n = self.ids.len();
@@ -519,11 +536,13 @@ impl Core {
             detail,
             weight: signal.map(|s| s.points()).unwrap_or(0.0),
         };
-        if !st.changes_why.iter().any(|r| r.detail == reason.detail) {
-            if st.changes_why.len() >= 8 {
-                st.changes_why.remove(0);
+        // Boxed: few identities have others change them, and every one pays for the field.
+        let changes = st.changes_why.get_or_insert_with(Default::default);
+        if !changes.iter().any(|r| r.detail == reason.detail) {
+            if changes.len() >= 8 {
+                changes.remove(0);
             }
-            st.changes_why.push(reason);
+            push_tight(changes, reason);
         }
         self.rescore(idx, effects);
     }
@@ -531,16 +550,14 @@ impl Core {
     /// Bring the graph's reach up to date and re-score the identities whose blast it changed.
     fn settle_graph(&mut self, effects: &mut Vec<Effect>) {
         for idx in self.graph.settle() {
-            let b = self.graph.blast(idx);
+            let score = self.graph.score(idx);
             let Some(st) = self.ids.get_mut(idx as usize) else {
                 continue;
             };
-            if st.blast == b.score && st.blast_why == b.why {
+            if st.blast == score {
                 continue;
             }
-            st.blast = b.score;
-            st.blast_why = b.why;
-            st.blast_paths = b.paths;
+            st.blast = score;
             self.rescore(idx, effects);
         }
     }
@@ -594,12 +611,32 @@ impl Core {
             .collect()
     }
 
+    /// Identities are found through the graph's key index: one copy of the keys, not two.
+    fn find(&self, key: &str) -> Option<u32> {
+        self.graph.find(key)
+    }
+
     pub fn get(&self, idx: u32) -> Option<&IdentityState> {
         self.ids.get(idx as usize)
     }
 
+    /// The blast radius of an identity with its reasons and the paths behind them (one per
+    /// class reached through other identities), spelled out from the graph now.
+    pub fn blast_of(&self, idx: u32) -> Blast {
+        self.graph.blast(idx)
+    }
+
+    /// Every reason behind an identity's risk: the risk itself, changes others made to it, its
+    /// live threat, then its blast radius. Empty for an unknown index.
+    pub fn why(&self, idx: u32) -> Vec<Reason> {
+        match self.ids.get(idx as usize) {
+            Some(st) => st.why_with(self.graph.blast(idx).why),
+            None => Vec::new(),
+        }
+    }
+
     pub fn lookup(&self, key: &str) -> Option<u32> {
-        self.by_key.get(key).copied()
+        self.find(key)
     }
 
     /// Ranked identity indices from `offset`, keeping those that match `filter`
@@ -671,10 +708,10 @@ impl Core {
             blast_radius: st.blast,
             threat: st.threat,
             events: st.events,
-            last_seen: st.last_seen.map(format_time),
+            last_seen: st.last_seen().map(format_time),
             credentials: st.record.credentials.clone(),
-            why: st.why(),
-            paths: st.blast_paths.clone(),
+            why: self.why(idx),
+            paths: self.blast_of(idx).paths,
         })
     }
 
@@ -801,6 +838,16 @@ fn contains_ci(hay: &str, lower_needle: &str) -> bool {
     }
 }
 
+/// Push onto one of an identity's short lists without the four slots a `Vec` first grows to:
+/// most identities hold one or two grants, keys and networks, and at a million identities the
+/// empty slots were a fifth of the memory. Past eight the usual doubling takes over.
+fn push_tight<T>(list: &mut Vec<T>, x: T) {
+    if list.len() < 8 {
+        list.reserve_exact(1);
+    }
+    list.push(x);
+}
+
 /// Merge what a newer record says about an identity into what we know.
 fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permissions: bool) {
     if into.kind == IdentityKind::Unknown {
@@ -814,16 +861,17 @@ fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permiss
     }
     if replace_permissions {
         into.permissions = from.permissions;
+        into.permissions.shrink_to_fit();
     } else {
         for p in from.permissions {
             if !into.permissions.contains(&p) {
-                into.permissions.push(p);
+                push_tight(&mut into.permissions, p);
             }
         }
     }
     for t in from.tags {
         if !into.tags.contains(&t) {
-            into.tags.push(t);
+            push_tight(&mut into.tags, t);
         }
     }
 }
@@ -843,13 +891,13 @@ fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
     let mut added = false;
     for p in &from.permissions {
         if !into.permissions.contains(p) {
-            into.permissions.push(p.clone());
+            push_tight(&mut into.permissions, p.clone());
             added = true;
         }
     }
     for t in &from.tags {
         if !into.tags.contains(t) {
-            into.tags.push(t.clone());
+            push_tight(&mut into.tags, t.clone());
         }
     }
     added
@@ -865,7 +913,7 @@ fn upsert_credential_ref(list: &mut Vec<Credential>, c: &Credential) {
         }
         None => {
             if list.len() < 16 {
-                list.push(c.clone())
+                push_tight(list, c.clone())
             }
         }
     }
@@ -881,7 +929,7 @@ fn upsert_credential(list: &mut Vec<Credential>, c: Credential) {
         }
         None => {
             if list.len() < 16 {
-                list.push(c)
+                push_tight(list, c)
             }
         }
     }

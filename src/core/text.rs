@@ -7,19 +7,22 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest text kept, in characters; longer text is cut and ends with `…`.
 pub const MAX_CHARS: usize = 512;
 
+/// Text of up to 24 bytes (most actions, key ids, names, networks) is kept inline, with no
+/// allocation of its own: a million identities hold several each.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
-pub struct SafeText(Box<str>);
+pub struct SafeText(CompactString);
 
 impl SafeText {
     /// Sanitise untrusted text.
     pub fn new(raw: &str) -> SafeText {
         if raw.len() <= MAX_CHARS && raw.chars().all(is_inert) {
-            return SafeText(raw.into());
+            return SafeText(CompactString::from(raw));
         }
         let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
         for (count, c) in raw.chars().enumerate() {
@@ -34,7 +37,7 @@ impl SafeText {
                 let _ = write!(out, "\\u{{{:x}}}", c as u32);
             }
         }
-        SafeText(out.into_boxed_str())
+        SafeText(CompactString::from(out))
     }
 
     pub fn as_str(&self) -> &str {
@@ -134,6 +137,14 @@ mod tests {
     fn deserialising_sanitises() {
         let t: SafeText = serde_json::from_str("\"a\\u001b[31mb\"").unwrap();
         assert_eq!(t.as_str(), "a\\u{1b}[31mb");
+    }
+
+    #[test]
+    fn short_text_is_kept_inline() {
+        // The memory budget per identity counts on it.
+        let t = SafeText::new("AKIA0000000000000123");
+        assert!(!t.0.is_heap_allocated());
+        assert_eq!(std::mem::size_of::<Option<SafeText>>(), 24);
     }
 
     #[test]

@@ -77,7 +77,7 @@ mod tests {
             provider: Provider::Kubernetes,
             kind: IdentityKind::ServiceAccount,
             principal: principal.into(),
-            tags: vec![],
+            tags: Box::default(),
             perms: grants
                 .iter()
                 .map(|(a, r)| Permission {

@@ -11,6 +11,7 @@ pub mod k8s;
 pub mod reach;
 pub mod vault;
 
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::{Effect, IdentityKind, IdentityRecord, Permission, Provider, Sensitivity};
@@ -39,9 +40,10 @@ pub struct NodeInfo {
     pub provider: Provider,
     pub kind: IdentityKind,
     pub principal: String,
-    pub tags: Vec<String>,
+    /// Boxed slices, not `Vec`s: set once per upsert, and every node pays for the field.
+    pub tags: Box<[String]>,
     /// The grants, kept only for identities that may escalate (others need none).
-    pub perms: Vec<Permission>,
+    pub perms: Box<[Permission]>,
 }
 
 impl NodeInfo {
@@ -51,7 +53,7 @@ impl NodeInfo {
             kind: r.kind,
             principal: r.principal.to_string(),
             tags: r.tags.iter().map(|t| t.to_string()).collect(),
-            perms: Vec::new(),
+            perms: Box::default(),
         }
     }
 
@@ -195,9 +197,10 @@ pub struct Item {
     pub class: Sensitivity,
     pub weight: f32,
     /// `* on * (via AdministratorAccess)`, as the blast reasons have always shown grants.
-    pub detail: String,
-    /// What the grant comes from, for paths: `AdministratorAccess`, or the grant itself.
-    pub via: String,
+    pub detail: CompactString,
+    /// What the grant comes from, for paths: `AdministratorAccess`, or the grant itself (kept
+    /// inline up to 24 bytes, as most are: every identity holds one item per class it reaches).
+    pub via: CompactString,
 }
 
 /// Probe actions that decide the class of a wildcard or `NotAction` grant, strongest first.
@@ -318,12 +321,12 @@ pub fn own_items(
         let via = p
             .via
             .as_ref()
-            .map(|v| v.to_string())
-            .unwrap_or_else(|| format!("{} on {}", p.action, p.resource));
+            .map(|v| CompactString::from(v.as_str()))
+            .unwrap_or_else(|| compact_str::format_compact!("{} on {}", p.action, p.resource));
         let item = Item {
             class,
             weight: w as f32,
-            detail,
+            detail: detail.into(),
             via,
         };
         match best.iter_mut().find(|b| b.class == class) {
@@ -334,6 +337,8 @@ pub fn own_items(
     }
     let extra = allowed.saturating_sub(best.len());
     best.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    // Kept for every identity for as long as it lives: no spare slots.
+    best.shrink_to_fit();
     (best, extra)
 }
 

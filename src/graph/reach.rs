@@ -12,8 +12,10 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
+use thin_vec::ThinVec;
 
 use super::{CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, class_index, edge, own_items};
+use crate::core::keyindex::{KeyIndex, key_is};
 use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
 use crate::core::score::{Reason, round1};
 
@@ -65,12 +67,14 @@ pub struct Graph {
     present: Vec<bool>,
     escalators: Vec<u32>,
     is_escalator: Vec<bool>,
-    by_key: HashMap<String, u32>,
+    by_key: KeyIndex,
     /// Principal ARN → roles whose trust policy names it.
     trusted_by: HashMap<String, Vec<u32>>,
-    out: Vec<Vec<Edge>>,
-    rev: Vec<Vec<u32>>,
-    items: Vec<Vec<Item>>,
+    /// Adjacency as `ThinVec`s (one pointer; an empty one allocates nothing): most identities
+    /// have no edges at all, and a `Vec` header each was 48 bytes of every node.
+    out: Vec<ThinVec<Edge>>,
+    rev: Vec<ThinVec<u32>>,
+    items: Vec<Box<[Item]>>,
     own: Vec<[f32; NCLASS]>,
     extra: Vec<u32>,
     val: Vec<[f32; NCLASS]>,
@@ -85,7 +89,34 @@ pub struct Graph {
     edges: usize,
 }
 
+fn node_has_key(nodes: &[NodeInfo], n: u32, key: &str) -> bool {
+    nodes
+        .get(n as usize)
+        .is_some_and(|x| key_is(key, x.provider, &x.principal))
+}
+
 impl Graph {
+    /// File an identity's key under its index before anything else is known of it, so that
+    /// `find` knows it at once (the core finds its identities through this one index).
+    pub fn file_key(&mut self, idx: u32, provider: Provider, principal: &str) {
+        self.grow(idx);
+        let node = &mut self.nodes[idx as usize];
+        node.provider = provider;
+        if node.principal != principal {
+            node.principal = principal.to_string();
+        }
+        let nodes = &self.nodes;
+        self.by_key
+            .insert(&identity_key(provider, principal), idx, |n, k| {
+                node_has_key(nodes, n, k)
+            });
+    }
+
+    /// The index filed under an identity key (`aws:arn:…`).
+    pub fn find(&self, key: &str) -> Option<u32> {
+        self.by_key.get(key, |n, k| node_has_key(&self.nodes, n, k))
+    }
+
     pub fn new(jewels: Vec<CrownJewel>) -> Graph {
         Graph {
             jewels,
@@ -105,7 +136,10 @@ impl Graph {
     }
 
     pub fn out_edges(&self, idx: u32) -> &[Edge] {
-        self.out.get(idx as usize).map(Vec::as_slice).unwrap_or(&[])
+        self.out
+            .get(idx as usize)
+            .map(|e| e.as_slice())
+            .unwrap_or(&[])
     }
 
     fn grow(&mut self, idx: u32) {
@@ -117,15 +151,15 @@ impl Graph {
             provider: Provider::Other,
             kind: crate::core::IdentityKind::Unknown,
             principal: String::new(),
-            tags: Vec::new(),
-            perms: Vec::new(),
+            tags: Box::default(),
+            perms: Box::default(),
         };
         self.nodes.resize(n, blank);
         self.present.resize(n, false);
         self.is_escalator.resize(n, false);
-        self.out.resize_with(n, Vec::new);
-        self.rev.resize_with(n, Vec::new);
-        self.items.resize_with(n, Vec::new);
+        self.out.resize_with(n, ThinVec::new);
+        self.rev.resize_with(n, ThinVec::new);
+        self.items.resize_with(n, Box::default);
         self.own.resize(n, [0.0; NCLASS]);
         self.extra.resize(n, 0);
         self.val.resize(n, [0.0; NCLASS]);
@@ -157,7 +191,7 @@ impl Graph {
             let c = class_index(it.class);
             own[c] = own[c].max(it.weight);
         }
-        self.items[idx as usize] = items;
+        self.items[idx as usize] = items.into_boxed_slice();
         self.own[idx as usize] = own;
         self.extra[idx as usize] = extra;
         if self.val[idx as usize].iter().zip(&own).any(|(v, o)| o > v) {
@@ -188,10 +222,12 @@ impl Graph {
         let mut info = NodeInfo::from_record(rec);
         let escalator = super::may_escalate(rec.provider, &rec.permissions);
         if escalator {
-            info.perms = rec.permissions.clone();
+            info.perms = rec.permissions.as_slice().into();
         }
         let key = identity_key(rec.provider, rec.principal.as_str());
-        self.by_key.insert(key, idx);
+        let nodes = &self.nodes;
+        self.by_key
+            .insert(&key, idx, |n, k| node_has_key(nodes, n, k));
         // Reverse closure before the edges change (who could reach it until now).
         let before = if fresh || grew {
             Vec::new()
@@ -204,7 +240,7 @@ impl Graph {
         for it in &items {
             own[class_index(it.class)] = own[class_index(it.class)].max(it.weight);
         }
-        self.items[i] = items;
+        self.items[i] = items.into_boxed_slice();
         self.own[i] = own;
         self.extra[i] = extra as u32;
         if rec.provider == Provider::Aws {
@@ -257,7 +293,10 @@ impl Graph {
             for t in &self.nodes[i].tags {
                 if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
                     let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
-                    if let Some(&s) = self.by_key.get(&identity_key(Provider::Aws, p)) {
+                    let nodes = &self.nodes;
+                    if let Some(s) = self.by_key.get(&identity_key(Provider::Aws, p), |n, k| {
+                        node_has_key(nodes, n, k)
+                    }) {
                         sources.push(s);
                     }
                 }

@@ -42,7 +42,7 @@ mod tests {
             provider: Provider::Vault,
             kind: IdentityKind::VaultToken,
             principal: principal.into(),
-            tags: vec![],
+            tags: Box::default(),
             perms: grants
                 .iter()
                 .map(|a| Permission {

@@ -12,6 +12,7 @@ use crate::core::Millis;
 use crate::core::SafeText;
 use crate::core::model::Event;
 use crate::core::policy::IdentityFacts;
+use crate::core::score::Reason;
 use crate::core::state::IdentityState;
 use crate::core::workflow::{Action, ActionState, Via};
 use crate::respond::builtin;
@@ -128,18 +129,15 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn of(st: &IdentityState, capabilities: &[String]) -> Subject {
-        Subject::with_evidence(st, &[], capabilities)
-    }
-
-    /// As `of`, with the identity's recent events (newest first) to pre-fill params from.
+    /// What can be staged for an identity: `why` is its reasons (`Core::why`), the strongest
+    /// of which become evidence; `recent` its events (newest first) to pre-fill params from.
     pub fn with_evidence(
         st: &IdentityState,
+        why: &[Reason],
         recent: &[&Event],
         capabilities: &[String],
     ) -> Subject {
-        let evidence = st
-            .why()
+        let evidence = why
             .iter()
             .filter(|r| r.weight != 0.0)
             .take(EVIDENCE_REASONS)

@@ -305,7 +305,7 @@ impl ViewData {
                     blast: st.blast,
                     threat: st.threat,
                     activity: st.activity(now),
-                    last_seen: st.last_seen,
+                    last_seen: st.last_seen(),
                 })
             })
             .collect();
@@ -317,7 +317,7 @@ impl ViewData {
                 .map(|f| &f.event)
                 .collect();
             core.get(id)
-                .map(|st| Subject::with_evidence(st, &recent, &app.capabilities))
+                .map(|st| Subject::with_evidence(st, &core.why(id), &recent, &app.capabilities))
         });
         let queue_page = layout_queue_rows(screen, app);
         let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
@@ -449,7 +449,7 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
             st.record.provider.as_str()
         ),
     ));
-    let seen = match st.last_seen {
+    let seen = match st.last_seen() {
         Some(t) => format!(
             "{} · last seen {} ago ({})",
             fmt_count(st.events),
@@ -494,7 +494,8 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         factor: SafeText::new(&r.factor),
         detail: SafeText::new(&r.detail),
     };
-    let why = st.why();
+    let why = core.why(id);
+    let blast = core.blast_of(id);
     lines.push(DetailLine::Heading("Why this risk".into()));
     lines.extend(why.first().map(reason));
     lines.push(DetailLine::Heading("Threat: live activity".into()));
@@ -506,12 +507,12 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
     lines.push(DetailLine::Heading(
         "Blast radius: what it can reach".into(),
     ));
-    if st.blast_why.is_empty() {
+    if blast.why.is_empty() {
         lines.push(DetailLine::Note(SafeText::new("no permissions known")));
     }
-    lines.extend(st.blast_why.iter().map(reason));
+    lines.extend(blast.why.iter().map(reason));
     // Where it reaches through others, what each containment would take away.
-    if !st.blast_paths.is_empty() {
+    if !blast.paths.is_empty() {
         lines.push(DetailLine::Heading(
             "Containment: effect on what it reaches".into(),
         ));
