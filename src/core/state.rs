@@ -14,6 +14,7 @@ use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
 use crate::core::text::SafeText;
 use crate::graph::{Blast, CrownJewel, Graph, ReachPath};
+use thin_vec::ThinVec;
 
 /// How many recent events the core keeps (with their raw records) for feeds and evidence.
 pub const FEED_CAP: usize = 4096;
@@ -81,7 +82,9 @@ pub struct IdentityState {
     /// Boxed: only workloads have one, and every identity pays for the field.
     workload_home: Option<Box<SafeText>>,
     /// Inventory changes other identities made to this one, newest last (capped).
-    changes_why: Option<Box<Vec<Reason>>>,
+    /// A `ThinVec` (one pointer, nothing allocated while empty): few identities have others
+    /// change them, and every one pays for the field.
+    changes_why: ThinVec<Reason>,
     activity: [u16; ACTIVITY_BUCKETS],
     /// Minutes since the epoch (an `i32` lasts four thousand years).
     activity_minute: i32,
@@ -102,7 +105,7 @@ impl IdentityState {
             threat_state: ThreatState::default(),
             networks: Vec::new(),
             workload_home: None,
-            changes_why: None,
+            changes_why: ThinVec::new(),
             activity: [0; ACTIVITY_BUCKETS],
             activity_minute: 0,
             alerted: false,
@@ -172,7 +175,7 @@ impl IdentityState {
     /// Every reason, risk first, given the blast radius's own (`Core::why` passes them).
     fn why_with(&self, blast_why: Vec<Reason>) -> Vec<Reason> {
         let threat_why = self.threat_why();
-        let changes: &[Reason] = self.changes_why.as_deref().map_or(&[], Vec::as_slice);
+        let changes = &self.changes_why;
         let mut why = Vec::with_capacity(threat_why.len() + blast_why.len() + changes.len() + 1);
         why.push(score::risk(self.blast, self.threat).1);
         why.extend(changes.iter().rev().cloned());
@@ -536,13 +539,12 @@ impl Core {
             detail,
             weight: signal.map(|s| s.points()).unwrap_or(0.0),
         };
-        // Boxed: few identities have others change them, and every one pays for the field.
-        let changes = st.changes_why.get_or_insert_with(Default::default);
+        let changes = &mut st.changes_why;
         if !changes.iter().any(|r| r.detail == reason.detail) {
             if changes.len() >= 8 {
                 changes.remove(0);
             }
-            push_tight(changes, reason);
+            changes.push(reason);
         }
         self.rescore(idx, effects);
     }
