@@ -336,8 +336,14 @@ impl Sink<'_> {
         if self.batch.is_empty() {
             return true;
         }
+        // The next batch starts with room for a full one: growing a vector of events by
+        // doubling, batch after batch, was a tenth of `rank`'s time (perf).
+        let next = ingest::Decoded {
+            events: Vec::with_capacity(BATCH),
+            ..Default::default()
+        };
         self.tx
-            .blocking_send(FileItem::Decoded(std::mem::take(&mut self.batch)))
+            .blocking_send(FileItem::Decoded(std::mem::replace(&mut self.batch, next)))
             .is_ok()
     }
     fn reject(&mut self, problem: String) {

@@ -189,6 +189,9 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             };
             let mut first_err = None;
             let n = items.len();
+            // One event per record: pushing them one by one into a growing vector moved every
+            // event several times (a tenth of `rank`'s time on delivery files, perf).
+            out.events.reserve(n);
             for (index, item) in items.into_iter().enumerate() {
                 if let Err(e) = decode_value(item, out) {
                     first_err.get_or_insert(DecodeError::Item {
