@@ -253,20 +253,25 @@ impl Engine {
         }
     }
 
-    /// A record a source could not read: counted, remembered, never fatal.
-    pub(crate) fn reject(&self, source: usize, problem: String) {
-        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+    /// Say something is wrong with a source without counting a rejected record.
+    pub(crate) fn problem(&self, problem: String) {
         tracing::warn!("{problem}");
-        if let Ok(mut s) = self.inner.sources.lock()
-            && let Some(st) = s.get_mut(source)
-        {
-            st.rejected += 1;
-        }
         if let Ok(mut p) = self.inner.problems.lock()
             && p.len() < 1000
         {
             p.push(crate::core::SafeText::new(&problem).to_string());
         }
+    }
+
+    /// A record a source could not read: counted, remembered, never fatal.
+    pub(crate) fn reject(&self, source: usize, problem: String) {
+        self.inner.rejected.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut s) = self.inner.sources.lock()
+            && let Some(st) = s.get_mut(source)
+        {
+            st.rejected += 1;
+        }
+        self.problem(problem);
     }
 
     /// Count `n` more rejected records of a source without listing each (the source has already

@@ -138,7 +138,9 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
 const BATCH: usize = 512;
 
 /// Files under a path: the file itself, or every regular file in a folder, sorted for a stable
-/// order. Hidden files are skipped.
+/// order. Hidden files are skipped. A symbolic link to a file is read (evidence is often staged
+/// as links to where it was collected); a link to a folder is not followed, so no link loop can
+/// make a walk endless.
 pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -158,7 +160,7 @@ pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
             let ft = entry.file_type()?;
             if ft.is_dir() {
                 stack.push(p);
-            } else if ft.is_file() && !is_documentation(&p) {
+            } else if (ft.is_file() || ft.is_symlink() && p.is_file()) && !is_documentation(&p) {
                 out.push(p);
             }
         }
@@ -211,6 +213,12 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             return;
         }
     };
+    if files.is_empty() {
+        engine.problem(format!(
+            "{}: no files to read here (hidden files, READMEs and licences are skipped)",
+            path.display()
+        ));
+    }
     let total: u64 = files
         .iter()
         .filter_map(|f| f.metadata().ok())
@@ -802,6 +810,52 @@ async fn read_stream(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_folder_of_links_to_files_is_read_and_a_link_to_a_folder_is_not_followed() {
+        let evidence = tempfile::tempdir().unwrap();
+        let staged = tempfile::tempdir().unwrap();
+        std::fs::write(evidence.path().join("a.json"), "{}").unwrap();
+        std::fs::write(evidence.path().join("b.json"), "{}").unwrap();
+        let link = |to: &Path, name: &str| std::os::unix::fs::symlink(to, staged.path().join(name));
+        link(&evidence.path().join("a.json"), "a.json").unwrap();
+        link(&evidence.path().join("b.json"), "b.json").unwrap();
+        // A link back up: following it would walk forever.
+        link(staged.path(), "loop").unwrap();
+        std::fs::write(staged.path().join("c.json"), "{}").unwrap();
+        let names: Vec<String> = files_under(staged.path())
+            .unwrap()
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, ["a.json", "b.json", "c.json"]);
+    }
+
+    #[tokio::test]
+    async fn a_folder_with_nothing_to_read_is_named_as_a_problem() {
+        let empty = tempfile::tempdir().unwrap();
+        std::fs::write(empty.path().join("README.md"), "about this data").unwrap();
+        let engine = Engine::start(crate::engine::EngineOptions {
+            sources: vec![crate::engine::SourceSpec::Path(empty.path().to_path_buf())],
+            data_clock: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        engine.finished().await;
+        let problems = engine.problems();
+        assert!(
+            problems.iter().any(|p| p.contains("no files to read here")
+                && p.contains(&empty.path().display().to_string())),
+            "{problems:?}"
+        );
+        assert_eq!(
+            engine.stats().rejected,
+            0,
+            "an empty folder rejects no record"
+        );
+    }
 
     /// Everything `read_file_with` sent, as text, in order: events and changes, then rejects.
     /// (Rejects go out as they are found and records in batches, so the two interleave
