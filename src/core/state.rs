@@ -700,6 +700,8 @@ impl Core {
 
     pub fn ranked(&self, idx: u32, rank: usize) -> Option<RankedIdentity> {
         let st = self.ids.get(idx as usize)?;
+        // Reasons and paths come from one walk of the graph.
+        let blast = self.blast_of(idx);
         Some(RankedIdentity {
             rank,
             identity: st.key(),
@@ -712,8 +714,8 @@ impl Core {
             events: st.events,
             last_seen: st.last_seen().map(format_time),
             credentials: st.record.credentials.clone(),
-            why: self.why(idx),
-            paths: self.blast_of(idx).paths,
+            why: st.why_with(blast.why),
+            paths: blast.paths,
         })
     }
 
