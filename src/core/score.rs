@@ -373,22 +373,23 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
 }
 
 /// Risk (0–100): threat scaled by what the identity could reach, plus a share of blast radius so
-/// that a dormant administrator is never ranked as harmless.
-/// Risk alone, without its explanation: what every event's rescore needs.
+/// that a dormant administrator is never ranked as harmless. Without its explanation: what
+/// every event's rescore needs.
 pub fn risk_value(blast: f64, threat: f64) -> f64 {
     round1((threat * (0.4 + 0.6 * blast / 100.0) + 0.15 * blast).min(100.0))
 }
 
+/// `risk_value` with the reason that spells it out.
 pub fn risk(blast: f64, threat: f64) -> (f64, Reason) {
     let r = risk_value(blast, threat);
     (
-        round1(r),
+        r,
         Reason {
             factor: "risk".into(),
             detail: format!(
                 "threat {threat:.0} × (0.4 + 0.6 × blast {blast:.0}/100) + 0.15 × blast"
             ),
-            weight: round1(r),
+            weight: r,
         },
     )
 }

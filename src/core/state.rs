@@ -1,6 +1,7 @@
 //! The core state and its one entry point, `update(msg) -> effects`, plus read-only queries
 //! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
 
+use std::borrow::Cow;
 use std::collections::{HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
@@ -94,7 +95,7 @@ pub struct IdentityState {
 impl IdentityState {
     fn new(record: IdentityRecord) -> IdentityState {
         let (blast, _) = score::blast_radius(&record.permissions);
-        let (risk, _) = score::risk(blast, 0.0);
+        let risk = score::risk_value(blast, 0.0);
         IdentityState {
             record,
             events: 0,
@@ -416,7 +417,7 @@ impl Core {
                 self.graph.upsert(idx, &st.record, true);
             }
             if let Some(c) = &e.credential {
-                upsert_credential_ref(&mut st.record.credentials, c);
+                upsert_credential(&mut st.record.credentials, Cow::Borrowed(c));
             }
             st.events += 1;
             st.last_seen = if st.last_seen == NEVER {
@@ -861,7 +862,7 @@ fn merge_record(into: &mut IdentityRecord, from: IdentityRecord, replace_permiss
         into.display = from.display;
     }
     for c in from.credentials {
-        upsert_credential(&mut into.credentials, c);
+        upsert_credential(&mut into.credentials, Cow::Owned(c));
     }
     if replace_permissions {
         into.permissions = from.permissions;
@@ -890,7 +891,7 @@ fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
         into.display = from.display.clone();
     }
     for c in &from.credentials {
-        upsert_credential_ref(&mut into.credentials, c);
+        upsert_credential(&mut into.credentials, Cow::Borrowed(c));
     }
     let mut added = false;
     for p in &from.permissions {
@@ -907,7 +908,10 @@ fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
     added
 }
 
-fn upsert_credential_ref(list: &mut Vec<Credential>, c: &Credential) {
+/// Record a credential on an identity: a known one takes the new status (and a kind where it
+/// had none), an unknown one is added (up to 16). Borrowed from an event, it is cloned only
+/// when it is new.
+fn upsert_credential(list: &mut Vec<Credential>, c: Cow<'_, Credential>) {
     match list.iter_mut().find(|x| x.id == c.id) {
         Some(x) => {
             x.status = c.status;
@@ -917,23 +921,7 @@ fn upsert_credential_ref(list: &mut Vec<Credential>, c: &Credential) {
         }
         None => {
             if list.len() < 16 {
-                push_tight(list, c.clone())
-            }
-        }
-    }
-}
-
-fn upsert_credential(list: &mut Vec<Credential>, c: Credential) {
-    match list.iter_mut().find(|x| x.id == c.id) {
-        Some(x) => {
-            x.status = c.status;
-            if x.kind == CredentialKind::Other {
-                x.kind = c.kind;
-            }
-        }
-        None => {
-            if list.len() < 16 {
-                push_tight(list, c)
+                push_tight(list, c.into_owned())
             }
         }
     }
