@@ -224,10 +224,7 @@ impl Graph {
         if escalator {
             info.perms = rec.permissions.as_slice().into();
         }
-        let key = identity_key(rec.provider, rec.principal.as_str());
-        let nodes = &self.nodes;
-        self.by_key
-            .insert(&key, idx, |n, k| node_has_key(nodes, n, k));
+        self.file_key(idx, rec.provider, rec.principal.as_str());
         // Reverse closure before the edges change (who could reach it until now).
         let before = if fresh || grew {
             Vec::new()
