@@ -494,10 +494,10 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         factor: SafeText::new(&r.factor),
         detail: SafeText::new(&r.detail),
     };
-    let why = core.why(id);
+    // The risk's own reason heads `Core::why`; the blast radius's come from one graph walk.
     let blast = core.blast_of(id);
     lines.push(DetailLine::Heading("Why this risk".into()));
-    lines.extend(why.first().map(reason));
+    lines.push(reason(&crate::core::score::risk(st.blast, st.threat).1));
     lines.push(DetailLine::Heading("Threat: live activity".into()));
     let threat_why = st.threat_why();
     if threat_why.is_empty() {
