@@ -1,9 +1,10 @@
 //! Every file of the shared real-telemetry corpus is read with zero unexpected rejects; the
 //! deliberately malformed Falco trace file is named and skipped; every format yields events.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
-use blastdoor::engine::{Engine, EngineOptions, SourceSpec};
 use blastdoor::ingest::{self, Format};
 
 pub fn corpus() -> Option<PathBuf> {
@@ -34,14 +35,7 @@ fn expected(problem: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_corpus_reads_with_no_unexpected_rejects() {
     let Some(dir) = corpus() else { return };
-    let engine = Engine::start(EngineOptions {
-        sources: vec![SourceSpec::Path(dir.clone())],
-        data_clock: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    engine.finished().await;
+    let engine = common::replay(&dir).await;
     let problems = engine.problems();
     let unexpected: Vec<&String> = problems.iter().filter(|p| !expected(p)).collect();
     assert!(unexpected.is_empty(), "unexpected rejects: {unexpected:#?}");

@@ -1,10 +1,11 @@
 //! Scenario tests on real attack data: the identities whose credentials were abused, and the
 //! ones the attacker created or empowered, rank above the benign ones, with reasons visible.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use blastdoor::core::{RankedIdentity, SortKey};
-use blastdoor::engine::{Engine, EngineOptions, SourceSpec};
 
 fn corpus(sub: &str) -> Option<PathBuf> {
     let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(sub);
@@ -19,14 +20,7 @@ fn corpus(sub: &str) -> Option<PathBuf> {
 }
 
 async fn rank(path: PathBuf) -> Vec<RankedIdentity> {
-    let engine = Engine::start(EngineOptions {
-        sources: vec![SourceSpec::Path(path)],
-        data_clock: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    engine.finished().await;
+    let engine = common::replay(&path).await;
     assert!(engine.problems().is_empty(), "{:?}", engine.problems());
     engine.write(|c| c.top(10_000, SortKey::Risk))
 }

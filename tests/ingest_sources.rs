@@ -223,3 +223,21 @@ fn nats_jetstream_durable_consumer_resumes_without_loss_or_duplicates() {
     publish(100, 150);
     assert_eq!(read(50), 50);
 }
+
+#[tokio::test]
+async fn a_folder_with_nothing_to_read_is_named_as_a_problem() {
+    let empty = tempfile::tempdir().unwrap();
+    std::fs::write(empty.path().join("README.md"), "about this data").unwrap();
+    let engine = common::replay(empty.path()).await;
+    let problems = engine.problems();
+    assert!(
+        problems.iter().any(|p| p.contains("no files to read here")
+            && p.contains(&empty.path().display().to_string())),
+        "{problems:?}"
+    );
+    assert_eq!(
+        engine.stats().rejected,
+        0,
+        "an empty folder rejects no record"
+    );
+}

@@ -832,31 +832,6 @@ mod tests {
         assert_eq!(names, ["a.json", "b.json", "c.json"]);
     }
 
-    #[tokio::test]
-    async fn a_folder_with_nothing_to_read_is_named_as_a_problem() {
-        let empty = tempfile::tempdir().unwrap();
-        std::fs::write(empty.path().join("README.md"), "about this data").unwrap();
-        let engine = Engine::start(crate::engine::EngineOptions {
-            sources: vec![crate::engine::SourceSpec::Path(empty.path().to_path_buf())],
-            data_clock: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-        engine.finished().await;
-        let problems = engine.problems();
-        assert!(
-            problems.iter().any(|p| p.contains("no files to read here")
-                && p.contains(&empty.path().display().to_string())),
-            "{problems:?}"
-        );
-        assert_eq!(
-            engine.stats().rejected,
-            0,
-            "an empty folder rejects no record"
-        );
-    }
-
     /// Everything `read_file_with` sent, as text, in order: events and changes, then rejects.
     /// (Rejects go out as they are found and records in batches, so the two interleave
     /// differently; each on its own is in file order either way.)

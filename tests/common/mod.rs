@@ -188,3 +188,17 @@ pub fn test_server(var: &str, how: &str) -> Option<String> {
         }
     }
 }
+
+/// An engine that has read `path` (a file or a folder) to its end and applied it, scoring as of
+/// the data's own time, as `rank` does.
+pub async fn replay(path: &Path) -> blastdoor::engine::Engine {
+    let engine = blastdoor::engine::Engine::start(blastdoor::engine::EngineOptions {
+        sources: vec![blastdoor::engine::SourceSpec::Path(path.to_path_buf())],
+        data_clock: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    engine.finished().await;
+    engine
+}
