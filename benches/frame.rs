@@ -102,7 +102,7 @@ fn fleet(n: usize) -> Core {
                     Status::Success
                 },
                 signals: vec![],
-                raw: serde_json::Value::Null,
+                raw: Default::default(),
             }
         })
         .collect();

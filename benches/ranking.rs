@@ -78,7 +78,7 @@ fn core_ingest(c: &mut Criterion) {
                     Status::Success
                 },
                 signals: vec![],
-                raw: serde_json::Value::Null,
+                raw: Default::default(),
             }
         })
         .collect();

@@ -273,3 +273,71 @@ fn vault_ocsf_github_and_tetragon_samples() {
     assert_eq!(d.events[0].actor.key(), "github:octocat");
     assert_eq!(d.events[0].credential.as_ref().unwrap().id.as_str(), "123");
 }
+
+/// Every JSON value of the corpus, as compact text: each line of a JSON Lines file, each item of
+/// a document's array (and the document itself).
+fn corpus_values(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for path in blastdoor::engine::sources::files_under(dir).unwrap() {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+        let docs: Vec<serde_json::Value> = if lines
+            .iter()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok())
+        {
+            out.extend(lines.iter().map(|l| l.trim().to_string()));
+            lines
+                .iter()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        } else {
+            serde_json::from_str(&text).into_iter().collect()
+        };
+        for d in docs {
+            if let serde_json::Value::Array(items) = &d {
+                out.extend(items.iter().map(|i| i.to_string()));
+            }
+            if let Some(serde_json::Value::Array(items)) = d.get("Records") {
+                out.extend(items.iter().map(|i| i.to_string()));
+            }
+            out.push(d.to_string());
+        }
+    }
+    out
+}
+
+/// CloudTrail is read from the text into typed fields, without a `Value` tree: for every value
+/// of the corpus, that reads exactly what parsing it and detecting its format reads.
+#[test]
+fn the_typed_cloudtrail_read_gives_what_the_general_path_gives_on_the_whole_corpus() {
+    let Some(dir) = corpus() else { return };
+    let (mut compared, mut typed) = (0, 0);
+    for text in corpus_values(&dir) {
+        let fast = ingest::decode_record(&text);
+        let general = ingest::parse_json(&text).and_then(|v| {
+            let mut out = ingest::Decoded::default();
+            ingest::decode_value(v, &mut out).map(|_| out)
+        });
+        match (fast, general) {
+            (Ok(a), Ok(b)) => {
+                assert_eq!(a.events, b.events, "{text}");
+                assert_eq!(a.changes, b.changes, "{text}");
+                assert_eq!(a.inventory, b.inventory, "{text}");
+                typed += a
+                    .events
+                    .iter()
+                    .filter(|e| matches!(e.raw, blastdoor::core::Raw::Text(_)))
+                    .count();
+            }
+            (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+            (a, b) => panic!("{text}: typed {:?} general {:?}", a.err(), b.err()),
+        }
+        compared += 1;
+    }
+    eprintln!("compared {compared}, typed {typed}");
+    assert!(compared > 4_000, "compared {compared}");
+    // The delivery files' records, and the corpus's other CloudTrail, took the typed read.
+    assert!(typed > 5_000, "typed {typed}");
+}

@@ -42,7 +42,8 @@ fn sa_event(t: Millis) -> Event {
         raw: json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1",
                     "user": {"username": SA, "extra": {
                         "authentication.kubernetes.io/pod-name": ["runner-7"],
-                        "authentication.kubernetes.io/credential-id": ["JTI=1"]}}}),
+                        "authentication.kubernetes.io/credential-id": ["JTI=1"]}}})
+        .into(),
     }
 }
 

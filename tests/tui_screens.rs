@@ -82,7 +82,7 @@ fn event(
         src_ip: Some(s("10.0.4.7")),
         status,
         signals: vec![],
-        raw: serde_json::Value::Null,
+        raw: Default::default(),
     }
 }
 

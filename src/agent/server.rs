@@ -762,7 +762,7 @@ mod tests {
             src_ip: None,
             status: Status::Success,
             signals: vec![],
-            raw: serde_json::Value::Null,
+            raw: Default::default(),
         }
     }
 

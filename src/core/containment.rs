@@ -145,7 +145,7 @@ mod tests {
             src_ip: None,
             status,
             signals: vec![],
-            raw: Value::Null,
+            raw: Default::default(),
         }
     }
 

@@ -395,8 +395,86 @@ pub struct Event {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
     /// The original record, kept for evidence. Never rendered raw.
-    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
-    pub raw: serde_json::Value,
+    #[serde(default, skip_serializing_if = "Raw::is_null")]
+    pub raw: Raw,
+}
+
+/// The original record an event came from, kept as evidence: the parsed value, or the record's
+/// own JSON text when it was decoded without building a tree of it (CloudTrail records: the
+/// tree was most of `rank`'s allocation and of the core's time to drop old events, perf).
+/// Either way it serialises as the same JSON, and reads as a value through [`Raw::value`].
+#[derive(Debug, Clone, Default)]
+pub enum Raw {
+    #[default]
+    Null,
+    Value(serde_json::Value),
+    /// Compact JSON text, parsed by the decoder that kept it, on one line (so a JSON Lines
+    /// output stays one record per line).
+    Text(Box<str>),
+}
+
+impl Raw {
+    pub fn is_null(&self) -> bool {
+        match self {
+            Raw::Null => true,
+            Raw::Value(v) => v.is_null(),
+            Raw::Text(t) => &**t == "null",
+        }
+    }
+
+    /// The record as a value (parsed from its text when kept as text).
+    pub fn value(&self) -> std::borrow::Cow<'_, serde_json::Value> {
+        use std::borrow::Cow;
+        match self {
+            Raw::Null => Cow::Owned(serde_json::Value::Null),
+            Raw::Value(v) => Cow::Borrowed(v),
+            Raw::Text(t) => Cow::Owned(serde_json::from_str(t).unwrap_or_default()),
+        }
+    }
+
+    /// Keep the text of a record that a decoder has just parsed: as text when it is one line,
+    /// else as a value (a record from a pretty-printed file would break a JSON Lines output).
+    pub fn from_parsed_text(text: &str) -> Raw {
+        if memchr::memchr2(b'\n', b'\r', text.as_bytes()).is_some() {
+            return Raw::Value(serde_json::from_str(text).unwrap_or_default());
+        }
+        Raw::Text(text.into())
+    }
+}
+
+impl From<serde_json::Value> for Raw {
+    fn from(v: serde_json::Value) -> Raw {
+        Raw::Value(v)
+    }
+}
+
+impl PartialEq for Raw {
+    fn eq(&self, other: &Raw) -> bool {
+        self.value() == other.value()
+    }
+}
+
+impl Serialize for Raw {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Raw::Null => s.serialize_unit(),
+            Raw::Value(v) => v.serialize(s),
+            // Checked here, not when kept: only the few records shown are ever written out.
+            Raw::Text(t) => match serde_json::from_str::<&serde_json::value::RawValue>(t) {
+                Ok(raw) => raw.serialize(s),
+                Err(_) => s.serialize_unit(),
+            },
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        Ok(match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Raw::Null,
+            v => Raw::Value(v),
+        })
+    }
 }
 
 /// What an event did to *another* identity's inventory: a credential created for it, a policy

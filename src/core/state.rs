@@ -965,7 +965,7 @@ mod tests {
             src_ip: Some(SafeText::new("10.0.0.1")),
             status: Status::Success,
             signals: vec![],
-            raw: serde_json::Value::Null,
+            raw: Default::default(),
         }
     }
 

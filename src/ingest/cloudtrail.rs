@@ -9,31 +9,329 @@
 //! Put*Policy, UpdateAssumeRolePolicy, CreateUser, CreateRole, CreateLoginProfile,
 //! AddUserToGroup) become `Change`s on the target.
 
+use std::borrow::Cow;
+
+use serde::Deserialize;
 use serde_json::Value;
 
+use super::lenient::{Arr, J, Obj};
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
-    Change, CredentialKind, EventClass, IdentityKind, IdentityRecord, Permission, Provider, Signal,
-    Status, identity_key,
+    Change, CredentialKind, Event, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
+    Raw, Signal, Status, identity_key,
 };
 
 const FORMAT: &str = "CloudTrail";
 
+/// The parts of a CloudTrail record the decoder reads, typed (see [`super::lenient`]).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Record<'a> {
+    #[serde(rename = "eventName", borrow)]
+    event_name: J<'a>,
+    #[serde(rename = "eventSource", borrow)]
+    event_source: J<'a>,
+    #[serde(rename = "eventTime", borrow)]
+    event_time: J<'a>,
+    #[serde(rename = "@timestamp", borrow)]
+    timestamp: J<'a>,
+    #[serde(rename = "userIdentity", borrow)]
+    user_identity: Obj<UserIdentity<'a>>,
+    #[serde(rename = "recipientAccountId", borrow)]
+    recipient_account_id: J<'a>,
+    #[serde(rename = "sourceIPAddress", borrow)]
+    source_ip: J<'a>,
+    #[serde(rename = "errorCode", borrow)]
+    error_code: J<'a>,
+    #[serde(rename = "userAgent", borrow)]
+    user_agent: J<'a>,
+    #[serde(borrow)]
+    resources: Arr<Obj<ResourceRef<'a>>>,
+    #[serde(rename = "requestParameters", borrow)]
+    request_parameters: Obj<Names<'a>>,
+    #[serde(rename = "responseElements", borrow)]
+    response_elements: Obj<Response<'a>>,
+    #[serde(rename = "additionalEventData", borrow)]
+    additional_event_data: Obj<Additional<'a>>,
+    // Keys that `detect` looks for before CloudTrail's: a record with any of them is left to
+    // the general path, which reads it as `detect` says.
+    #[serde(borrow)]
+    identities: J<'a>,
+    #[serde(borrow)]
+    actor: J<'a>,
+    #[serde(rename = "Records", borrow)]
+    records: J<'a>,
+    #[serde(rename = "detail-type", borrow)]
+    detail_type: J<'a>,
+    #[serde(borrow)]
+    rule_id: J<'a>,
+    #[serde(borrow)]
+    properties: J<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct UserIdentity<'a> {
+    #[serde(rename = "type", borrow)]
+    typ: J<'a>,
+    #[serde(rename = "accountId", borrow)]
+    account_id: J<'a>,
+    #[serde(borrow)]
+    arn: J<'a>,
+    #[serde(rename = "userName", borrow)]
+    user_name: J<'a>,
+    #[serde(rename = "principalId", borrow)]
+    principal_id: J<'a>,
+    #[serde(rename = "invokedBy", borrow)]
+    invoked_by: J<'a>,
+    #[serde(rename = "identityProvider", borrow)]
+    identity_provider: J<'a>,
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: J<'a>,
+    #[serde(rename = "sessionContext", borrow)]
+    session_context: Obj<SessionContext<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct SessionContext<'a> {
+    #[serde(rename = "sessionIssuer", borrow)]
+    session_issuer: Obj<Issuer<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Issuer<'a> {
+    #[serde(borrow)]
+    arn: J<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ResourceRef<'a> {
+    #[serde(rename = "ARN", borrow)]
+    arn: J<'a>,
+    #[serde(rename = "type", borrow)]
+    typ: J<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Response<'a> {
+    #[serde(rename = "ConsoleLogin", borrow)]
+    console_login: J<'a>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Additional<'a> {
+    #[serde(rename = "MFAUsed", borrow)]
+    mfa_used: J<'a>,
+}
+
+/// The `requestParameters` that name what a call acted on, in the order they are looked for.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Names<'a> {
+    #[serde(rename = "userName", borrow)]
+    user_name: J<'a>,
+    #[serde(rename = "roleName", borrow)]
+    role_name: J<'a>,
+    #[serde(rename = "groupName", borrow)]
+    group_name: J<'a>,
+    #[serde(rename = "policyArn", borrow)]
+    policy_arn: J<'a>,
+    #[serde(rename = "bucketName", borrow)]
+    bucket_name: J<'a>,
+    #[serde(rename = "secretId", borrow)]
+    secret_id: J<'a>,
+    #[serde(borrow)]
+    name: J<'a>,
+    #[serde(rename = "instanceId", borrow)]
+    instance_id: J<'a>,
+    #[serde(rename = "functionName", borrow)]
+    function_name: J<'a>,
+    #[serde(rename = "trailName", borrow)]
+    trail_name: J<'a>,
+    #[serde(rename = "detectorId", borrow)]
+    detector_id: J<'a>,
+    #[serde(rename = "snapshotId", borrow)]
+    snapshot_id: J<'a>,
+    #[serde(rename = "dBSnapshotIdentifier", borrow)]
+    db_snapshot_identifier: J<'a>,
+    #[serde(rename = "imageId", borrow)]
+    image_id: J<'a>,
+}
+
+impl Names<'_> {
+    /// The first name present, with its key.
+    fn first(&self) -> Option<(&str, &'static str)> {
+        [
+            (&self.user_name, "userName"),
+            (&self.role_name, "roleName"),
+            (&self.group_name, "groupName"),
+            (&self.policy_arn, "policyArn"),
+            (&self.bucket_name, "bucketName"),
+            (&self.secret_id, "secretId"),
+            (&self.name, "name"),
+            (&self.instance_id, "instanceId"),
+            (&self.function_name, "functionName"),
+            (&self.trail_name, "trailName"),
+            (&self.detector_id, "detectorId"),
+            (&self.snapshot_id, "snapshotId"),
+            (&self.db_snapshot_identifier, "dBSnapshotIdentifier"),
+            (&self.image_id, "imageId"),
+        ]
+        .into_iter()
+        .find_map(|(v, k)| v.str().map(|v| (v, k)))
+    }
+}
+
+/// Walk an S3 delivery file `{"Records": [...]}` in one pass, handing each record to `each`,
+/// read into typed fields, with its text. `false` when the text is not a plain delivery file
+/// that `detect` would call one (no `identities`, no `actor`, one `Records` array), or a record
+/// does not read as typed fields (a duplicate key): the caller drops what `each` made and
+/// leaves the file to the general path, which reads it, or names what is wrong with it.
+pub fn walk_delivery_file<'a>(text: &'a str, mut each: impl FnMut(Record<'a>, &'a str)) -> bool {
+    let b = text.as_bytes();
+    let mut pos = skip_ws(b, 0);
+    if b.get(pos) != Some(&b'{') {
+        return false;
+    }
+    pos += 1;
+    let mut seen = false;
+    let mut first = true;
+    loop {
+        pos = skip_ws(b, pos);
+        if first && b.get(pos) == Some(&b'}') {
+            pos += 1;
+            break;
+        }
+        first = false;
+        let Some((key, n)) = next_value::<Cow<str>>(text, pos) else {
+            return false;
+        };
+        pos = skip_ws(b, pos + n);
+        if b.get(pos) != Some(&b':') {
+            return false;
+        }
+        pos += 1;
+        match key.as_ref() {
+            "Records" if !seen => {
+                seen = true;
+                pos = skip_ws(b, pos);
+                if b.get(pos) != Some(&b'[') {
+                    return false;
+                }
+                pos = skip_ws(b, pos + 1);
+                if b.get(pos) == Some(&b']') {
+                    pos += 1;
+                } else {
+                    loop {
+                        let start = skip_ws(b, pos);
+                        let Some((r, n)) = next_value::<Record>(text, start) else {
+                            return false;
+                        };
+                        each(r, &text[start..start + n]);
+                        pos = skip_ws(b, start + n);
+                        match b.get(pos) {
+                            Some(b',') => pos += 1,
+                            Some(b']') => {
+                                pos += 1;
+                                break;
+                            }
+                            _ => return false,
+                        }
+                    }
+                }
+            }
+            "Records" | "identities" | "actor" => return false,
+            _ => {
+                let Some((_, n)) = next_value::<serde::de::IgnoredAny>(text, pos) else {
+                    return false;
+                };
+                pos += n;
+            }
+        }
+        pos = skip_ws(b, pos);
+        match b.get(pos) {
+            Some(b',') => pos += 1,
+            Some(b'}') => {
+                pos += 1;
+                break;
+            }
+            _ => return false,
+        }
+    }
+    seen && skip_ws(b, pos) == b.len()
+}
+
+fn skip_ws(b: &[u8], mut pos: usize) -> usize {
+    while b
+        .get(pos)
+        .is_some_and(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'))
+    {
+        pos += 1;
+    }
+    pos
+}
+
+/// The JSON value that starts at `pos` (after any whitespace), and how many bytes from `pos`
+/// it took.
+fn next_value<'a, T: Deserialize<'a>>(text: &'a str, pos: usize) -> Option<(T, usize)> {
+    let start = skip_ws(text.as_bytes(), pos);
+    let mut it = serde_json::Deserializer::from_str(&text[start..]).into_iter::<T>();
+    let v = it.next()?.ok()?;
+    Some((v, start - pos + it.byte_offset()))
+}
+
+impl<'a> Record<'a> {
+    /// The record read from its text into typed fields (`None`: it is not JSON, or has a
+    /// duplicate key; the general path reads it, or names what is wrong).
+    pub fn parse(text: &'a str) -> Option<Record<'a>> {
+        serde_json::from_str(text).ok()
+    }
+
+    /// Whether `detect` would call the record CloudTrail (and no other format first).
+    pub fn is_cloudtrail(&self) -> bool {
+        let other = self.identities.present()
+            || self.actor.present()
+            || self.records.present()
+            || self.detail_type.present()
+            || self.rule_id.present()
+            || self.properties.present();
+        !other
+            && self.event_name.is_str()
+            && (self.event_source.present() || self.user_identity.present())
+    }
+}
+
 /// Who made the call, from `userIdentity`.
-pub fn actor(v: &Value) -> IdentityRecord {
-    let Some(u) = v.get("userIdentity").filter(|u| u.is_object()) else {
+fn actor(v: &Record) -> IdentityRecord {
+    let Some(u) = v.user_identity.get() else {
         // Service events (AwsServiceEvent) carry no userIdentity: the service acted.
-        let svc = s(v, "eventSource").unwrap_or("aws");
+        let svc = v.event_source.str().unwrap_or("aws");
         return identity(Provider::Aws, svc, IdentityKind::AwsService, Some(svc));
     };
-    let typ = s(u, "type").unwrap_or("");
-    let account = s(u, "accountId")
-        .or_else(|| s(v, "recipientAccountId"))
+    let typ = u.typ.str().unwrap_or("");
+    let account = u
+        .account_id
+        .str()
+        .or_else(|| v.recipient_account_id.str())
         .unwrap_or("unknown");
-    let arn = s(u, "arn");
+    let arn = u.arn.str();
+    let issuer = || {
+        u.session_context
+            .get()
+            .and_then(|c| c.session_issuer.get())
+            .and_then(|i| i.arn.str())
+    };
     let mut rec = match typ {
         "IAMUser" => {
-            let name = s(u, "userName").or_else(|| arn.and_then(|a| a.rsplit('/').next()));
+            let name = u
+                .user_name
+                .str()
+                .or_else(|| arn.and_then(|a| a.rsplit('/').next()));
             let principal = arn.map(str::to_string).unwrap_or_else(|| {
                 format!("arn:aws:iam::{account}:user/{}", name.unwrap_or("unknown"))
             });
@@ -42,7 +340,7 @@ pub fn actor(v: &Value) -> IdentityRecord {
         "AssumedRole" => {
             let principal = arn
                 .map(str::to_string)
-                .or_else(|| s(u, "principalId").map(|p| format!("assumed-role:{p}")))
+                .or_else(|| u.principal_id.str().map(|p| format!("assumed-role:{p}")))
                 .unwrap_or_else(|| "assumed-role:unknown".into());
             let display = principal
                 .split_once(":assumed-role/")
@@ -53,7 +351,7 @@ pub fn actor(v: &Value) -> IdentityRecord {
                 IdentityKind::AssumedRole,
                 display.as_deref(),
             );
-            if let Some(issuer) = s(u, "sessionContext.sessionIssuer.arn") {
+            if let Some(issuer) = issuer() {
                 rec.tags.push(safe(&format!("assumed_from={issuer}")));
             }
             let session = principal.rsplit('/').next().unwrap_or("");
@@ -79,7 +377,7 @@ pub fn actor(v: &Value) -> IdentityRecord {
         "FederatedUser" => {
             let principal = arn
                 .map(str::to_string)
-                .or_else(|| s(u, "principalId").map(|p| format!("federated:{p}")))
+                .or_else(|| u.principal_id.str().map(|p| format!("federated:{p}")))
                 .unwrap_or_else(|| "federated:unknown".into());
             let display = principal.rsplit('/').next().map(str::to_string);
             let mut rec = identity(
@@ -88,19 +386,21 @@ pub fn actor(v: &Value) -> IdentityRecord {
                 IdentityKind::FederatedUser,
                 display.as_deref(),
             );
-            if let Some(issuer) = s(u, "sessionContext.sessionIssuer.arn") {
+            if let Some(issuer) = issuer() {
                 rec.tags.push(safe(&format!("federated_from={issuer}")));
             }
             rec
         }
         "AWSService" => {
-            let svc = s(u, "invokedBy").unwrap_or("aws-service");
+            let svc = u.invoked_by.str().unwrap_or("aws-service");
             identity(Provider::Aws, svc, IdentityKind::AwsService, Some(svc))
         }
         "SAMLUser" | "WebIdentityUser" => {
-            let provider = s(u, "identityProvider").unwrap_or("idp");
-            let name = s(u, "userName")
-                .or(s(u, "principalId"))
+            let provider = u.identity_provider.str().unwrap_or("idp");
+            let name = u
+                .user_name
+                .str()
+                .or(u.principal_id.str())
                 .unwrap_or("unknown");
             let principal = format!("{}:{provider}:{name}", typ.to_ascii_lowercase());
             let mut rec = identity(
@@ -113,8 +413,10 @@ pub fn actor(v: &Value) -> IdentityRecord {
             rec
         }
         "AWSAccount" => {
-            let acct = s(u, "accountId").unwrap_or(account);
-            let principal = s(u, "principalId")
+            let acct = u.account_id.str().unwrap_or(account);
+            let principal = u
+                .principal_id
+                .str()
                 .map(|p| format!("account:{acct}:{p}"))
                 .unwrap_or_else(|| format!("account:{acct}"));
             identity(Provider::Aws, &principal, IdentityKind::Unknown, None)
@@ -122,13 +424,13 @@ pub fn actor(v: &Value) -> IdentityRecord {
         _ => {
             let principal = arn
                 .map(str::to_string)
-                .or_else(|| s(u, "principalId").map(str::to_string))
-                .or_else(|| s(u, "invokedBy").map(str::to_string))
+                .or_else(|| u.principal_id.str().map(str::to_string))
+                .or_else(|| u.invoked_by.str().map(str::to_string))
                 .unwrap_or_else(|| format!("{}:unknown", if typ.is_empty() { "aws" } else { typ }));
             identity(Provider::Aws, &principal, IdentityKind::Unknown, None)
         }
     };
-    if let Some(key) = s(u, "accessKeyId") {
+    if let Some(key) = u.access_key_id.str() {
         rec.credentials.push(credential(key, key_kind(key)));
     }
     rec
@@ -187,21 +489,79 @@ fn shows_permission(op: &str) -> bool {
         || op == "CheckMfa")
 }
 
+/// Calls whose record `changes` reads in depth for a change to someone else's inventory (the
+/// arms of its `match`).
+const CHANGE_OPS: [&str; 13] = [
+    "CreateAccessKey",
+    "CreateLoginProfile",
+    "UpdateLoginProfile",
+    "AttachUserPolicy",
+    "AttachRolePolicy",
+    "AttachGroupPolicy",
+    "PutUserPolicy",
+    "PutRolePolicy",
+    "PutGroupPolicy",
+    "UpdateAssumeRolePolicy",
+    "CreateUser",
+    "CreateRole",
+    "AddUserToGroup",
+];
+
+/// One CloudTrail record, already parsed (it arrived in an envelope, an array or a stream).
 pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
-    let op = s(&v, "eventName")
-        .ok_or_else(|| DecodeError::invalid(FORMAT, "eventName is missing"))?
-        .to_string();
-    let service = s(&v, "eventSource")
-        .map(|x| x.trim_end_matches(".amazonaws.com").to_string())
+    let r = Record::deserialize(&v).map_err(DecodeError::Json)?;
+    let mut e = event_of(&r, || Cow::Borrowed(&v), out)?;
+    drop(r);
+    e.raw = v.into();
+    out.events.push(e);
+    Ok(())
+}
+
+/// One CloudTrail record read from its text into `r`: no tree of it is built (it is kept as
+/// text for evidence), unless the call is one whose details `changes` reads.
+pub fn decode_text(r: &Record, text: &str, out: &mut Decoded) -> Result<(), DecodeError> {
+    let mut e = event_of(
+        r,
+        || Cow::Owned(serde_json::from_str(text).unwrap_or_default()),
+        out,
+    )?;
+    e.raw = Raw::from_parsed_text(text);
+    out.events.push(e);
+    Ok(())
+}
+
+/// The event a record describes (without its raw record), and the changes it made to others
+/// pushed to `out`. `whole` gives the record as a value, for the rare calls read in depth.
+fn event_of<'v>(
+    v: &Record,
+    whole: impl Fn() -> Cow<'v, Value>,
+    out: &mut Decoded,
+) -> Result<Event, DecodeError> {
+    let op = v
+        .event_name
+        .str()
+        .ok_or_else(|| DecodeError::invalid(FORMAT, "eventName is missing"))?;
+    let service = v
+        .event_source
+        .str()
+        .map(|x| x.trim_end_matches(".amazonaws.com"))
         .unwrap_or_default();
-    let time = time_of(&v, &["eventTime", "@timestamp"]);
-    let mut actor = actor(&v);
-    let mut e = event(time, actor.clone(), &service, &op);
-    e.credential = actor.credentials.first().cloned();
-    e.src_ip = s(&v, "sourceIPAddress").map(safe);
-    let error = s(&v, "errorCode").filter(|c| !c.is_empty());
+    let time = v
+        .event_time
+        .time()
+        .or_else(|| v.timestamp.time())
+        .unwrap_or(0);
+    let full = CHANGE_OPS.contains(&op).then(whole);
+    let full = full.as_deref();
+    let mut e = event(time, actor(v), service, op);
+    e.credential = e.actor.credentials.first().cloned();
+    e.src_ip = v.source_ip.str().map(safe);
+    let error = v.error_code.str();
     e.status = if error.is_some_and(is_denial)
-        || s(&v, "responseElements.ConsoleLogin").is_some_and(|r| r == "Failure")
+        || v.response_elements
+            .get()
+            .and_then(|r| r.console_login.str())
+            == Some("Failure")
     {
         Status::Failure
     } else if error.is_some() {
@@ -219,53 +579,35 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     } else {
         EventClass::ApiActivity
     };
-    if let Some(Value::Array(rs)) = v.get("resources") {
-        for r in rs.iter().take(8) {
-            if let Some(a) = s(r, "ARN") {
-                e.resources.push(resource(a, s(r, "type").unwrap_or("aws")));
-            }
+    for r in v.resources.0.iter().take(8) {
+        if let Some(a) = r.get().and_then(|r| r.arn.str()) {
+            let kind = r.get().and_then(|r| r.typ.str()).unwrap_or("aws");
+            e.resources.push(resource(a, kind));
         }
     }
     if e.resources.is_empty()
-        && let Some(p) = v.get("requestParameters").filter(|p| p.is_object())
+        && let Some((x, k)) = v.request_parameters.get().and_then(Names::first)
     {
-        for k in [
-            "userName",
-            "roleName",
-            "groupName",
-            "policyArn",
-            "bucketName",
-            "secretId",
-            "name",
-            "instanceId",
-            "functionName",
-            "trailName",
-            "detectorId",
-            "snapshotId",
-            "dBSnapshotIdentifier",
-            "imageId",
-        ] {
-            if let Some(x) = s(p, k) {
-                e.resources.push(resource(x, k));
-                break;
-            }
-        }
+        e.resources.push(resource(x, k));
     }
     // An instance-profile session used with a workstation's tools is used outside its instance.
-    if actor.tags.iter().any(|t| t.starts_with("workload=ec2:"))
-        && let Some(ua) = s(&v, "userAgent")
+    if e.actor.tags.iter().any(|t| t.starts_with("workload=ec2:"))
+        && let Some(ua) = v.user_agent.str()
         && looks_like_workstation(ua)
     {
         e.signals.push(Signal::CredentialOutsideWorkload);
     }
-    if op == "ConsoleLogin" && s(&v, "additionalEventData.MFAUsed") == Some("No") && !failed {
+    if op == "ConsoleLogin"
+        && v.additional_event_data.get().and_then(|a| a.mfa_used.str()) == Some("No")
+        && !failed
+    {
         e.signals.push(Signal::NewNetwork);
     }
     // What a successful sensitive call shows the caller can do.
     if !failed
         && !service.is_empty()
-        && actor.kind != IdentityKind::AwsService
-        && shows_permission(&op)
+        && e.actor.kind != IdentityKind::AwsService
+        && shows_permission(op)
     {
         let p = Permission {
             action: safe(&format!("{service}:{op}")),
@@ -274,15 +616,12 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             via: Some(safe("observed in use")),
             sensitivity: None,
         };
-        actor.permissions.push(p.clone());
         e.actor.permissions.push(p);
     }
-    if !failed {
-        changes(&v, &op, &actor, time, out);
+    if !failed && let Some(full) = full {
+        changes(full, op, &e.actor, time, out);
     }
-    e.raw = v;
-    out.events.push(e);
-    Ok(())
+    Ok(e)
 }
 
 fn looks_like_workstation(ua: &str) -> bool {
@@ -726,7 +1065,7 @@ pub fn decode_guardduty(v: Value, out: &mut Decoded) -> Result<(), DecodeError> 
     if typ.contains("InstanceCredentialExfiltration") {
         e.signals.push(Signal::CredentialOutsideWorkload);
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }
@@ -759,6 +1098,68 @@ mod tests {
         decode(v, &mut out).unwrap();
         let e = &out.events[0];
         (e.status, event_signals(e).contains(&Signal::Denied))
+    }
+
+    const REC: &str = r#"{"eventName": "ListBuckets", "eventSource": "s3.amazonaws.com",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a\u001b[2J",
+        "accessKeyId": "AKIAEXAMPLE000000001"}, "note": "a ] and , and } in a string"}"#;
+
+    fn walk(text: &str) -> Option<Vec<String>> {
+        let mut seen = Vec::new();
+        walk_delivery_file(text, |r, t| {
+            assert!(r.is_cloudtrail());
+            seen.push(t.to_string());
+        })
+        .then_some(seen)
+    }
+
+    #[test]
+    fn a_delivery_file_is_walked_in_one_pass_with_each_records_text() {
+        let one = REC.replace('\n', " ");
+        let file = format!("{{\"Records\":[{one},{one}]}}");
+        assert_eq!(walk(&file), Some(vec![one.clone(), one.clone()]));
+        // Pretty-printed, other keys around the records, no records.
+        let pretty = format!(
+            "\n{{ \"x\": [1, {{\"y\": \"]\"}}],\n  \"Records\" : [\n {REC} \n] , \"z\": null }}\n"
+        );
+        assert_eq!(walk(&pretty), Some(vec![REC.to_string()]));
+        assert_eq!(walk(r#"{"Records": []}"#), Some(vec![]));
+        // What is not a plain delivery file is left to the general path.
+        for text in [
+            format!("{{\"Records\":[{one}]}} x"),
+            format!("{{\"Records\":[{one},]}}"),
+            format!("{{\"Records\":[{one}],\"Records\":[]}}"),
+            format!("{{\"identities\":[],\"Records\":[{one}]}}"),
+            r#"{"Records":[{"eventName":"A","eventName":"B"}]}"#.to_string(),
+            r#"{"Records": {}}"#.to_string(),
+            r#"{"records": []}"#.to_string(),
+            r#"{"Records": [1, 2"#.to_string(),
+        ] {
+            assert_eq!(walk(&text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_record_kept_as_text_serialises_as_the_record_and_stays_one_line() {
+        let one = REC.replace('\n', " ");
+        let out = crate::ingest::decode_record(&format!("{{\"Records\":[{one}]}}")).unwrap();
+        let e = &out.events[0];
+        assert!(matches!(e.raw, Raw::Text(_)));
+        assert_eq!(*e.raw.value(), serde_json::from_str::<Value>(REC).unwrap());
+        let line = serde_json::to_string(e).unwrap();
+        let back: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(back["raw"], serde_json::from_str::<Value>(REC).unwrap());
+        // The identity is sanitised where it enters; the evidence keeps the escape, escaped.
+        assert!(!e.actor.principal.as_str().contains('\u{1b}'));
+        assert!(line.contains("\\u001b[2J") && !line.contains('\u{1b}'));
+        // From a pretty-printed file the record is kept parsed, so JSON Lines stay lines.
+        let pretty = crate::ingest::decode_record(&format!("{{\"Records\":[{REC}]}}")).unwrap();
+        assert!(matches!(pretty.events[0].raw, Raw::Value(_)));
+        assert!(
+            !serde_json::to_string(&pretty.events[0])
+                .unwrap()
+                .contains('\n')
+        );
     }
 
     #[test]

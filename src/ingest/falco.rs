@@ -98,7 +98,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             e.signals.push(Signal::PrivilegeEscalation);
         }
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

@@ -123,7 +123,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     if m.contains(".list") || m.contains(".get") && !m.contains("secret") {
         e.signals.push(Signal::Recon);
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

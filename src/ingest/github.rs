@@ -185,7 +185,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     {
         e.signals.push(Signal::Detection);
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

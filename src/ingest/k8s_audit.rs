@@ -121,7 +121,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     {
         binding_changes(obj, ns, &e.actor, time, &mut out.changes);
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

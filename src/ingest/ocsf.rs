@@ -133,7 +133,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             signal: strong.then_some(Signal::PrivilegeEscalation),
         });
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

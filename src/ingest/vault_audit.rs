@@ -93,7 +93,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     if path.starts_with("sys/") && read {
         e.signals.push(Signal::Recon);
     }
-    e.raw = v;
+    e.raw = v.into();
     out.events.push(e);
     Ok(())
 }

@@ -180,7 +180,7 @@ impl BlastdoorMcp {
                         "summary": f.event.summary(),
                         "signals": f.signals,
                         "src_ip": f.event.src_ip,
-                        "raw": sanitise(&f.event.raw),
+                        "raw": sanitise(&f.event.raw.value()),
                     })
                 })
                 .collect();

@@ -87,9 +87,15 @@ fn tag(rec: &IdentityRecord, recent: &[&Event], name: &str) -> Option<String> {
 fn raw(recent: &[&Event], path: &str) -> Option<String> {
     recent
         .iter()
-        .find_map(|e| e.raw.pointer(path).and_then(Value::as_str))
+        .find_map(|e| {
+            e.raw
+                .value()
+                .pointer(path)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .filter(|s| !s.is_empty())
-        .map(|s| crate::core::SafeText::new(s).to_string())
+        .map(|s| crate::core::SafeText::new(&s).to_string())
 }
 
 /// The kinds that fit `rec`, most targeted first. `recent` are its recent events, newest first.
@@ -285,7 +291,7 @@ mod tests {
             src_ip: None,
             status: Status::Success,
             signals: vec![],
-            raw,
+            raw: raw.into(),
         }
     }
 
