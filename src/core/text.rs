@@ -21,7 +21,10 @@ pub struct SafeText(CompactString);
 impl SafeText {
     /// Sanitise untrusted text.
     pub fn new(raw: &str) -> SafeText {
-        if raw.len() <= MAX_CHARS && raw.chars().all(is_inert) {
+        // Printable ASCII (most of what arrives) is checked a byte at a time.
+        if raw.len() <= MAX_CHARS
+            && (raw.bytes().all(|b| matches!(b, 0x20..=0x7e)) || raw.chars().all(is_inert))
+        {
             return SafeText(CompactString::from(raw));
         }
         let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
