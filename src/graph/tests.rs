@@ -686,3 +686,136 @@ fn invalidating_after_a_loss_gives_what_a_fresh_graph_computes() {
         }
     }
 }
+
+/// Random inventories: users and roles that may assume random roles, roles trusting the account
+/// or named users, random managed policies.
+fn random_inventory(seed: u64, keep: impl Fn(u64) -> bool) -> Value {
+    let mut s = seed;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    const ROLES: u64 = 12;
+    const USERS: u64 = 8;
+    const MANAGED: [&str; 4] = [
+        "AdministratorAccess",
+        "IAMFullAccess",
+        "AmazonS3FullAccess",
+        "SecretsManagerReadWrite",
+    ];
+    let mut grant = 0u64;
+    let mut assume = |next: &mut dyn FnMut() -> u64| -> Value {
+        let mut st = Vec::new();
+        for _ in 0..(next() % 4) {
+            let r = next() % ROLES;
+            grant += 1;
+            if keep(grant) {
+                st.push(json!({"Effect": "Allow", "Action": "sts:AssumeRole",
+                               "Resource": arn("role", &format!("r{r}"))}));
+            }
+        }
+        Value::Array(st)
+    };
+    let users = (0..USERS)
+        .map(|u| user(&format!("u{u}"), assume(&mut next)))
+        .collect();
+    let roles = (0..ROLES)
+        .map(|r| {
+            let trust = if next() % 3 == 0 {
+                json!([{"Effect": "Allow", "Action": "sts:AssumeRole",
+                        "Principal": {"AWS": arn("user", &format!("u{}", next() % USERS))}}])
+            } else {
+                trust_account()
+            };
+            let managed: Vec<&str> = (0..next() % 2)
+                .map(|_| MANAGED[(next() % MANAGED.len() as u64) as usize])
+                .collect();
+            role(&format!("r{r}"), trust, assume(&mut next), &managed)
+        })
+        .collect();
+    details(users, roles)
+}
+
+fn blasts(c: &mut Core) -> Vec<(String, f64)> {
+    let n = c.len();
+    let mut all: Vec<(String, f64)> = c
+        .top(n, SortKey::Blast)
+        .into_iter()
+        .map(|r| (r.identity, r.blast_radius))
+        .collect();
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    all
+}
+
+#[test]
+fn an_inventory_that_takes_grants_away_ranks_as_a_fresh_core_with_it() {
+    for seed in 1..60u64 {
+        let full = random_inventory(seed * 7_919, |_| true);
+        // About a third of the assume-role grants are taken away.
+        let less = random_inventory(seed * 7_919, |g| (g * 2_654_435_761 + seed) % 3 != 0);
+        let mut c = core_of(&full);
+        c.update(Msg::Inventory {
+            identities: crate::ingest::aws_iam::decode(&less).unwrap(),
+            now: 1,
+        });
+        let mut fresh = core_of(&less);
+        assert_eq!(blasts(&mut c), blasts(&mut fresh), "seed {seed}");
+    }
+}
+
+#[test]
+fn grants_and_edges_added_one_by_one_settle_to_what_a_fresh_graph_computes() {
+    for seed in 1..40u64 {
+        let (mut g, _) = random_graph(seed * 15_485_863, 60, 120);
+        g.settle();
+        // Grow it step by step: stronger grants, new edges (cycles included), settling each time.
+        let mut s = seed;
+        let mut next = move || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s
+        };
+        // Each grant comes on top of what the node holds (set_items replaces them all).
+        let mut held: Vec<Vec<Item>> = (0..60u32).map(|v| g.items_of(v).to_vec()).collect();
+        let mut edges = Vec::new();
+        for step in 0..30 {
+            if step % 2 == 0 {
+                let v = (next() % 60) as u32;
+                let class = CLASSES[(next() % CLASSES.len() as u64) as usize];
+                let weight = (100 + next() % 100) as f32;
+                held[v as usize].push(Item {
+                    class,
+                    weight,
+                    detail: "x".into(),
+                    via: "x".into(),
+                });
+                g.set_items(v, held[v as usize].clone(), 0);
+            } else {
+                let (a, b) = ((next() % 60) as u32, (next() % 60) as u32);
+                edges.push((a, b));
+                g.add_edge(a, b, EdgeKind::AssumeRole);
+            }
+            g.settle();
+        }
+        let (mut fresh, _) = random_graph(seed * 15_485_863, 60, 120);
+        for (v, items) in held.into_iter().enumerate() {
+            fresh.set_items(v as u32, items, 0);
+        }
+        for &(a, b) in &edges {
+            fresh.add_edge(a, b, EdgeKind::AssumeRole);
+        }
+        fresh.recompute_all();
+        fresh.settle();
+        for v in 0..60u32 {
+            assert_eq!(g.score(v), fresh.score(v), "seed {seed}, node {v}");
+            assert_eq!(
+                g.blast(v).score,
+                fresh.blast(v).score,
+                "seed {seed}, node {v}"
+            );
+        }
+    }
+}
