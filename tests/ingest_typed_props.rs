@@ -4,7 +4,7 @@
 //! strings), alone on a line or in a delivery file, compact or pretty, the typed read must give
 //! exactly what the general path gives, or the same error.
 
-use blastdoor::ingest::{self, Decoded, DecodeError};
+use blastdoor::ingest::{self, DecodeError, Decoded};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -42,7 +42,9 @@ fn text() -> impl Strategy<Value = Value> {
         Just(json!("No")),
         Just(json!("iam.amazonaws.com")),
         Just(json!("arn:aws:iam::123456789012:user/alice")),
-        Just(json!("arn:aws:sts::123456789012:assumed-role/r/i-0abc12345678")),
+        Just(json!(
+            "arn:aws:sts::123456789012:assumed-role/r/i-0abc12345678"
+        )),
         Just(json!("arn:aws:iam::aws:policy/AdministratorAccess")),
         Just(json!("AKIAEXAMPLE000000001")),
         Just(json!("2026-11-26T03:00:00Z")),
@@ -132,7 +134,14 @@ const PARAMS: &[&str] = &[
     "type",
 ];
 /// Keys that make `detect` choose another format before CloudTrail.
-const OTHERS: &[&str] = &["identities", "actor", "Records", "detail-type", "rule_id", "properties"];
+const OTHERS: &[&str] = &[
+    "identities",
+    "actor",
+    "Records",
+    "detail-type",
+    "rule_id",
+    "properties",
+];
 
 fn record() -> impl Strategy<Value = Value> {
     (
