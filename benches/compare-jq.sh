@@ -3,7 +3,7 @@
 #   jq -c '.Records[] | .userIdentity.arn' | sort | uniq -c
 # Builds a ~150 MB input (the Invictus IR dataset's 55 S3 delivery files, repeated as more
 # delivery files) under target/compare-jq/, builds blastdoor in release, times both (best of
-# RUNS, hyperfine when installed) and prints the ratio. Usage: benches/compare-jq.sh [MB] [RUNS]
+# RUNS, interleaved; hyperfine when installed) and prints the ratio. Usage: benches/compare-jq.sh [MB] [RUNS]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mb=${1:-150}
@@ -31,14 +31,10 @@ bd=target/release/blastdoor
 jq_cmd="jq -c '.Records[] | .userIdentity.arn' $dir/*.json | sort | uniq -c >/dev/null"
 bd_cmd="$bd rank --source $dir --format json --top 50 >/dev/null 2>&1"
 
-best() { # best wall time in seconds of RUNS runs of a shell command
-  local t b=""
-  for _ in $(seq 1 "$runs"); do
-    t=$( { /usr/bin/time -f %e sh -c "$1" ; } 2>&1 | tail -1 )
-    if [ -z "$b" ] || awk "BEGIN{exit !($t < $b)}"; then b=$t; fi
-  done
-  echo "$b"
+wall() { # wall time in seconds of one run of a shell command
+  { /usr/bin/time -f %e sh -c "$1" ; } 2>&1 | tail -1
 }
+min() { if [ -z "$1" ] || awk "BEGIN{exit !($2 < $1)}"; then echo "$2"; else echo "$1"; fi; }
 
 if command -v hyperfine >/dev/null; then
   hyperfine --warmup 1 --runs "$runs" --export-json target/compare-jq/hyperfine.json \
@@ -47,8 +43,14 @@ if command -v hyperfine >/dev/null; then
   t_bd=$(jq '.results[1].min' target/compare-jq/hyperfine.json)
 else
   sh -c "$bd_cmd"  # warm the page cache
-  t_jq=$(best "$jq_cmd")
-  t_bd=$(best "$bd_cmd")
+  # Interleaved (jq, then blastdoor, RUNS times), best of each: this VM's speed drifts over
+  # a minute, and timing all of one before all of the other let the drift pick the winner.
+  t_jq="" t_bd=""
+  for i in $(seq 1 "$runs"); do
+    a=$(wall "$jq_cmd"); b=$(wall "$bd_cmd")
+    echo "run $i: jq $a s, blastdoor $b s" >&2
+    t_jq=$(min "$t_jq" "$a"); t_bd=$(min "$t_bd" "$b")
+  done
 fi
 awk -v j="$t_jq" -v b="$t_bd" -v mb="$((bytes / 1000000))" -v n="$records" 'BEGIN {
   printf "jq | sort | uniq -c: %.2f s (%.0f MB/s)\n", j, mb / j
