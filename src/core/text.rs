@@ -21,10 +21,7 @@ pub struct SafeText(CompactString);
 impl SafeText {
     /// Sanitise untrusted text.
     pub fn new(raw: &str) -> SafeText {
-        // Printable ASCII (most of what arrives) is checked a byte at a time.
-        if raw.len() <= MAX_CHARS
-            && (raw.bytes().all(|b| matches!(b, 0x20..=0x7e)) || raw.chars().all(is_inert))
-        {
+        if SafeText::is_clean(raw) {
             return SafeText(CompactString::from(raw));
         }
         let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
@@ -41,6 +38,13 @@ impl SafeText {
             }
         }
         SafeText(CompactString::from(out))
+    }
+
+    /// Text that needs no change: short enough, nothing to escape. Printable ASCII (most of
+    /// what arrives) is checked a byte at a time.
+    fn is_clean(raw: &str) -> bool {
+        raw.len() <= MAX_CHARS
+            && (raw.bytes().all(|b| matches!(b, 0x20..=0x7e)) || raw.chars().all(is_inert))
     }
 
     pub fn as_str(&self) -> &str {
@@ -81,7 +85,11 @@ impl From<&str> for SafeText {
 }
 
 impl From<String> for SafeText {
+    /// Like [`SafeText::new`], keeping the string's own buffer when it needs no change.
     fn from(s: String) -> Self {
+        if SafeText::is_clean(&s) {
+            return SafeText(CompactString::from(s));
+        }
         SafeText::new(&s)
     }
 }
@@ -148,6 +156,19 @@ mod tests {
         let t = SafeText::new("AKIA0000000000000123");
         assert!(!t.0.is_heap_allocated());
         assert_eq!(std::mem::size_of::<Option<SafeText>>(), 24);
+    }
+
+    #[test]
+    fn an_owned_string_is_sanitised_as_a_borrowed_one_is() {
+        for raw in [
+            "assumed_from=arn:aws:iam::1:role/x\x1b[2J",
+            "user\u{202E}nimda",
+            "plain ascii that is longer than twenty-four bytes",
+            "café — naïve",
+            &"b".repeat(2_000),
+        ] {
+            assert_eq!(SafeText::from(raw.to_string()), SafeText::new(raw), "{raw}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use super::lenient::{Arr, J, Obj};
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
     Change, CredentialKind, Event, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
-    Raw, Signal, Status, identity_key,
+    Raw, SafeText, Signal, Status, identity_key,
 };
 
 const FORMAT: &str = "CloudTrail";
@@ -352,11 +352,13 @@ fn actor(v: &Record) -> IdentityRecord {
                 display.as_deref(),
             );
             if let Some(issuer) = issuer() {
-                rec.tags.push(safe(&format!("assumed_from={issuer}")));
+                rec.tags
+                    .push(SafeText::from(format!("assumed_from={issuer}")));
             }
             let session = principal.rsplit('/').next().unwrap_or("");
             if is_instance_id(session) {
-                rec.tags.push(safe(&format!("workload=ec2:{session}")));
+                rec.tags
+                    .push(SafeText::from(format!("workload=ec2:{session}")));
             }
             rec
         }
@@ -387,7 +389,8 @@ fn actor(v: &Record) -> IdentityRecord {
                 display.as_deref(),
             );
             if let Some(issuer) = issuer() {
-                rec.tags.push(safe(&format!("federated_from={issuer}")));
+                rec.tags
+                    .push(SafeText::from(format!("federated_from={issuer}")));
             }
             rec
         }
@@ -610,7 +613,7 @@ fn event_of<'v>(
         && shows_permission(op)
     {
         let p = Permission {
-            action: safe(&format!("{service}:{op}")),
+            action: SafeText::from(format!("{service}:{op}")),
             resource: safe("(observed in use)"),
             effect: Default::default(),
             via: Some(safe("observed in use")),
