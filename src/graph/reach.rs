@@ -9,7 +9,7 @@
 //! improvement wave; a change to one identity re-examines only the identities that can reach it
 //! (a grant that only adds, the common case, only those whose reach improves).
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use thin_vec::ThinVec;
@@ -85,7 +85,7 @@ pub struct Graph {
     /// Scratch for `recompute_class`: all false between calls.
     in_set: Vec<bool>,
     /// Scratch for `recompute_class`: its queue, kept to reuse the allocation.
-    heap: std::collections::BinaryHeap<(u32, u32)>,
+    heap: BinaryHeap<(u32, u32)>,
     changed: Vec<u32>,
     in_changed: Vec<bool>,
     edges: usize,
@@ -175,6 +175,15 @@ impl Graph {
             self.in_work[v as usize] = true;
             self.work.push(v);
         }
+    }
+
+    /// Put whoever can reach `v` on the work list.
+    fn push_preds(&mut self, v: u32) {
+        let preds = std::mem::take(&mut self.rev[v as usize]);
+        for &s in &preds {
+            self.push(s);
+        }
+        self.rev[v as usize] = preds;
     }
 
     fn mark(&mut self, v: u32) {
@@ -405,10 +414,7 @@ impl Graph {
             self.recompute_class(set, c);
             for (&v, o) in set.iter().zip(old) {
                 if self.val[v as usize][c] > o {
-                    for k in 0..self.rev[v as usize].len() {
-                        let s = self.rev[v as usize][k];
-                        self.push(s);
-                    }
+                    self.push_preds(v);
                 }
             }
         }
@@ -421,14 +427,13 @@ impl Graph {
         }
     }
 
-    /// Compute the reach in class `c` of every node in `set` from scratch, taking every node outside it as
-    /// it stands. Values flow backwards from the strongest down, as in
-    /// Dijkstra's algorithm: a hop only discounts, so a node's value is final once it is the
-    /// strongest left, and each edge is looked at once per class instead of once per
-    /// improvement. Nodes outside `set` still on the work list may only grow, which `settle`
-    /// then carries into `set` as usual.
+    /// Compute the reach in class `c` of every node in `set` from scratch, taking every node
+    /// outside it as it stands. Values flow backwards from the strongest down, as in Dijkstra's
+    /// algorithm: a hop only discounts, so a node's value is final once it is the strongest
+    /// left, and each edge is looked at once per class instead of once per improvement. Nodes
+    /// outside `set` still on the work list may only grow, which `settle` then carries into
+    /// `set` as usual.
     fn recompute_class(&mut self, set: &[u32], c: usize) {
-        const ADMIN: usize = NCLASS - 1;
         let mut in_set = std::mem::take(&mut self.in_set);
         in_set.resize(self.nodes.len(), false);
         for &v in set {
@@ -437,14 +442,12 @@ impl Graph {
             self.succ[v as usize][c] = NONE;
             self.mark(v);
         }
-        // An administrator already holds everything: only a stronger admin path counts.
-        let fixed = |own: &[f32; NCLASS]| c < ADMIN && own[ADMIN] > 0.0;
         let mut heap = std::mem::take(&mut self.heap);
         heap.clear();
         // Start from what each node holds itself and what it reaches outside the set.
         for &v in set {
             let i = v as usize;
-            if !fixed(&self.own[i]) {
+            if !fixed(&self.own[i], c) {
                 for e in &self.out[i] {
                     if !in_set[e.to as usize] {
                         let x = self.val[e.to as usize][c] * HOP;
@@ -460,26 +463,35 @@ impl Graph {
                 heap.push((self.val[i][c].to_bits(), v));
             }
         }
+        self.flow(&mut heap, c, Some(&in_set));
+        for &v in set {
+            in_set[v as usize] = false;
+        }
+        self.in_set = in_set;
+        self.heap = heap;
+    }
+
+    /// Carry the values queued in `heap` (class `c`) back along the edges, strongest first: a
+    /// node takes a stronger value through one whose value is final, and passes it on. With
+    /// `within`, only the nodes it marks take values.
+    fn flow(&mut self, heap: &mut BinaryHeap<(u32, u32)>, c: usize, within: Option<&[bool]>) {
         while let Some((bits, v)) = heap.pop() {
             let x = self.val[v as usize][c];
             if bits != x.to_bits() {
                 continue; // superseded by a stronger value
             }
             let x = x * HOP;
-            for &p in &self.rev[v as usize] {
+            for k in 0..self.rev[v as usize].len() {
+                let p = self.rev[v as usize][k];
                 let pi = p as usize;
-                if in_set[pi] && !fixed(&self.own[pi]) && x > self.val[pi][c] {
+                if within.is_none_or(|w| w[pi]) && !fixed(&self.own[pi], c) && x > self.val[pi][c] {
                     self.val[pi][c] = x;
                     self.succ[pi][c] = v;
+                    self.mark(p);
                     heap.push((x.to_bits(), p));
                 }
             }
         }
-        for &v in set {
-            in_set[v as usize] = false;
-        }
-        self.in_set = in_set;
-        self.heap = heap;
     }
 
     /// Bring every reach up to date; returns the nodes whose blast radius may have changed.
@@ -491,15 +503,9 @@ impl Graph {
             self.in_work[i] = false;
             let mut nv = self.own[i];
             let mut ns = [NONE; NCLASS];
-            // An administrator already holds everything: only a stronger admin path counts.
-            let classes = if nv[NCLASS - 1] > 0.0 {
-                NCLASS - 1..NCLASS
-            } else {
-                0..NCLASS
-            };
             for e in &self.out[i] {
                 let tv = &self.val[e.to as usize];
-                for c in classes.clone() {
+                for c in (0..NCLASS).filter(|&c| !fixed(&self.own[i], c)) {
                     let x = tv[c] * HOP;
                     if x > nv[c] {
                         nv[c] = x;
@@ -518,11 +524,7 @@ impl Graph {
                 }
                 if shrank {
                     // Not expected (losses go through `redo`), but never left unsettled.
-                    let preds = std::mem::take(&mut self.rev[i]);
-                    for &s in &preds {
-                        self.push(s);
-                    }
-                    self.rev[i] = preds;
+                    self.push_preds(v);
                 }
             }
         }
@@ -540,10 +542,8 @@ impl Graph {
         std::mem::take(&mut self.changed)
     }
 
-    /// Carry the growth of `from` in class `c` back along the edges: a node takes a stronger
-    /// value through a node that just grew, and passes it on, strongest first.
+    /// Carry the growth of `from` in class `c` to whoever can reach it.
     fn grow_class(&mut self, from: &[u32], c: usize) {
-        const ADMIN: usize = NCLASS - 1;
         let mut heap = std::mem::take(&mut self.heap);
         heap.clear();
         for &v in from {
@@ -552,25 +552,7 @@ impl Graph {
                 heap.push((x.to_bits(), v));
             }
         }
-        while let Some((bits, v)) = heap.pop() {
-            let x = self.val[v as usize][c];
-            if bits != x.to_bits() {
-                continue; // superseded by a stronger value
-            }
-            let x = x * HOP;
-            for k in 0..self.rev[v as usize].len() {
-                let p = self.rev[v as usize][k];
-                let pi = p as usize;
-                // An administrator already holds everything: only a stronger admin path counts.
-                let fixed = c < ADMIN && self.own[pi][ADMIN] > 0.0;
-                if !fixed && x > self.val[pi][c] {
-                    self.val[pi][c] = x;
-                    self.succ[pi][c] = v;
-                    self.mark(p);
-                    heap.push((x.to_bits(), p));
-                }
-            }
-        }
+        self.flow(&mut heap, c, None);
         self.heap = heap;
     }
 
@@ -750,6 +732,12 @@ impl Graph {
 
 /// The blast-radius formula: every class reached counts once, at its strongest, each closing a
 /// share of what is left; other grants add a little breadth.
+/// An administrator already holds everything: in the classes below admin it takes nothing
+/// from whom it can become, and only a stronger admin path counts.
+fn fixed(own: &[f32; NCLASS], c: usize) -> bool {
+    c < NCLASS - 1 && own[NCLASS - 1] > 0.0
+}
+
 fn combine(val: &[f32; NCLASS], extra: u32) -> f64 {
     let mut ws: Vec<f64> = val
         .iter()
