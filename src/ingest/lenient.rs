@@ -106,6 +106,34 @@ impl<'de: 'a, 'a> Deserialize<'de> for J<'a> {
     }
 }
 
+/// The visits of every JSON scalar (a string, a number, a boolean, `null`), each answering
+/// `$other`: a field of another shape than the one wanted reads as absent.
+macro_rules! scalars_answer {
+    ($t:ty, $other:expr) => {
+        fn visit_str<E>(self, _: &str) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_unit<E>(self) -> Result<$t, E> {
+            Ok($other)
+        }
+        fn visit_none<E>(self) -> Result<$t, E> {
+            Ok($other)
+        }
+    };
+}
+
 /// A field read as `T` when it is an object; `Absent` or `NotObject` otherwise.
 #[derive(Debug, Default, Clone, PartialEq)]
 pub enum Obj<T> {
@@ -141,30 +169,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
             fn visit_seq<A: SeqAccess<'de>>(self, s: A) -> Result<Obj<T>, A::Error> {
                 drain_seq(s).map(|_| Obj::NotObject)
             }
-            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_unit<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
-            fn visit_none<E>(self) -> Result<Obj<T>, E> {
-                Ok(Obj::NotObject)
-            }
+            scalars_answer!(Obj<T>, Obj::NotObject);
         }
         d.deserialize_any(V(PhantomData))
     }
@@ -198,30 +203,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Arr<T> {
             fn visit_map<A: MapAccess<'de>>(self, m: A) -> Result<Arr<T>, A::Error> {
                 drain_map(m).map(|_| Arr::default())
             }
-            fn visit_borrowed_str<E>(self, _: &'de str) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_str<E>(self, _: &str) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_u64<E>(self, _: u64) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_i64<E>(self, _: i64) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_f64<E>(self, _: f64) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_unit<E>(self) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
-            fn visit_none<E>(self) -> Result<Arr<T>, E> {
-                Ok(Arr::default())
-            }
+            scalars_answer!(Arr<T>, Arr::default());
         }
         d.deserialize_any(V(PhantomData))
     }
