@@ -219,11 +219,15 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             path.display()
         ));
     }
-    let total: u64 = files
-        .iter()
-        .filter_map(|f| f.metadata().ok())
-        .map(|m| m.len())
-        .sum();
+    // Each file's size, asked once: for the progress bar and for what each reader reads.
+    let files: Vec<(PathBuf, u64)> = files
+        .into_iter()
+        .map(|f| {
+            let size = f.metadata().map_or(0, |m| m.len());
+            (f, size)
+        })
+        .collect();
+    let total: u64 = files.iter().map(|(_, size)| size).sum();
     engine.set_progress(id, 0, total);
     // Decode several files at once (decoding is the costly part), but deliver them in file
     // order, so that a replay is the same however the threads are scheduled: which network an
@@ -238,8 +242,9 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
     let mut done = 0u64;
     loop {
         while pending.len() < readers {
-            let Some(file) = files.next() else { break };
-            let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+            let Some((file, size)) = files.next() else {
+                break;
+            };
             let (tx, rx) = tokio::sync::mpsc::channel::<FileItem>(4);
             let f2 = file.clone();
             let read = Arc::new(AtomicU64::new(0));
@@ -431,33 +436,29 @@ fn read_file_with(
         if read == 0 || text.is_empty() {
             continue;
         }
-        if !seen_record && text.starts_with('{') && !parallel {
-            // A first line that decodes is a record (JSON Lines, or a one-line delivery file):
-            // decoding it tells so without reading it once more only to check it is whole.
-            match decode_line(path, n, text) {
-                Ok(d) => {
-                    seen_record = true;
-                    if !sink.add(d) {
-                        return Ok(());
-                    }
-                    continue;
-                }
-                Err(p) if complete_object(text) => {
-                    seen_record = true;
-                    sink.reject(p);
-                    continue;
-                }
-                Err(_) => {}
+        // The first line, when decoding it is what tells the file's shape.
+        let mut first = None;
+        if !seen_record {
+            // A pretty-printed document (or a sequence of them) starts with `[`, or with a `{`
+            // that does not close on its line. A first line that decodes is a record (JSON
+            // Lines, or a one-line delivery file): decoding it tells so without reading it once
+            // more only to check it is whole.
+            let document = if text.starts_with('[') {
+                true
+            } else if text.starts_with('{') {
+                let decoded = (!parallel).then(|| decode_line(path, n, text));
+                let whole = decoded.as_ref().is_some_and(Result::is_ok) || complete_object(text);
+                first = decoded;
+                !whole
+            } else {
+                false
+            };
+            if document {
+                r.read_to_string(&mut line)?;
+                decode_whole(path, &line, &mut sink);
+                sink.finish();
+                return Ok(());
             }
-        }
-        if !seen_record
-            && (text.starts_with('[') || text.starts_with('{') && !complete_object(text))
-        {
-            // A pretty-printed document (or a sequence of them): read it whole.
-            r.read_to_string(&mut line)?;
-            decode_whole(path, &line, &mut sink);
-            sink.finish();
-            return Ok(());
         }
         seen_record = true;
         if parallel {
@@ -465,7 +466,7 @@ fn read_file_with(
             sink.finish();
             return Ok(());
         }
-        match decode_line(path, n, text) {
+        match first.unwrap_or_else(|| decode_line(path, n, text)) {
             Ok(d) => {
                 if !sink.add(d) {
                     return Ok(());
