@@ -24,6 +24,11 @@ impl SafeText {
         if SafeText::is_clean(raw) {
             return SafeText(CompactString::from(raw));
         }
+        SafeText::escaped(raw)
+    }
+
+    /// `raw` with what is not inert escaped, and cut at `MAX_CHARS`.
+    fn escaped(raw: &str) -> SafeText {
         let mut out = String::with_capacity(raw.len().min(MAX_CHARS * 2));
         for (count, c) in raw.chars().enumerate() {
             if count >= MAX_CHARS {
@@ -90,7 +95,7 @@ impl From<String> for SafeText {
         if SafeText::is_clean(&s) {
             return SafeText(CompactString::from(s));
         }
-        SafeText::new(&s)
+        SafeText::escaped(&s)
     }
 }
 

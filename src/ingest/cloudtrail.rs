@@ -277,12 +277,11 @@ fn skip_ws(b: &[u8], mut pos: usize) -> usize {
 }
 
 /// The JSON value that starts at `pos` (after any whitespace), and how many bytes from `pos`
-/// it took.
+/// it took, whitespace included.
 fn next_value<'a, T: Deserialize<'a>>(text: &'a str, pos: usize) -> Option<(T, usize)> {
-    let start = skip_ws(text.as_bytes(), pos);
-    let mut it = serde_json::Deserializer::from_str(&text[start..]).into_iter::<T>();
+    let mut it = serde_json::Deserializer::from_str(&text[pos..]).into_iter::<T>();
     let v = it.next()?.ok()?;
-    Some((v, start - pos + it.byte_offset()))
+    Some((v, it.byte_offset()))
 }
 
 impl<'a> Record<'a> {
