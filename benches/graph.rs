@@ -8,8 +8,8 @@ use std::hint::black_box;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
+use blastdoor::core::graph::{EdgeKind, Graph, Item};
 use blastdoor::core::model::Sensitivity;
-use blastdoor::graph::{EdgeKind, Graph, Item};
 
 struct Rng(u64);
 impl Rng {

@@ -95,8 +95,8 @@ fn main() {
     println!(
         "sizes: IdentityState {} B, NodeInfo {} B, graph Item {} B, Permission {} B, Credential {} B",
         size_of::<blastdoor::core::state::IdentityState>(),
-        size_of::<blastdoor::graph::NodeInfo>(),
-        size_of::<blastdoor::graph::Item>(),
+        size_of::<blastdoor::core::graph::NodeInfo>(),
+        size_of::<blastdoor::core::graph::Item>(),
         size_of::<blastdoor::core::Permission>(),
         size_of::<blastdoor::core::Credential>(),
     );

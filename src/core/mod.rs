@@ -2,10 +2,12 @@
 //! no HTTP, no clock: time arrives inside each `Msg`.
 
 pub mod containment;
+pub mod graph;
 pub mod keyindex;
 pub mod model;
 pub mod policy;
 pub mod ranking;
+pub mod reason;
 pub mod score;
 pub mod state;
 pub mod text;

@@ -3,106 +3,16 @@
 //! activity is, from decaying signal counters. Risk combines the two. Every number carries its
 //! reasons so that a responder can see why.
 
-use serde::{Deserialize, Serialize};
-
-use crate::core::model::{Event, Millis, Permission, Sensitivity, Signal, Status};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Reason {
-    pub factor: String,
-    pub detail: String,
-    pub weight: f64,
-}
-
-/// Classify what a permission reaches, when the source did not say.
-pub fn classify(p: &Permission) -> Sensitivity {
-    if let Some(s) = p.sensitivity {
-        return s;
-    }
-    let a = p.action.as_str().to_ascii_lowercase();
-    let r = p.resource.as_str().to_ascii_lowercase();
-    let via = p.via.as_deref().unwrap_or("").to_ascii_lowercase();
-    let prod = r.contains("prod") || via.contains("prod");
-    if a == "*" || a == "*:*" || via.contains("administratoraccess") || via == "cluster-admin" {
-        return Sensitivity::Admin;
-    }
-    const ESCALATION: [&str; 12] = [
-        "iam:*",
-        "iam:passrole",
-        "iam:createaccesskey",
-        "iam:createloginprofile",
-        "iam:updateloginprofile",
-        "iam:attach",
-        "iam:put",
-        "iam:updateassumerolepolicy",
-        "iam:createpolicyversion",
-        "sts:assumerole",
-        "impersonate",
-        "escalate",
-    ];
-    if ESCALATION
-        .iter()
-        .any(|e| a.starts_with(e) || a.ends_with(e))
-        || a.contains("rolebindings:")
-    {
-        return Sensitivity::Admin;
-    }
-    if a.starts_with("secretsmanager:")
-        || a.starts_with("ssm:getparameter")
-        || a.starts_with("kms:decrypt")
-        || a.contains("secrets")
-        || a.starts_with("secret/")
-        || r.contains("secret")
-    {
-        return Sensitivity::Secrets;
-    }
-    if a.starts_with("cloudtrail:")
-        || a.starts_with("guardduty:")
-        || a.starts_with("config:")
-        || a.starts_with("securityhub:")
-        || a.starts_with("logs:delete")
-        || a.contains("networkpolicies")
-    {
-        return Sensitivity::SecurityControls;
-    }
-    if a.starts_with("s3:")
-        || a.starts_with("dynamodb:")
-        || a.starts_with("rds:")
-        || a.starts_with("database")
-    {
-        return if prod {
-            Sensitivity::Production
-        } else {
-            Sensitivity::Data
-        };
-    }
-    if a.starts_with("ec2:")
-        || a.starts_with("lambda:")
-        || a.starts_with("ecs:")
-        || a.contains("deployments")
-        || a.contains("pods")
-        || a.starts_with("repo:")
-    {
-        return if prod {
-            Sensitivity::Production
-        } else {
-            Sensitivity::Low
-        };
-    }
-    if prod {
-        Sensitivity::Production
-    } else {
-        Sensitivity::Low
-    }
-}
+use crate::core::model::{Event, Millis, Permission, Signal, Status};
+pub use crate::core::reason::{Reason, round1};
 
 /// Blast radius (0–100) of a lone set of grants, with one reason per sensitivity class reached.
 /// Each class counts once, at its strongest grant; a specific resource counts less than a
 /// wildcard; explicit denies remove what they cover. The core scores identities through the
-/// permission graph (`crate::graph`), which adds what they reach through other identities; this
+/// permission graph (`crate::core::graph`), which adds what they reach through other identities; this
 /// is the same computation for an identity that reaches no one.
 pub fn blast_radius(perms: &[Permission]) -> (f64, Vec<Reason>) {
-    let b = crate::graph::reach::standalone(crate::core::model::Provider::Other, perms);
+    let b = crate::core::graph::reach::standalone(crate::core::model::Provider::Other, perms);
     (b.score, b.why)
 }
 
@@ -392,10 +302,6 @@ pub fn risk(blast: f64, threat: f64) -> (f64, Reason) {
             weight: r,
         },
     )
-}
-
-pub fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::core::containment::{self, Contained, Leak};
+use crate::core::graph::{Blast, CrownJewel, Graph, ReachPath};
 use crate::core::model::{
     Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
     Millis, Signal, Status,
@@ -14,7 +15,6 @@ use crate::core::model::{
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
 use crate::core::text::SafeText;
-use crate::graph::{Blast, CrownJewel, Graph, ReachPath};
 use thin_vec::ThinVec;
 
 /// How many recent events the core keeps (with their raw records) for feeds and evidence.
@@ -747,7 +747,7 @@ impl Core {
                 } else {
                     format!(
                         "containing {} ({})",
-                        crate::graph::short_name(target.record.principal.as_str()),
+                        crate::core::graph::short_name(target.record.principal.as_str()),
                         containment_kind(&target.record)
                     )
                 };

@@ -36,7 +36,7 @@ pub struct EngineOptions {
     /// (`rank` on files), where wall-clock decay would zero every threat.
     pub data_clock: bool,
     /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
-    pub crown_jewels: Vec<crate::graph::CrownJewel>,
+    pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -87,7 +87,7 @@ pub fn decode(v: &Value) -> Result<Vec<IdentityRecord>, DecodeError> {
                 Value::String(t) => t.clone(),
                 other => other.to_string(),
             };
-            for t in crate::graph::aws_policy::trust_tags(trust) {
+            for t in crate::core::graph::aws_policy::trust_tags(trust) {
                 rec.tags.push(safe(&t));
             }
             for svc in [

@@ -691,7 +691,7 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
     let doc = match doc {
         Value::String(t) => {
             let decoded = if t.contains('%') {
-                crate::graph::aws_policy::percent_decode(t)
+                crate::core::graph::aws_policy::percent_decode(t)
             } else {
                 t.clone()
             };
@@ -724,7 +724,7 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
         };
         // `NotAction` / `NotResource` become one `not a, b` pattern (graph::aws_policy reads
         // them); a statement with a `Condition` is marked in `via`.
-        let not = crate::graph::aws_policy::NOT;
+        let not = crate::core::graph::aws_policy::NOT;
         let mut actions = list("Action");
         let not_actions = list("NotAction");
         if !not_actions.is_empty() {
@@ -739,7 +739,7 @@ pub fn document_permissions(doc: &Value, via: &str) -> Vec<Permission> {
             resources.push("*".into());
         }
         let via = if st.get("Condition").is_some() {
-            format!("{via}{}", crate::graph::aws_policy::CONDITIONAL)
+            format!("{via}{}", crate::core::graph::aws_policy::CONDITIONAL)
         } else {
             via.to_string()
         };

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// The keymaps compiled into the binary: name and TOML text.
 pub const BUILTIN_KEYMAPS: &[(&str, &str)] = &[

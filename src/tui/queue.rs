@@ -12,7 +12,7 @@ use crate::core::Millis;
 use crate::core::SafeText;
 use crate::core::model::Event;
 use crate::core::policy::IdentityFacts;
-use crate::core::score::Reason;
+use crate::core::reason::Reason;
 use crate::core::state::IdentityState;
 use crate::core::workflow::{Action, ActionState, Via};
 use crate::respond::builtin;

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use ratatui::style::{Color, Modifier, Style};
 
-use crate::config::ConfigProblem;
+use crate::problem::ConfigProblem;
 
 /// The themes compiled into the binary: name and TOML text.
 pub const BUILTIN_THEMES: &[(&str, &str)] = &[

@@ -160,7 +160,7 @@ fn decode_policy(doc: &str) -> String {
     if doc.trim_start().starts_with('{') {
         return doc.to_string();
     }
-    crate::graph::aws_policy::percent_decode(doc)
+    crate::core::graph::aws_policy::percent_decode(doc)
 }
 
 fn date(d: Option<&aws_sdk_iam::primitives::DateTime>) -> Value {

@@ -489,7 +489,7 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
     }
     lines.extend(st.record.credentials.iter().map(credential_line));
 
-    let reason = |r: &crate::core::score::Reason| DetailLine::Reason {
+    let reason = |r: &crate::core::reason::Reason| DetailLine::Reason {
         weight: r.weight,
         factor: SafeText::new(&r.factor),
         detail: SafeText::new(&r.detail),

@@ -17,7 +17,7 @@ use thin_vec::ThinVec;
 use super::{CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, class_index, edge, own_items};
 use crate::core::keyindex::{KeyIndex, key_is};
 use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
-use crate::core::score::{Reason, round1};
+use crate::core::reason::{Reason, round1};
 
 /// What one hop keeps of a reachable weight.
 pub const HOP: f32 = 0.9;

@@ -15,7 +15,6 @@ use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 use crate::core::model::{Effect, IdentityKind, IdentityRecord, Permission, Provider, Sensitivity};
-use crate::core::score::classify;
 
 pub use reach::{Blast, Containment, Graph, ReachPath};
 
@@ -388,3 +387,85 @@ pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
 
 #[cfg(test)]
 mod tests;
+
+/// Classify what a permission reaches, when the source did not say.
+pub fn classify(p: &Permission) -> Sensitivity {
+    if let Some(s) = p.sensitivity {
+        return s;
+    }
+    let a = p.action.as_str().to_ascii_lowercase();
+    let r = p.resource.as_str().to_ascii_lowercase();
+    let via = p.via.as_deref().unwrap_or("").to_ascii_lowercase();
+    let prod = r.contains("prod") || via.contains("prod");
+    if a == "*" || a == "*:*" || via.contains("administratoraccess") || via == "cluster-admin" {
+        return Sensitivity::Admin;
+    }
+    const ESCALATION: [&str; 12] = [
+        "iam:*",
+        "iam:passrole",
+        "iam:createaccesskey",
+        "iam:createloginprofile",
+        "iam:updateloginprofile",
+        "iam:attach",
+        "iam:put",
+        "iam:updateassumerolepolicy",
+        "iam:createpolicyversion",
+        "sts:assumerole",
+        "impersonate",
+        "escalate",
+    ];
+    if ESCALATION
+        .iter()
+        .any(|e| a.starts_with(e) || a.ends_with(e))
+        || a.contains("rolebindings:")
+    {
+        return Sensitivity::Admin;
+    }
+    if a.starts_with("secretsmanager:")
+        || a.starts_with("ssm:getparameter")
+        || a.starts_with("kms:decrypt")
+        || a.contains("secrets")
+        || a.starts_with("secret/")
+        || r.contains("secret")
+    {
+        return Sensitivity::Secrets;
+    }
+    if a.starts_with("cloudtrail:")
+        || a.starts_with("guardduty:")
+        || a.starts_with("config:")
+        || a.starts_with("securityhub:")
+        || a.starts_with("logs:delete")
+        || a.contains("networkpolicies")
+    {
+        return Sensitivity::SecurityControls;
+    }
+    if a.starts_with("s3:")
+        || a.starts_with("dynamodb:")
+        || a.starts_with("rds:")
+        || a.starts_with("database")
+    {
+        return if prod {
+            Sensitivity::Production
+        } else {
+            Sensitivity::Data
+        };
+    }
+    if a.starts_with("ec2:")
+        || a.starts_with("lambda:")
+        || a.starts_with("ecs:")
+        || a.contains("deployments")
+        || a.contains("pods")
+        || a.starts_with("repo:")
+    {
+        return if prod {
+            Sensitivity::Production
+        } else {
+            Sensitivity::Low
+        };
+    }
+    if prod {
+        Sensitivity::Production
+    } else {
+        Sensitivity::Low
+    }
+}
