@@ -178,14 +178,16 @@ proptest! {
     #[test]
     fn the_hash_covers_every_signed_field(kind in "[a-z]{1,8}\\.[a-z_]{1,12}", p in "[a-z0-9]{0,12}", exp in 0i64..1_000_000) {
         let who = Proposer { principal: "alice".into(), via: Via::Cli, agent: None };
-        let h = workflow::action_hash(&kind, &json!({"identity": "x"}), &json!({"p": p}), &who, exp);
-        prop_assert_ne!(&h, &workflow::action_hash(&kind, &json!({"identity": "y"}), &json!({"p": p}), &who, exp));
-        prop_assert_ne!(&h, &workflow::action_hash(&kind, &json!({"identity": "x"}), &json!({"p": format!("{p}x")}), &who, exp));
-        prop_assert_ne!(&h, &workflow::action_hash(&kind, &json!({"identity": "x"}), &json!({"p": p}), &who, exp + 1));
+        let h = workflow::action_hash(&kind, "id", &json!({"identity": "x"}), &json!({"p": p}), &who, exp);
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id", &json!({"identity": "y"}), &json!({"p": p}), &who, exp));
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id", &json!({"identity": "x"}), &json!({"p": format!("{p}x")}), &who, exp));
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id", &json!({"identity": "x"}), &json!({"p": p}), &who, exp + 1));
         let bob = Proposer { principal: "bob".into(), ..who.clone() };
-        prop_assert_ne!(&h, &workflow::action_hash(&kind, &json!({"identity": "x"}), &json!({"p": p}), &bob, exp));
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id", &json!({"identity": "x"}), &json!({"p": p}), &bob, exp));
         let mcp = Proposer { via: Via::Mcp, ..who.clone() };
-        prop_assert_ne!(&h, &workflow::action_hash(&kind, &json!({"identity": "x"}), &json!({"p": p}), &mcp, exp));
-        prop_assert_ne!(&h, &workflow::action_hash(&format!("{kind}x"), &json!({"identity": "x"}), &json!({"p": p}), &who, exp));
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id", &json!({"identity": "x"}), &json!({"p": p}), &mcp, exp));
+        prop_assert_ne!(&h, &workflow::action_hash(&format!("{kind}x"), "id", &json!({"identity": "x"}), &json!({"p": p}), &who, exp));
+        // The identity the agent acts on is signed too, not only the target.
+        prop_assert_ne!(&h, &workflow::action_hash(&kind, "id2", &json!({"identity": "x"}), &json!({"p": p}), &who, exp));
     }
 }

@@ -5,6 +5,7 @@
 //! on a loopback port, and the engine reads it over HTTP like any remote agent, so the demo
 //! exercises the same code path as production. `run_agent` is `blastdoor agent`.
 
+pub mod actions;
 pub mod demo;
 pub mod server;
 

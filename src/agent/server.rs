@@ -6,11 +6,9 @@
 //!   `text/event-stream` (`id: CURSOR` / `data: JSON`, resumed by `Last-Event-ID`). The response
 //!   stays open and follows new events live.
 //! - `GET /v1/inventory` answers the native inventory document.
-//! - `POST /v1/actions` with `Idempotency-Key` executes an `agent.*` action once per key (the
-//!   same key and body again answers the same; another body under the key is `409`),
-//!   `GET /v1/actions/KEY` tells its status, `POST /v1/actions/KEY/rollback` undoes it. The
-//!   reference actions isolate an identity (its events stop reaching the ring) and revoke its
-//!   token (the same, for good). See `actions.rs`-style notes at `AgentActions`.
+//! - `POST /v1/actions` with `Idempotency-Key` executes an action once per key,
+//!   `GET /v1/actions/KEY` tells its status, `POST /v1/actions/KEY/rollback` undoes it, through
+//!   the executors the agent was given (`actions.rs`).
 //!
 //! Events live in a bounded ring with cursors that only grow (1, 2, 3, …), so a client resumes
 //! exactly where it stopped. The ring forgets its oldest events: a client that resumes from a
@@ -38,6 +36,10 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::core::{Event, IdentityRecord};
+use crate::respond::{ExecStatus, Executor};
+
+use super::actions::{ActionBody, Actions, Isolation, Posted, ReferenceExecutor};
+pub use super::actions::{ActionCapability, reference_actions};
 use crate::ingest::native::{Inventory, encode_line};
 
 /// Events kept for resuming clients by default.
@@ -57,71 +59,6 @@ pub struct Health {
     /// What each capability does and how it is undone (an extension; the dry run shows it).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionCapability>,
-}
-
-/// One action kind an agent executes, as it describes it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ActionCapability {
-    pub kind: String,
-    pub description: String,
-    pub reversible: bool,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub undo: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub impact: Option<String>,
-}
-
-/// The reference agent's action kinds: isolate a workload (reversible), revoke a token (not).
-pub fn reference_actions() -> Vec<ActionCapability> {
-    vec![
-        ActionCapability {
-            kind: "agent.isolate_workload".into(),
-            description: "isolate the workload: its calls are cut off at the agent".into(),
-            reversible: true,
-            undo: Some("release the isolation (POST /v1/actions/KEY/rollback)".into()),
-            impact: Some("the identity stops producing activity until released".into()),
-        },
-        ActionCapability {
-            kind: "agent.revoke_token".into(),
-            description: "revoke the identity's token at the agent".into(),
-            reversible: false,
-            undo: None,
-            impact: Some("the token is dead for good; a new one must be issued".into()),
-        },
-    ]
-}
-
-/// One action the agent received, by idempotency key.
-#[derive(Debug, Clone)]
-struct Received {
-    /// SHA-256 of the request body: the same key with another body is a conflict.
-    body: [u8; 32],
-    action_id: String,
-    kind: String,
-    identity: String,
-    status: &'static str,
-    error: Option<String>,
-}
-
-impl Received {
-    fn answer(&self, key: &str) -> serde_json::Value {
-        serde_json::json!({
-            "status": self.status, "key": key, "action_id": self.action_id,
-            "kind": self.kind, "identity": self.identity, "error": self.error,
-        })
-    }
-}
-
-/// The action side of an agent: what it received, what it isolated.
-#[derive(Debug, Default)]
-struct AgentActions {
-    received: Mutex<std::collections::HashMap<String, Received>>,
-    /// `(key, action_id)` of each first-time execution, in order (tests count them).
-    executions: Mutex<Vec<(String, String)>>,
-    /// Every POST /v1/actions, replays included.
-    requests: AtomicUsize,
-    /// Identity keys whose events are dropped.
-    isolated: RwLock<std::collections::HashSet<String>>,
 }
 
 /// The ring of encoded events.
@@ -155,8 +92,6 @@ impl Ring {
 pub struct AgentState {
     /// Shown by `/v1/health`.
     pub name: String,
-    /// `agent.*` action kinds this agent executes (none yet: actions come with `POST /v1/actions`).
-    pub capabilities: Vec<String>,
     /// How long an idle stream waits before a keepalive.
     pub keepalive: Duration,
     capacity: usize,
@@ -166,11 +101,11 @@ pub struct AgentState {
     /// The inventory document, serialised once when it is set.
     inventory: RwLock<Bytes>,
     streams: AtomicUsize,
-    /// The `agent.*` kinds it executes, described.
-    pub actions: Vec<ActionCapability>,
     /// How long executing one action takes (a slow agent, for tests).
     pub action_delay: Duration,
-    acts: AgentActions,
+    acts: Actions,
+    /// Identities isolated at this agent: their events are no longer relayed.
+    isolation: Arc<Isolation>,
 }
 
 impl AgentState {
@@ -183,7 +118,6 @@ impl AgentState {
         let (latest, _) = watch::channel(0);
         AgentState {
             name: name.into(),
-            capabilities: Vec::new(),
             keepalive: DEFAULT_KEEPALIVE,
             capacity: capacity.max(1),
             ring: Mutex::new(Ring {
@@ -193,40 +127,51 @@ impl AgentState {
             latest,
             inventory: RwLock::new(Bytes::from_static(b"{\"identities\":[]}")),
             streams: AtomicUsize::new(0),
-            actions: Vec::new(),
             action_delay: Duration::ZERO,
-            acts: AgentActions::default(),
+            acts: Actions::default(),
+            isolation: Arc::default(),
         }
     }
 
-    /// Offer the reference actions (`reference_actions`).
-    pub fn with_reference_actions(mut self) -> AgentState {
-        self.actions = reference_actions();
-        self.capabilities = self.actions.iter().map(|a| a.kind.clone()).collect();
+    /// Offer the reference actions (`reference_actions`): isolate a workload, revoke a token.
+    pub fn with_reference_actions(self) -> AgentState {
+        let exec = Arc::new(ReferenceExecutor::new(self.isolation.clone()));
+        self.with_executor(exec, reference_actions())
+    }
+
+    /// Carry out the kinds `caps` describes through `exec` (the first executor offering a kind
+    /// takes it).
+    pub fn with_executor(
+        mut self,
+        exec: Arc<dyn Executor>,
+        caps: Vec<ActionCapability>,
+    ) -> AgentState {
+        self.acts.offer(exec, caps);
         self
+    }
+
+    /// The action kinds this agent executes.
+    pub fn capabilities(&self) -> Vec<String> {
+        self.acts
+            .capabilities()
+            .into_iter()
+            .map(|c| c.kind)
+            .collect()
     }
 
     /// Is this identity key isolated (its events dropped)?
     pub fn is_isolated(&self, identity: &str) -> bool {
-        self.acts
-            .isolated
-            .read()
-            .map(|s| s.contains(identity))
-            .unwrap_or(false)
+        self.isolation.contains(identity)
     }
 
     /// `(key, action_id)` of every first-time execution so far.
     pub fn executions(&self) -> Vec<(String, String)> {
-        self.acts
-            .executions
-            .lock()
-            .map(|v| v.clone())
-            .unwrap_or_default()
+        self.acts.executions()
     }
 
     /// Every `POST /v1/actions` so far, replays included.
     pub fn action_requests(&self) -> usize {
-        self.acts.requests.load(Ordering::SeqCst)
+        self.acts.requests()
     }
 
     /// Replace the inventory `GET /v1/inventory` answers.
@@ -238,12 +183,7 @@ impl AgentState {
 
     /// Append events, giving each the next cursor, and wake the streams.
     pub fn push(&self, mut events: Vec<Event>) {
-        {
-            let isolated = self.acts.isolated.read().unwrap_or_else(|e| e.into_inner());
-            if !isolated.is_empty() {
-                events.retain(|e| !isolated.contains(&e.actor.key()));
-            }
-        }
+        self.isolation.filter(&mut events);
         if events.is_empty() {
             return;
         }
@@ -296,11 +236,12 @@ impl AgentState {
     }
 
     fn health(&self) -> Health {
+        let actions = self.acts.capabilities();
         Health {
             name: self.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
-            capabilities: self.capabilities.clone(),
-            actions: self.actions.clone(),
+            capabilities: actions.iter().map(|a| a.kind.clone()).collect(),
+            actions,
         }
     }
 }
@@ -362,29 +303,15 @@ fn norm_key(k: &str) -> String {
 }
 
 #[derive(Debug, Deserialize)]
-struct ActionRequest {
-    #[serde(default)]
-    action_id: String,
-    kind: String,
-    identity: String,
+struct KeyPath {
+    key: String,
 }
 
-/// Apply (or undo) an action's effect on the agent's state.
-fn apply(state: &AgentState, kind: &str, identity: &str, undo: bool) {
-    let mut iso = state
-        .acts
-        .isolated
-        .write()
-        .unwrap_or_else(|e| e.into_inner());
-    match (kind, undo) {
-        (_, false) => {
-            iso.insert(identity.to_string());
-        }
-        ("agent.isolate_workload", true) => {
-            iso.remove(identity);
-        }
-        _ => {}
-    }
+fn answer(code: u16, v: serde_json::Value) -> Response {
+    json_status(
+        StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        v,
+    )
 }
 
 async fn post_action(
@@ -392,8 +319,7 @@ async fn post_action(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    use sha2::Digest;
-    state.acts.requests.fetch_add(1, Ordering::SeqCst);
+    state.acts.count_request();
     let Some(key) = headers
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
@@ -404,85 +330,38 @@ async fn post_action(
             "POST /v1/actions needs an Idempotency-Key header (the action hash)".into(),
         );
     };
-    let req: ActionRequest = match serde_json::from_slice(&body) {
-        Ok(r) => r,
+    let action = match serde_json::from_slice::<ActionBody>(&body) {
+        Ok(b) => b.into_action(),
         Err(e) => return bad_request(format!("the body is not an action: {e}")),
     };
-    if !state.capabilities.contains(&req.kind) {
-        return json_status(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            serde_json::json!({"status": "failed", "error": format!("this agent does not execute {}; it offers {:?}", req.kind, state.capabilities)}),
-        );
-    }
-    let digest: [u8; 32] = sha2::Sha256::digest(&body).into();
-    let first = {
-        let mut rec = state
-            .acts
-            .received
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        match rec.get(&key) {
-            Some(r) if r.body != digest => {
-                return json_status(
-                    StatusCode::CONFLICT,
-                    serde_json::json!({"error": format!("key {key} was used with another body"), "status": r.status}),
-                );
-            }
-            Some(_) => false,
-            None => {
-                rec.insert(
-                    key.clone(),
-                    Received {
-                        body: digest,
-                        action_id: req.action_id.clone(),
-                        kind: req.kind.clone(),
-                        identity: req.identity.clone(),
-                        status: "executing",
-                        error: None,
-                    },
-                );
-                state
-                    .acts
-                    .executions
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .push((key.clone(), req.action_id.clone()));
-                true
-            }
+    match state.acts.receive(&key, &action) {
+        Posted::Unsupported(msg) => {
+            return json_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                serde_json::json!({"status": "failed", "error": msg}),
+            );
         }
-    };
-    if first {
-        // Executed in its own task: a client that hangs up does not cut an action in half.
-        let st = state.clone();
-        let k = key.clone();
-        tokio::spawn(async move {
-            if !st.action_delay.is_zero() {
-                tokio::time::sleep(st.action_delay).await;
-            }
-            apply(&st, &req.kind, &req.identity, false);
-            if let Some(r) = st
-                .acts
-                .received
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get_mut(&k)
-            {
-                r.status = "done";
-            }
-        });
+        Posted::Conflict(status) => {
+            return json_status(
+                StatusCode::CONFLICT,
+                serde_json::json!({"error": format!("key {key} was used with another action"), "status": status}),
+            );
+        }
+        Posted::Again => {}
+        Posted::First => {
+            // Executed in its own task: a client that hangs up does not cut an action in half.
+            let st = state.clone();
+            let k = key.clone();
+            tokio::spawn(async move { st.acts.run(&k, st.action_delay).await });
+        }
     }
     // Answer once it has settled (or after a while, still executing).
     let deadline = tokio::time::Instant::now() + state.action_delay + Duration::from_secs(5);
     loop {
-        let r = state
-            .acts
-            .received
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(&key)
-            .cloned();
-        match r {
-            Some(r) if r.status != "executing" || tokio::time::Instant::now() >= deadline => {
+        match state.acts.get(&key) {
+            Some(r)
+                if r.status != ExecStatus::Executing || tokio::time::Instant::now() >= deadline =>
+            {
                 return json_status(StatusCode::ACCEPTED, r.answer(&key));
             }
             _ => tokio::time::sleep(Duration::from_millis(2)).await,
@@ -492,17 +371,10 @@ async fn post_action(
 
 async fn get_action(
     State(state): State<Arc<AgentState>>,
-    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::Path(p): axum::extract::Path<KeyPath>,
 ) -> Response {
-    let key = norm_key(&key);
-    let r = state
-        .acts
-        .received
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&key)
-        .cloned();
-    match r {
+    let key = norm_key(&p.key);
+    match state.acts.get(&key) {
         Some(r) => json_status(StatusCode::OK, r.answer(&key)),
         None => json_status(
             StatusCode::NOT_FOUND,
@@ -513,42 +385,14 @@ async fn get_action(
 
 async fn rollback_action(
     State(state): State<Arc<AgentState>>,
-    axum::extract::Path(key): axum::extract::Path<String>,
+    axum::extract::Path(p): axum::extract::Path<KeyPath>,
 ) -> Response {
-    let key = norm_key(&key);
-    let mut rec = state
-        .acts
-        .received
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let Some(r) = rec.get_mut(&key) else {
-        return json_status(
-            StatusCode::NOT_FOUND,
-            serde_json::json!({"error": format!("no action with key {key}")}),
-        );
-    };
-    let reversible = state
-        .actions
-        .iter()
-        .any(|c| c.kind == r.kind && c.reversible);
-    match r.status {
-        "rolled_back" => json_status(StatusCode::OK, r.answer(&key)),
-        "done" if reversible => {
-            apply(&state, &r.kind, &r.identity, true);
-            r.status = "rolled_back";
-            json_status(StatusCode::OK, r.answer(&key))
-        }
-        "done" => json_status(
-            StatusCode::CONFLICT,
-            serde_json::json!({"error": format!("{} cannot be undone", r.kind), "status": r.status}),
-        ),
-        s => json_status(
-            StatusCode::CONFLICT,
-            serde_json::json!({"error": format!("the action is {s}: only a done action can be rolled back"), "status": s}),
-        ),
+    let key = norm_key(&p.key);
+    match state.acts.roll_back(&key).await {
+        Ok(v) => json_status(StatusCode::OK, v),
+        Err((code, v)) => answer(code, v),
     }
 }
-
 #[derive(Debug, Deserialize)]
 struct EventsQuery {
     /// Send only events with a cursor greater than this.

@@ -8,8 +8,8 @@
 //! ```
 //!
 //! Terminal states (`denied`, `expired`, `failed`, `rolled_back`, and `done` for an action that
-//! cannot be undone) never change. An action's `hash` covers kind, target, params, proposer and
-//! expiry; approvals sign it, so an edit (`edit`) voids every approval given before it. The
+//! cannot be undone) never change. An action's `hash` covers kind, identity, target, params,
+//! proposer and expiry; approvals sign it, so an edit (`edit`) voids every approval given before it. The
 //! proposer never counts as an approver; executing needs `required_approvals` distinct approvers
 //! whose approvals are live (younger than the policy's `approval_ttl`) and signed over the
 //! current hash. Every refusal is a `Refusal` that names who or what, which faces map to exit 4.
@@ -249,17 +249,20 @@ pub fn canonical_json(v: &Value) -> String {
     out
 }
 
-/// `sha256:HEX` over the canonical encoding of (kind, target, params, proposer, expires_at).
+/// `sha256:HEX` over the canonical encoding of (kind, identity, target, params, proposer,
+/// expires_at): everything an executor reads to know what to act on, and who asked until when.
 pub fn action_hash(
     kind: &str,
+    identity: &str,
     target: &Value,
     params: &Value,
     proposer: &Proposer,
     expires_at: Millis,
 ) -> String {
     let doc = serde_json::json!({
-        "v": 1,
+        "v": 2,
         "kind": kind,
+        "identity": identity,
         "target": target,
         "params": params,
         "proposer": {
@@ -283,6 +286,7 @@ impl Action {
     pub fn computed_hash(&self) -> String {
         action_hash(
             &self.kind,
+            &self.identity,
             &self.target,
             &self.params,
             &self.proposed_by,
@@ -317,7 +321,14 @@ impl Action {
 /// pre-authorises it).
 pub fn stage(p: Proposal, rules: Rules, preauthorized: bool, now: Millis) -> Action {
     let expires_at = now.saturating_add(rules.action_ttl);
-    let hash = action_hash(&p.kind, &p.target, &p.params, &p.proposed_by, expires_at);
+    let hash = action_hash(
+        &p.kind,
+        &p.identity,
+        &p.target,
+        &p.params,
+        &p.proposed_by,
+        expires_at,
+    );
     let state = if preauthorized || rules.required_approvals == 0 {
         ActionState::Approved
     } else {

@@ -1,7 +1,7 @@
 //! The agent executor: `agent.*` kinds through an agent's HTTP protocol (INTERFACE.md).
 //!
-//! - `POST /v1/actions` with `Idempotency-Key: <hash hex>` and a body built only from the
-//!   action's hashed fields, so a resend under the same key carries the same body.
+//! - `POST /v1/actions` with `Idempotency-Key: <hash hex>` and the whole action as its body
+//!   (approvals and their signatures included), so that an agent can check them itself.
 //! - `GET /v1/actions/KEY` asks what became of a key (recovery after a crash).
 //! - `POST /v1/actions/KEY/rollback` undoes it.
 //!
@@ -15,8 +15,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use tokio::sync::OnceCell;
 
+use crate::agent::actions::plan_from_capability;
 use crate::agent::server::{ActionCapability, Health};
-use crate::core::workflow::{Action, DryRun};
+use crate::core::workflow::Action;
 use crate::respond::{BoxFut, ExecError, ExecStatus, Executor, Outcome, Plan};
 
 /// How long to wait for an agent still executing a key before calling it transient.
@@ -84,17 +85,6 @@ impl AgentExecutor {
             .as_ref()
     }
 
-    fn body(a: &Action) -> Value {
-        serde_json::json!({
-            "action_id": a.id,
-            "hash": a.hash,
-            "kind": a.kind,
-            "identity": a.identity,
-            "target": a.target,
-            "params": a.params,
-        })
-    }
-
     async fn answer(&self, r: reqwest::Response) -> Result<Outcome, ExecError> {
         let code = r.status();
         let text = r.text().await.map_err(transient)?;
@@ -117,9 +107,22 @@ impl AgentExecutor {
                 self.base
             ))
         })?;
+        // What the agent's executor read back is the outcome, as a local executor's would be;
+        // which agent carried it out is added beside it.
+        let mut rest = a.rest;
+        let detail = match rest.remove("outcome") {
+            Some(Value::Object(mut o)) => {
+                o.insert("agent".into(), self.base.clone().into());
+                if let Some(e) = rest.remove("error") {
+                    o.entry("error").or_insert(e);
+                }
+                Value::Object(o)
+            }
+            _ => Value::Object(rest),
+        };
         Ok(Outcome {
             status: a.status,
-            detail: Value::Object(a.rest),
+            detail,
         })
     }
 
@@ -174,31 +177,11 @@ impl Executor for AgentExecutor {
                 .await
                 .ok_or_else(|| anyhow::anyhow!("agent {} does not answer /v1/health", self.base))?;
             let cap = capability(h, &a.kind);
-            let reversible = cap.is_some_and(|c| c.reversible);
-            let desc = cap
-                .map(|c| c.description.clone())
-                .unwrap_or_else(|| format!("{} as the agent implements it", a.kind));
-            Ok(Plan {
-                reversible,
-                dry_run: DryRun {
-                    changes: vec![format!(
-                        "{desc}: {} (agent {}, {})",
-                        a.identity, h.name, self.base
-                    )],
-                    impact: cap
-                        .and_then(|c| c.impact.clone())
-                        .map(|i| vec![i])
-                        .unwrap_or_default(),
-                    undo: Some(
-                        cap.and_then(|c| c.undo.clone())
-                            .unwrap_or_else(|| "none: the agent cannot undo it".into()),
-                    ),
-                    before: serde_json::json!({
-                        "agent": self.base, "agent_name": h.name, "identity": a.identity,
-                        "capability": cap,
-                    }),
-                },
-            })
+            let mut plan =
+                plan_from_capability(cap, a, &format!("agent {}, {}", h.name, self.base));
+            plan.dry_run.before["agent"] = self.base.clone().into();
+            plan.dry_run.before["agent_name"] = h.name.clone().into();
+            Ok(plan)
         })
     }
 
@@ -212,7 +195,7 @@ impl Executor for AgentExecutor {
                 .http
                 .post(format!("{}/v1/actions", self.base))
                 .header("Idempotency-Key", key)
-                .json(&Self::body(a))
+                .json(a)
                 .send()
                 .await
                 .map_err(transient)?;
