@@ -7,6 +7,7 @@
 //! holds that the allowed signers name). Private keys are never printed: only fingerprints.
 
 pub mod agent;
+pub mod approval;
 
 use std::path::{Path, PathBuf};
 

@@ -18,10 +18,10 @@ use anyhow::anyhow;
 use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Value, json};
 
-use crate::auth::{AllowedSigners, Signer};
+use crate::auth::{AllowedSigners, Signer, approval};
 use crate::core::model::Millis;
 use crate::core::policy::{IdentityFacts, Policy};
-use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
+use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Rules, Via};
 use crate::exit::Failure;
 use crate::respond::{ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan};
 use crate::store::audit::{AuditEvent, append_in};
@@ -217,6 +217,36 @@ impl Desk {
         signer.principal(allowed).map_err(Failure::refused)
     }
 
+    /// `whoami` for an act on the shared queue: a key the allowed signers do not name is refused
+    /// (exit 4) and the attempt is audited, with the key's fingerprint, so that someone trying
+    /// keys leaves a trace.
+    fn responder(&self, op: &str, id: Option<&str>) -> anyhow::Result<String> {
+        let signer = self.signer.as_ref().ok_or_else(|| {
+            Failure::usage(
+                "no SSH key: give --key FILE, or load your key into ssh-agent (SSH_AUTH_SOCK)",
+            )
+        })?;
+        let allowed = self.allowed()?;
+        signer.principal(allowed).or_else(|reason| {
+            let now = self.now();
+            self.tx(|conn| {
+                append_in(
+                    conn,
+                    &AuditEvent {
+                        kind: "refused".into(),
+                        actor: format!("key {}", signer.fingerprint()),
+                        via: self.via.as_str().into(),
+                        action_id: id.map(str::to_string),
+                        detail: json!({"op": op, "reason": reason}),
+                    },
+                    now,
+                )?;
+                Ok(())
+            })?;
+            Err(Failure::refused(reason))
+        })
+    }
+
     fn allowed(&self) -> anyhow::Result<&AllowedSigners> {
         self.allowed.as_ref().ok_or_else(|| {
             Failure::usage(format!(
@@ -351,7 +381,7 @@ impl Desk {
             (Via::Mcp, None) => {
                 return Err(Failure::usage("an MCP proposal needs the agent's name"));
             }
-            (via, _) => (self.whoami()?, via),
+            (via, _) => (self.responder("stage", None)?, via),
         };
         let mut params = req.params.clone();
         if params.is_null() {
@@ -448,7 +478,9 @@ impl Desk {
         })?;
         let staged = staged.map_err(refused)?;
         if staged.preauthorized {
-            return self.run(staged, &principal, Via::Playbook).await;
+            return self
+                .run(staged, &principal, Via::Playbook, Authority::Playbook)
+                .await;
         }
         Ok(staged)
     }
@@ -464,7 +496,7 @@ impl Desk {
     /// Approve with the desk's key: signs the action hash (SSHSIG), verifies the signature
     /// against the allowed signers, and records it. The proposer is refused.
     pub async fn approve(&self, id: &str) -> anyhow::Result<Action> {
-        let me = self.whoami()?;
+        let me = self.responder("approve", Some(id))?;
         let signer = self.signer.as_ref().expect("whoami checked the signer");
         let allowed = self.allowed()?;
         let current = self.show(id)?;
@@ -497,7 +529,7 @@ impl Desk {
 
     /// Deny: it will never run.
     pub async fn deny(&self, id: &str, reason: &str) -> anyhow::Result<Action> {
-        let me = self.whoami()?;
+        let me = self.responder("deny", Some(id))?;
         self.transition(
             id,
             &me,
@@ -510,14 +542,21 @@ impl Desk {
 
     /// Execute an approved action at its executor.
     pub async fn execute(&self, id: &str) -> anyhow::Result<Action> {
-        let me = self.whoami()?;
+        let me = self.responder("execute", Some(id))?;
         let a = self.show(id)?;
-        self.run(a, &me, self.via).await
+        self.run(a, &me, self.via, Authority::Approvals).await
     }
 
-    /// Begin, journal, dispatch, record. Refusals (not enough live approvals) are exit 4; an
-    /// executor that fails after its retries leaves the action `failed` and is exit 1.
-    async fn run(&self, a: Action, actor: &str, via: Via) -> anyhow::Result<Action> {
+    /// Begin, journal, dispatch, record. Refusals (approvals that do not verify, too few of them,
+    /// a hash that does not match the content) are audited and exit 4; an executor that fails
+    /// after its retries leaves the action `failed` and is exit 1.
+    async fn run(
+        &self,
+        a: Action,
+        actor: &str,
+        via: Via,
+        authority: Authority,
+    ) -> anyhow::Result<Action> {
         let exec = self.find_executor(&a.kind).await;
         let rules = self.policy.rules_for(&a.kind);
         let executor_name = exec
@@ -533,27 +572,59 @@ impl Desk {
                 queue::save(conn, &a)?;
                 audit(conn, "expired", "blastdoor", via, &a, json!({}), now)?;
             }
-            if let Err(r) = workflow::begin_execution(&mut a, now, rules) {
-                audit(
-                    conn,
-                    "refused",
-                    actor,
-                    via,
+            // The approvals are verified here, where the action happens, from what is in the
+            // state now: its hash against its content, each signature against the allowed
+            // signers, their number against this desk's policy. A pre-authorised playbook that
+            // this desk's policy allowed a moment ago needs no approvals, but its content must
+            // still be what was staged.
+            let verified = match authority {
+                Authority::Approvals => approval::verify(
                     &a,
-                    json!({"op": "execute", "reason": r.0, "state": a.state.as_str()}),
+                    self.allowed.as_ref(),
+                    rules,
                     now,
-                )?;
-                return Ok(Err(r));
-            }
+                    approval::When::Acting,
+                ),
+                Authority::Playbook => approval::verify(
+                    &a,
+                    None,
+                    Rules {
+                        required_approvals: 0,
+                        ..rules
+                    },
+                    now,
+                    approval::When::Acting,
+                ),
+            };
+            let mut next = a.clone();
+            let checked = workflow::begin_execution(&mut next, now, rules).and_then(|()| verified);
+            let approvers = match checked {
+                Ok(v) => {
+                    a = next;
+                    v
+                }
+                Err(r) => {
+                    audit(
+                        conn,
+                        "refused",
+                        actor,
+                        via,
+                        &a,
+                        json!({"op": "execute", "reason": r.0, "state": a.state.as_str()}),
+                        now,
+                    )?;
+                    return Ok(Err(r));
+                }
+            };
             queue::save(conn, &a)?;
-            let approvers: Vec<&str> = a.live_approvers(now, rules.approval_ttl);
             audit(
                 conn,
                 "executing",
                 actor,
                 via,
                 &a,
-                json!({"hash": a.hash, "approvers": approvers, "preauthorized": a.preauthorized}),
+                json!({"hash": a.hash, "approvers": approvers,
+                    "preauthorized": authority == Authority::Playbook}),
                 now,
             )?;
             if exec.is_some() {
@@ -676,10 +747,39 @@ impl Desk {
 
     /// Undo a done, reversible action at its executor.
     pub async fn rollback(&self, id: &str) -> anyhow::Result<Action> {
-        let me = self.whoami()?;
+        let me = self.responder("rollback", Some(id))?;
         let now = self.now();
         let a = self.show(id)?;
-        if let Err(r) = workflow::can_roll_back(&a) {
+        // Undoing acts too: the action must be one that was approved (or that this desk's
+        // policy pre-authorises), exactly as the state now shows it, or an edited or forged
+        // "done" row could re-enable what a responder contained.
+        let rules = self.policy.rules_for(&a.kind);
+        let genuine = if a.proposed_by.via == Via::Playbook
+            && self
+                .policy
+                .rule_for(&a.kind)
+                .is_some_and(|r| r.preauthorized.is_some())
+        {
+            approval::verify(
+                &a,
+                None,
+                Rules {
+                    required_approvals: 0,
+                    ..rules
+                },
+                now,
+                approval::When::Undoing,
+            )
+        } else {
+            approval::verify(
+                &a,
+                self.allowed.as_ref(),
+                rules,
+                now,
+                approval::When::Undoing,
+            )
+        };
+        if let Err(r) = workflow::can_roll_back(&a).and(genuine.map(|_| ())) {
             self.tx(|conn| {
                 audit(
                     conn,
@@ -824,6 +924,15 @@ impl Desk {
         }
         Ok(settled)
     }
+}
+
+/// What lets an execution go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Authority {
+    /// Approvals in the action, verified now.
+    Approvals,
+    /// A standing playbook this desk's policy pre-authorised when it staged the action.
+    Playbook,
 }
 
 /// Why a dispatch gave no answer.
