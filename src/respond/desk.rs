@@ -597,7 +597,7 @@ impl Desk {
                 ),
             };
             let mut next = a.clone();
-            let checked = workflow::begin_execution(&mut next, now, rules).and_then(|()| verified);
+            let checked = workflow::begin_execution(&mut next, now, rules).and(verified);
             let approvers = match checked {
                 Ok(v) => {
                     a = next;
