@@ -34,6 +34,8 @@ pub const CONFIG_KEYS: &[&str] = &[
     "policy",
     "providers",
     "crown_jewels",
+    "endpoints",
+    "webhook",
 ];
 
 /// Why a config could not be loaded.
@@ -74,6 +76,12 @@ pub struct Config {
     /// `secrets`) in every blast radius that reaches them.
     #[serde(default)]
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
+    /// `[endpoints.NAME]`: how to reach guarded agents and collectors (`auth::endpoint`).
+    #[serde(default)]
+    pub endpoints: std::collections::BTreeMap<String, crate::auth::endpoint::Endpoint>,
+    /// `[webhook]`: how webhook callers authenticate (`engine::live`).
+    #[serde(default)]
+    pub webhook: crate::engine::live::WebhookAuthConfig,
     /// The file this was loaded from, when there was one (relative paths are relative to it).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -101,6 +109,8 @@ impl Default for Config {
             policy: None,
             providers: toml::Table::new(),
             crown_jewels: Vec::new(),
+            endpoints: Default::default(),
+            webhook: Default::default(),
             path: None,
             user_dir: None,
         }
@@ -145,6 +155,14 @@ impl ConfigLocation {
 }
 
 impl Config {
+    /// The `[endpoints.*]` sections, paths relative to this file.
+    pub fn endpoints(&self) -> crate::auth::endpoint::Endpoints {
+        crate::auth::endpoint::Endpoints::new(
+            self.endpoints.clone(),
+            self.path.as_deref().and_then(Path::parent),
+        )
+    }
+
     /// Load from `--config FILE`, `BLASTDOOR_CONFIG`, or the user config dir.
     pub fn load(flag: Option<&Path>) -> Result<Config, ConfigError> {
         let mut c = Config::load_from(&ConfigLocation::find(flag))?;

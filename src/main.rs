@@ -103,14 +103,31 @@ enum Command {
         #[arg(long, default_value = "risk", value_parser = parse_sort)]
         by: SortKey,
     },
-    /// The reference agent: serves the agent protocol
+    /// The agent: serves the agent protocol (events of its own --source specs, actions through
+    /// its [providers.*]); callers authenticate, approvals are checked with --policy
     Agent {
-        /// Address to listen on
+        /// Address to listen on (beyond loopback only with --token-env or mutual TLS)
         #[arg(long, default_value = "127.0.0.1:7878")]
         listen: std::net::SocketAddr,
         /// Serve the simulated demo fleet
         #[arg(long)]
         demo: bool,
+        /// Callers must send `Authorization: Bearer` with the token this variable holds
+        #[arg(long, value_name = "VAR")]
+        token_env: Option<String>,
+        /// Serve HTTPS with this PEM certificate chain (with --tls-key)
+        #[arg(long, value_name = "FILE", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// The PEM private key of --tls-cert
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Callers may authenticate with a client certificate signed by this CA (mutual TLS)
+        #[arg(long, value_name = "FILE", requires = "tls_cert")]
+        client_ca: Option<PathBuf>,
+        /// Check every action's approvals against these signers (one approval of anything;
+        /// --policy for more)
+        #[arg(long, value_name = "FILE")]
+        allowed_signers: Option<PathBuf>,
     },
     /// The audit log: verify it (or an export), export it as JSONL, show the newest records
     Audit {
@@ -221,6 +238,9 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         demo_seed: g.demo_seed,
         data_clock: false,
         crown_jewels: config.crown_jewels.clone(),
+        endpoints: config.endpoints(),
+        webhook: config.webhook.clone(),
+        relay: None,
     })
 }
 
@@ -241,12 +261,14 @@ fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> 
 }
 
 fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
+    let config = load_config(g)?;
     Ok(headless::action::DeskOptions {
         state: g.state.clone(),
         key: g.key.clone(),
         policy: g.policy.clone(),
         agents: g.agents.clone(),
-        providers: load_config(g)?.providers,
+        endpoints: config.endpoints(),
+        providers: config.providers,
     })
 }
 
@@ -337,8 +359,38 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let format = Format::resolve(g.format);
             headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }
-        Some(Command::Agent { listen, demo }) => {
-            blastdoor::agent::run_agent(listen, demo, g.demo_seed).await
+        Some(Command::Agent {
+            listen,
+            demo,
+            token_env,
+            tls_cert,
+            tls_key,
+            client_ca,
+            allowed_signers,
+        }) => {
+            let config = load_config(&g)?;
+            let mut engine = engine_options(&g, &config)?;
+            engine.sources.retain(|s| !matches!(s, SourceSpec::Demo));
+            let tls = match (tls_cert, tls_key) {
+                (Some(cert), Some(key)) => Some(blastdoor::agent::tls::TlsFiles {
+                    cert,
+                    key,
+                    client_ca,
+                }),
+                _ => None,
+            };
+            headless::agent::run(headless::agent::AgentOptions {
+                listen,
+                demo,
+                seed: g.demo_seed,
+                token_env,
+                tls,
+                policy: g.policy.clone(),
+                allowed_signers,
+                engine,
+                providers: config.providers,
+            })
+            .await
         }
         Some(Command::Mcp { listen }) => {
             let config = load_config(&g)?;

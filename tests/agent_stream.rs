@@ -262,7 +262,19 @@ async fn the_agent_without_a_fleet_serves_nothing_but_answers() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let server = tokio::spawn(agent::run_agent(free, false, 0));
+    let server = tokio::spawn(blastdoor::headless::agent::run(
+        blastdoor::headless::agent::AgentOptions {
+            listen: free,
+            demo: false,
+            seed: 0,
+            token_env: None,
+            tls: None,
+            policy: None,
+            allowed_signers: None,
+            engine: EngineOptions::default(),
+            providers: Default::default(),
+        },
+    ));
     let client = reqwest::Client::new();
     let mut health = None;
     for _ in 0..100 {

@@ -94,7 +94,19 @@ async fn falcosidekick_and_github_webhooks_are_ingested() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 413);
     wait_for(&engine, "4 events", |e| e.stats().ingested >= 4).await;
-    assert_eq!(engine.stats().rejected, 1);
+    assert_eq!(
+        engine.stats().rejected,
+        2,
+        "the malformed and the oversized body"
+    );
+    assert!(
+        engine
+            .problems()
+            .iter()
+            .any(|p| p.contains("refused a delivery from 127.0.0.1") && p.contains("over 1024 KiB")),
+        "the oversized body is named: {:?}",
+        engine.problems()
+    );
     let top = engine.write(|c| c.top(5, SortKey::Risk));
     assert_eq!(top[0].identity, "k8s:pod:prod/api-7f9", "{top:#?}");
     assert!(
@@ -104,6 +116,150 @@ async fn falcosidekick_and_github_webhooks_are_ingested() {
             .any(|w| w.detail.contains("runtime detections"))
     );
     assert!(top.iter().any(|t| t.identity == "github:mallory"));
+}
+
+/// GitHub's documented example ("Validating webhook deliveries"): this secret and payload give
+/// this signature.
+const GH_SECRET: &str = "It's a Secret to Everybody";
+const GH_PAYLOAD: &str = "Hello, World!";
+const GH_SIGNATURE: &str =
+    "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+
+#[test]
+fn the_github_signature_check_agrees_with_githubs_documented_example() {
+    use blastdoor::engine::live::github_signature_valid;
+    assert!(github_signature_valid(
+        GH_SECRET.as_bytes(),
+        GH_PAYLOAD.as_bytes(),
+        GH_SIGNATURE
+    ));
+    assert!(!github_signature_valid(
+        GH_SECRET.as_bytes(),
+        b"Hello, World?",
+        GH_SIGNATURE
+    ));
+    assert!(!github_signature_valid(
+        b"another secret",
+        GH_PAYLOAD.as_bytes(),
+        GH_SIGNATURE
+    ));
+    assert!(!github_signature_valid(
+        GH_SECRET.as_bytes(),
+        GH_PAYLOAD.as_bytes(),
+        "sha1=00"
+    ));
+}
+
+async fn start_guarded(token_env: &str, secret_env: &str) -> Engine {
+    Engine::start(EngineOptions {
+        sources: vec![SourceSpec::parse("webhook:127.0.0.1:0").unwrap()],
+        data_clock: true,
+        webhook: blastdoor::engine::live::WebhookAuthConfig {
+            token_env: Some(token_env.into()),
+            github_secret_env: Some(secret_env.into()),
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guarded_webhook_refuses_and_counts_forged_deliveries() {
+    // SAFETY: set before the engine reads them; no other test reads these variables.
+    unsafe {
+        std::env::set_var("BD_TEST_WEBHOOK_TOKEN", "falco-token-1");
+        std::env::set_var("BD_TEST_WEBHOOK_SECRET", "gh-secret-1");
+    }
+    let engine = start_guarded("BD_TEST_WEBHOOK_TOKEN", "BD_TEST_WEBHOOK_SECRET").await;
+    let detail = engine.stats().sources[0].detail.clone().unwrap();
+    let addr = detail.trim_start_matches("listening on ").to_string();
+    let client = reqwest::Client::new();
+    let post = |token: Option<&str>| {
+        let mut r = client.post(format!("http://{addr}/")).body(falco_alert(
+            "api-1",
+            "Launch Privileged Container",
+            "Critical",
+        ));
+        if let Some(t) = token {
+            r = r.header("Authorization", format!("Bearer {t}"));
+        }
+        r.send()
+    };
+    // 30 forged alerts without the token, and one with a wrong token: none is ingested.
+    for _ in 0..30 {
+        assert_eq!(post(None).await.unwrap().status().as_u16(), 401);
+    }
+    assert_eq!(post(Some("guess")).await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        post(Some("falco-token-1")).await.unwrap().status().as_u16(),
+        202
+    );
+    // GitHub deliveries: signed with the secret, or refused.
+    let gh = serde_json::json!({"action": "created", "sender": {"login": "mallory"},
+        "repository": {"full_name": "acme/app"}, "key": {"id": 7, "title": "backdoor"}})
+    .to_string();
+    let sign = |secret: &str, body: &str| {
+        use hmac::Mac;
+        let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        m.update(body.as_bytes());
+        format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+    };
+    let deliver = |sig: String| {
+        client
+            .post(format!("http://{addr}/github"))
+            .header("X-GitHub-Event", "deploy_key")
+            .header("X-Hub-Signature-256", sig)
+            .body(gh.clone())
+            .send()
+    };
+    assert_eq!(
+        deliver(sign("wrong", &gh)).await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        deliver(sign("gh-secret-1", &gh))
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        202
+    );
+    wait_for(&engine, "2 events", |e| e.stats().ingested >= 2).await;
+    let st = engine.stats();
+    assert_eq!(st.ingested, 2, "only the authenticated deliveries");
+    assert_eq!(
+        st.sources[0].rejected, 32,
+        "every forged delivery is counted"
+    );
+    assert!(
+        engine
+            .problems()
+            .iter()
+            .any(|p| p.contains("X-Hub-Signature-256 does not match")),
+        "{:?}",
+        engine.problems()
+    );
+    let top = engine.write(|c| c.top(5, SortKey::Risk));
+    assert_eq!(top.len(), 2, "{top:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unguarded_webhook_refuses_to_listen_beyond_loopback() {
+    let e = Engine::start(EngineOptions {
+        sources: vec![SourceSpec::parse("webhook:0.0.0.0:0").unwrap()],
+        ..Default::default()
+    })
+    .await
+    .err()
+    .expect("refused");
+    assert_eq!(blastdoor::exit::code_of(&e), 2u8);
+    assert!(e.to_string().contains("[webhook] token_env"), "{e}");
+    assert_eq!(
+        SourceSpec::parse("webhook:8088").unwrap(),
+        SourceSpec::parse("webhook:127.0.0.1:8088").unwrap(),
+        "a bare port listens on loopback"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -354,6 +354,11 @@ impl Actions {
             .map(|o| o.exec.clone())
     }
 
+    fn unsupported(&self, kind: &str) -> String {
+        let offered: Vec<String> = self.capabilities().into_iter().map(|c| c.kind).collect();
+        format!("this agent does not execute {kind}; it offers {offered:?}")
+    }
+
     pub fn executions(&self) -> Vec<(String, String)> {
         self.executions
             .lock()
@@ -377,18 +382,21 @@ impl Actions {
             .cloned()
     }
 
+    /// Whether `key` was received already, with this content.
+    pub(crate) fn knows(&self, key: &str, a: &Action) -> bool {
+        let content = content_digest(a);
+        self.received
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .is_some_and(|r| r.content == content)
+    }
+
     /// Record `a` under `key` unless the key is known; the caller starts the execution on
     /// `Posted::First`.
     pub(crate) fn receive(&self, key: &str, a: &Action) -> Posted {
         if self.executor(&a.kind).is_none() {
-            return Posted::Unsupported(format!(
-                "this agent does not execute {}; it offers {:?}",
-                a.kind,
-                self.capabilities()
-                    .iter()
-                    .map(|c| c.kind.as_str())
-                    .collect::<Vec<_>>()
-            ));
+            return Posted::Unsupported(self.unsupported(&a.kind));
         }
         let content = content_digest(a);
         let mut rec = self.received.lock().unwrap_or_else(|e| e.into_inner());
@@ -436,6 +444,14 @@ impl Actions {
                 }
             }
         }
+    }
+
+    /// The dry run of `a` by the executor that would carry it out.
+    pub(crate) async fn plan(&self, a: &Action) -> Result<Plan, (u16, String)> {
+        let exec = self
+            .executor(&a.kind)
+            .ok_or_else(|| (422, self.unsupported(&a.kind)))?;
+        exec.plan(a).await.map_err(|e| (502, format!("{e:#}")))
     }
 
     /// Carry out the action received under `key` (after `delay`), recording how it ended.

@@ -3,11 +3,13 @@
 //! `server` serves the read side of the agent protocol (health, event stream, inventory) from an
 //! `AgentState`; `demo` simulates an organisation to fill one. `spawn_demo` runs both in-process
 //! on a loopback port, and the engine reads it over HTTP like any remote agent, so the demo
-//! exercises the same code path as production. `run_agent` is `blastdoor agent`.
+//! exercises the same code path as production. `blastdoor agent` is `headless::agent`.
 
 pub mod actions;
 pub mod demo;
+pub mod guard;
 pub mod server;
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -28,7 +30,7 @@ pub const DEMO_HISTORY_MS: Millis = 60_000;
 pub const EMBEDDED_DEMO_CAPACITY: usize = 20_000;
 
 /// Wall-clock time in ms. The agent reads its own clock: it sits beside the engine, not under it.
-fn now_ms() -> Millis {
+pub(crate) fn now_ms() -> Millis {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as Millis)
@@ -51,7 +53,7 @@ pub fn demo_state(seed: u64, now: Millis, capacity: usize) -> (Fleet, Arc<AgentS
 }
 
 /// Advance the fleet on the wall clock forever, pushing each tick's events into `state`.
-async fn drive(mut fleet: Fleet, state: Arc<AgentState>) {
+pub(crate) async fn drive(mut fleet: Fleet, state: Arc<AgentState>) {
     let mut tick = tokio::time::interval(DEMO_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -75,28 +77,4 @@ pub async fn spawn_demo(seed: u64) -> anyhow::Result<SocketAddr> {
         }
     });
     Ok(addr)
-}
-
-/// `blastdoor agent [--listen ADDR] [--demo]`: serve the agent protocol on `listen`. With `demo`
-/// the simulated fleet (seeded with `seed`) fills it; without, it is a reference agent with an
-/// empty inventory and no events, for wiring tests and as a template.
-pub async fn run_agent(listen: SocketAddr, demo: bool, seed: u64) -> anyhow::Result<()> {
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| anyhow::anyhow!("--listen {listen}: cannot listen: {e}"))?;
-    let addr = listener.local_addr()?;
-    let state = if demo {
-        let (fleet, state) = demo_state(seed, now_ms(), server::DEFAULT_CAPACITY);
-        tokio::spawn(drive(fleet, state.clone()));
-        eprintln!(
-            "blastdoor agent: serving the demo fleet (seed {seed}) on http://{addr}/v1/events"
-        );
-        state
-    } else {
-        eprintln!(
-            "blastdoor agent: serving an empty agent (no fleet; --demo simulates one) on http://{addr}/v1/events"
-        );
-        Arc::new(AgentState::new("blastdoor agent").with_reference_actions())
-    };
-    serve(listener, state).await
 }

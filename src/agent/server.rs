@@ -40,6 +40,7 @@ use crate::respond::{ExecStatus, Executor};
 
 use super::actions::{ActionBody, Actions, Isolation, Posted, ReferenceExecutor};
 pub use super::actions::{ActionCapability, reference_actions};
+use super::guard::{Access, Verifier};
 use crate::ingest::native::{Inventory, encode_line};
 
 /// Events kept for resuming clients by default.
@@ -106,6 +107,11 @@ pub struct AgentState {
     acts: Actions,
     /// Identities isolated at this agent: their events are no longer relayed.
     isolation: Arc<Isolation>,
+    /// How callers authenticate (`guard.rs`); nobody needs to by default (loopback only).
+    /// Set once, before serving.
+    access: std::sync::OnceLock<Access>,
+    /// The policy approvals are checked against, if the agent was given one.
+    verifier: std::sync::OnceLock<Verifier>,
 }
 
 impl AgentState {
@@ -130,6 +136,8 @@ impl AgentState {
             action_delay: Duration::ZERO,
             acts: Actions::default(),
             isolation: Arc::default(),
+            access: std::sync::OnceLock::new(),
+            verifier: std::sync::OnceLock::new(),
         }
     }
 
@@ -148,6 +156,45 @@ impl AgentState {
     ) -> AgentState {
         self.acts.offer(exec, caps);
         self
+    }
+
+    /// Before serving: callers must authenticate as `access` says, and with a `verifier` the
+    /// approvals of every action are checked against its policy and allowed signers. Set once.
+    pub fn guard(&self, access: Access, verifier: Option<Verifier>) {
+        let _ = self.access.set(access);
+        if let Some(v) = verifier {
+            let _ = self.verifier.set(v);
+        }
+    }
+
+    pub(crate) fn access(&self) -> Option<&Access> {
+        self.access.get()
+    }
+
+    /// Whether this agent checks approvals itself.
+    pub fn verifies(&self) -> bool {
+        self.verifier.get().is_some()
+    }
+
+    /// Add `identities` to the inventory `GET /v1/inventory` answers (an identity already there
+    /// is replaced by its newer record).
+    pub fn add_inventory(&self, identities: &[IdentityRecord]) {
+        if identities.is_empty() {
+            return;
+        }
+        let mut inv = self.inventory.write().unwrap_or_else(|e| e.into_inner());
+        let mut doc: Inventory =
+            serde_json::from_slice(&inv).unwrap_or(Inventory { identities: vec![] });
+        for r in identities {
+            let key = r.key();
+            match doc.identities.iter_mut().find(|x| x.key() == key) {
+                Some(x) => *x = r.clone(),
+                None => doc.identities.push(r.clone()),
+            }
+        }
+        if let Ok(bytes) = serde_json::to_vec(&doc) {
+            *inv = Bytes::from(bytes);
+        }
     }
 
     /// The action kinds this agent executes.
@@ -182,14 +229,22 @@ impl AgentState {
     }
 
     /// Append events, giving each the next cursor, and wake the streams.
-    pub fn push(&self, mut events: Vec<Event>) {
-        self.isolation.filter(&mut events);
+    pub fn push(&self, events: Vec<Event>) {
+        self.push_slice(&events);
+    }
+
+    /// `push` for borrowed events (a relay of the agent's own sources).
+    pub fn push_slice(&self, events: &[Event]) {
+        let events: Vec<&Event> = events
+            .iter()
+            .filter(|e| self.isolation.is_empty() || !self.isolation.contains(&e.actor.key()))
+            .collect();
         if events.is_empty() {
             return;
         }
         let latest = {
             let mut ring = self.ring.lock().unwrap_or_else(|e| e.into_inner());
-            for event in &events {
+            for event in events {
                 let cursor = ring.next;
                 ring.next += 1;
                 let line = encode_line(Some(cursor), event);
@@ -248,14 +303,17 @@ impl AgentState {
 
 /// The agent protocol's routes over `state`.
 pub fn router(state: Arc<AgentState>) -> Router {
+    let guard = axum::middleware::from_fn_with_state(state.clone(), super::guard::authenticate);
     Router::new()
         .route("/v1/health", get(health))
         .route("/v1/events", get(events))
         .route("/v1/inventory", get(inventory))
         .route("/v1/actions", post(post_action))
+        .route("/v1/plan", post(plan_action))
         .route("/v1/actions/{key}", get(get_action))
         .route("/v1/actions/{key}/rollback", post(rollback_action))
         .fallback(not_found)
+        .layer(guard)
         .with_state(state)
 }
 
@@ -285,7 +343,7 @@ async fn inventory(State(state): State<Arc<AgentState>>) -> Response {
 
 async fn not_found() -> Response {
     let body = axum::Json(serde_json::json!({
-        "error": "no such endpoint: the agent protocol has GET /v1/health, /v1/events?since=CURSOR, /v1/inventory, /v1/actions/KEY and POST /v1/actions, /v1/actions/KEY/rollback"
+        "error": "no such endpoint: the agent protocol has GET /v1/health, /v1/events?since=CURSOR, /v1/inventory, /v1/actions/KEY and POST /v1/actions, /v1/plan, /v1/actions/KEY/rollback"
     }));
     (StatusCode::NOT_FOUND, body).into_response()
 }
@@ -334,6 +392,18 @@ async fn post_action(
         Ok(b) => b.into_action(),
         Err(e) => return bad_request(format!("the body is not an action: {e}")),
     };
+    // A key already received with this content was checked when it first came; anything new
+    // is checked now, before it is recorded, so a forged post cannot take a real action's key.
+    if let Some(v) = state.verifier.get()
+        && !state.acts.knows(&key, &action)
+        && let Err(why) = v.check(&key, &action, super::now_ms())
+    {
+        tracing::warn!("agent: refused {} ({}): {why}", key, action.kind);
+        return json_status(
+            StatusCode::FORBIDDEN,
+            serde_json::json!({"status": "refused", "error": why}),
+        );
+    }
     match state.acts.receive(&key, &action) {
         Posted::Unsupported(msg) => {
             return json_status(
@@ -369,6 +439,22 @@ async fn post_action(
     }
 }
 
+/// `POST /v1/plan`: what executing the action would do, from the executor that would do it
+/// (its dry run and before-snapshot), without doing it.
+async fn plan_action(State(state): State<Arc<AgentState>>, body: Bytes) -> Response {
+    let action = match serde_json::from_slice::<ActionBody>(&body) {
+        Ok(b) => b.into_action(),
+        Err(e) => return bad_request(format!("the body is not an action: {e}")),
+    };
+    match state.acts.plan(&action).await {
+        Ok(p) => json_status(
+            StatusCode::OK,
+            serde_json::json!({"reversible": p.reversible, "dry_run": p.dry_run}),
+        ),
+        Err((code, msg)) => answer(code, serde_json::json!({"error": msg})),
+    }
+}
+
 async fn get_action(
     State(state): State<Arc<AgentState>>,
     axum::extract::Path(p): axum::extract::Path<KeyPath>,
@@ -383,11 +469,40 @@ async fn get_action(
     }
 }
 
+#[derive(Debug, Default, Deserialize)]
+struct RollbackBody {
+    /// SSHSIG over `rollback <hash>` by an allowed signer (`guard::rollback_message`).
+    #[serde(default)]
+    signature: Option<String>,
+}
+
 async fn rollback_action(
     State(state): State<Arc<AgentState>>,
     axum::extract::Path(p): axum::extract::Path<KeyPath>,
+    body: Bytes,
 ) -> Response {
     let key = norm_key(&p.key);
+    let req: RollbackBody = if body.iter().all(u8::is_ascii_whitespace) {
+        RollbackBody::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(r) => r,
+            Err(e) => return bad_request(format!("the body is not a rollback request: {e}")),
+        }
+    };
+    if let Some(v) = state.verifier.get()
+        && let Some(r) = state.acts.get(&key)
+    {
+        match v.check_rollback(&r.action, req.signature.as_deref()) {
+            Ok(who) => tracing::info!("agent: rollback of {key} asked by {who}"),
+            Err(why) => {
+                return json_status(
+                    StatusCode::FORBIDDEN,
+                    serde_json::json!({"status": "refused", "error": why}),
+                );
+            }
+        }
+    }
     match state.acts.roll_back(&key).await {
         Ok(v) => json_status(StatusCode::OK, v),
         Err((code, v)) => answer(code, v),

@@ -8,6 +8,12 @@ use crate::auth::AllowedSigners;
 use crate::core::model::Millis;
 use crate::core::workflow::{Action, Refusal, Rules, ts};
 
+/// The message a responder signs to ask for a done action to be undone: never the same bytes
+/// as an action hash, so neither signature can stand for the other.
+pub fn rollback_message(hash: &str) -> String {
+    format!("rollback {hash}")
+}
+
 /// What to check besides the signatures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum When {

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod approval;
+pub mod endpoint;
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +16,12 @@ use ssh_key::{HashAlg, LineEnding, PrivateKey, PublicKey, SshSig, public::KeyDat
 
 /// The SSHSIG namespace of action approvals.
 pub const NAMESPACE: &str = "blastdoor-action";
+
+/// Equal without telling by its timing where the first difference is (bearer tokens).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
 
 /// `SHA256:…` of a public key.
 pub fn fingerprint(k: &KeyData) -> String {
@@ -326,6 +333,14 @@ mod tests {
             .unwrap_err();
         assert!(e.contains("SHA256:"));
         assert!(!format!("{stranger:?}").contains("PRIVATE"));
+    }
+
+    #[test]
+    fn tokens_compare_whole() {
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"abcd"));
+        assert!(!constant_time_eq(b"", b"a"));
     }
 
     #[test]

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
 
 use crate::engine::{Engine, Health};
 use crate::ingest;
@@ -142,32 +142,148 @@ pub(crate) async fn tail_task(engine: Engine, id: usize, path: PathBuf) {
     }
 }
 
+/// `[webhook]` of `config.toml`: how callers of a `webhook:` source authenticate. Each names
+/// the environment variable that holds the secret, never the secret itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookAuthConfig {
+    /// The bearer token falcosidekick (`webhook.customheaders`) or a Kubernetes API server's
+    /// audit webhook kubeconfig (`token`) sends.
+    #[serde(default)]
+    pub token_env: Option<String>,
+    /// The secret of a GitHub webhook: deliveries carry `X-Hub-Signature-256`, an HMAC-SHA256
+    /// of the body under it.
+    #[serde(default)]
+    pub github_secret_env: Option<String>,
+}
+
+/// The secrets themselves, read from the variables at start-up.
+#[derive(Clone, Default)]
+struct WebhookAuth {
+    token: Option<String>,
+    github_secret: Option<Vec<u8>>,
+}
+
+impl WebhookAuth {
+    fn from_config(c: &WebhookAuthConfig) -> anyhow::Result<WebhookAuth> {
+        let read = |key: &str, var: &Option<String>| -> anyhow::Result<Option<String>> {
+            let Some(var) = var else { return Ok(None) };
+            match std::env::var(var) {
+                Ok(v) if !v.trim().is_empty() => Ok(Some(v.trim().to_string())),
+                _ => Err(crate::exit::Failure::usage(format!(
+                    "config.toml [webhook] {key} = \"{var}\": the variable {var} is not set"
+                ))),
+            }
+        };
+        Ok(WebhookAuth {
+            token: read("token_env", &c.token_env)?,
+            github_secret: read("github_secret_env", &c.github_secret_env)?.map(String::into_bytes),
+        })
+    }
+
+    fn required(&self) -> bool {
+        self.token.is_some() || self.github_secret.is_some()
+    }
+
+    /// Whether a delivery may be ingested: a GitHub delivery by its signature, anything else by
+    /// the bearer token; `Err` says why not (never echoing a secret).
+    fn admit(&self, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+        if !self.required() {
+            return Ok(());
+        }
+        if let Some(sig) = headers.get("x-hub-signature-256") {
+            let Some(secret) = &self.github_secret else {
+                return Err(
+                    "a GitHub-signed delivery, but no [webhook] github_secret_env is configured"
+                        .into(),
+                );
+            };
+            let sig = sig.to_str().unwrap_or("");
+            return if github_signature_valid(secret, body, sig) {
+                Ok(())
+            } else {
+                Err("X-Hub-Signature-256 does not match the body under the webhook secret".into())
+            };
+        }
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match (&self.token, given) {
+            (Some(want), Some(got))
+                if crate::auth::constant_time_eq(want.as_bytes(), got.as_bytes()) =>
+            {
+                Ok(())
+            }
+            (Some(_), Some(_)) => Err("the bearer token is wrong".into()),
+            (Some(_), None) => Err("no Authorization: Bearer token".into()),
+            (None, _) => {
+                Err("no X-Hub-Signature-256 (only signed GitHub deliveries are accepted)".into())
+            }
+        }
+    }
+}
+
+/// GitHub's `X-Hub-Signature-256: sha256=HEX`: HMAC-SHA256 of the raw body under the secret,
+/// compared in constant time.
+pub fn github_signature_valid(secret: &[u8], body: &[u8], header: &str) -> bool {
+    use hmac::Mac;
+    let Some(hex_sig) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(want) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let Ok(mut mac) = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&want).is_ok()
+}
+
 #[derive(Clone)]
 struct Hook {
     engine: Engine,
     id: usize,
+    auth: WebhookAuth,
 }
 
-/// Listen on `addr` for webhook POSTs. Binding errors are reported at start-up.
+/// Listen on `addr` for webhook POSTs. Binding errors are reported at start-up, and so is a
+/// listener beyond loopback that would take deliveries from anyone (no `[webhook]` secret).
 pub(crate) async fn spawn_webhook(
     engine: Engine,
     id: usize,
     addr: SocketAddr,
+    config: &WebhookAuthConfig,
 ) -> anyhow::Result<SocketAddr> {
+    let auth = WebhookAuth::from_config(config)?;
+    if !auth.required() && !addr.ip().is_loopback() {
+        return Err(crate::exit::Failure::usage(format!(
+            "--source webhook:{addr}: a webhook that does not authenticate its callers listens \
+             on loopback only; set [webhook] token_env (a bearer token) or github_secret_env (a \
+             GitHub webhook secret) in config.toml to listen on {}",
+            addr.ip()
+        )));
+    }
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("--source webhook:{addr}: cannot listen: {e}"))?;
     let local = listener.local_addr()?;
     let app = axum::Router::new()
         .fallback(axum::routing::post(receive).get(health))
-        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+        // The handler reads the body under its own limit, so that a body too large is counted
+        // and named rather than turned away unseen.
+        .layer(DefaultBodyLimit::disable())
         .with_state(Hook {
             engine: engine.clone(),
             id,
+            auth,
         });
     engine.set_health(id, Health::Up, Some(format!("listening on {local}")));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, app).await {
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service).await {
             engine.set_health(id, Health::Error, Some(e.to_string()));
         }
     });
@@ -178,7 +294,36 @@ async fn health() -> &'static str {
     "blastdoor webhook: POST falcosidekick alerts or GitHub deliveries here\n"
 }
 
-async fn receive(State(h): State<Hook>, headers: HeaderMap, body: Bytes) -> (StatusCode, String) {
+async fn receive(
+    State(h): State<Hook>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Request,
+) -> (StatusCode, String) {
+    let (parts, body) = req.into_parts();
+    let headers = parts.headers;
+    let body = match axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT).await {
+        Ok(b) => b,
+        Err(_) => {
+            h.engine.reject(
+                h.id,
+                format!(
+                    "webhook: refused a delivery from {peer}: the body is over {} KiB",
+                    WEBHOOK_BODY_LIMIT >> 10
+                ),
+            );
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("body over {} bytes\n", WEBHOOK_BODY_LIMIT),
+            );
+        }
+    };
+    if let Err(why) = h.auth.admit(&headers, &body) {
+        h.engine.reject(
+            h.id,
+            format!("webhook: refused a delivery from {peer}: {why}"),
+        );
+        return (StatusCode::UNAUTHORIZED, format!("{why}\n"));
+    }
     let gh_event = headers
         .get("x-github-event")
         .and_then(|v| v.to_str().ok())

@@ -37,6 +37,29 @@ pub struct EngineOptions {
     pub data_clock: bool,
     /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
+    /// How to reach guarded agents and collectors (`[endpoints.NAME]`).
+    pub endpoints: crate::auth::endpoint::Endpoints,
+    /// How webhook callers authenticate (`[webhook]`).
+    pub webhook: live::WebhookAuthConfig,
+    /// Also hand every batch to this (`blastdoor agent` relays its own sources this way).
+    pub relay: Option<RelayTo>,
+}
+
+/// Receives every batch the core is given, as it is given: events in the order they are
+/// applied, and the inventory identities sources deliver.
+pub trait Relay: Send + Sync {
+    fn events(&self, events: &[Event]);
+    fn inventory(&self, identities: &[IdentityRecord]);
+}
+
+/// A shared `Relay`.
+#[derive(Clone)]
+pub struct RelayTo(pub Arc<dyn Relay>);
+
+impl std::fmt::Debug for RelayTo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RelayTo(..)")
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -94,6 +117,9 @@ pub(crate) struct Inner {
     dropped: AtomicU64,
     rejected: AtomicU64,
     sources: Mutex<Vec<SourceStatus>>,
+    relay: Option<RelayTo>,
+    endpoints: crate::auth::endpoint::Endpoints,
+    webhook: live::WebhookAuthConfig,
     finite_left: AtomicUsize,
     finite_done: Notify,
     version: watch::Sender<u64>,
@@ -119,6 +145,9 @@ impl Engine {
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
             sources: Mutex::new(Vec::new()),
+            relay: opts.relay.clone(),
+            endpoints: opts.endpoints.clone(),
+            webhook: opts.webhook.clone(),
             finite_left: AtomicUsize::new(0),
             finite_done: Notify::new(),
             version,
@@ -138,6 +167,11 @@ impl Engine {
             sources::spawn(&engine, spec.clone(), opts.demo_seed).await?;
         }
         Ok(engine)
+    }
+
+    /// How to reach a guarded agent or collector (`[endpoints.NAME]` of `config.toml`).
+    pub fn endpoints(&self) -> &crate::auth::endpoint::Endpoints {
+        &self.inner.endpoints
     }
 
     /// Read the core under a shared lock. Keep `f` short: ingest waits while it runs.
@@ -400,12 +434,18 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                         Some(e) => e.1 += n,
                         None => per_source.push((source, n)),
                     }
+                    if let Some(r) = &inner.relay {
+                        r.0.events(&events);
+                    }
                     effects.extend(core.update(Msg::Events { events, now }));
                     if !changes.is_empty() {
                         effects.extend(core.update(Msg::Changes { changes, now }));
                     }
                 }
                 Input::Inventory { identities } => {
+                    if let Some(r) = &inner.relay {
+                        r.0.inventory(&identities);
+                    }
                     effects.extend(core.update(Msg::Inventory { identities, now }));
                 }
                 Input::Command(msg) => effects.extend(core.update(msg)),

@@ -49,11 +49,16 @@ impl SourceSpec {
             return Ok(SourceSpec::Tail(PathBuf::from(p)));
         }
         if let Some(a) = s.strip_prefix("webhook:") {
-            let addr = a.parse().map_err(|e| {
-                format!(
-                    "--source {s}: expected webhook:ADDR:PORT, e.g. webhook:127.0.0.1:8088 ({e})"
-                )
-            })?;
+            // A bare port (`webhook:8088`, `webhook::8088`) listens on loopback.
+            let bare = a.trim_start_matches(':');
+            let addr = match bare.parse::<u16>() {
+                Ok(port) => std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
+                Err(_) => a.parse().map_err(|e| {
+                    format!(
+                        "--source {s}: expected webhook:PORT (loopback) or webhook:ADDR:PORT, e.g. webhook:127.0.0.1:8088 ({e})"
+                    )
+                })?,
+            };
             return Ok(SourceSpec::Webhook(addr));
         }
         if s.starts_with("nats://") {
@@ -104,12 +109,14 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
         SourceSpec::Demo => {
             let addr = crate::agent::spawn_demo(demo_seed).await?;
             let url = format!("http://{addr}/v1/events");
+            let client = stream_client(engine, &url)?;
             let id = engine.register("demo".into(), false);
-            tokio::spawn(stream_task(engine.clone(), id, url));
+            tokio::spawn(stream_task(engine.clone(), id, url, client));
         }
         SourceSpec::Http(url) => {
+            let client = stream_client(engine, &url)?;
             let id = engine.register(redact_url(&url), false);
-            tokio::spawn(stream_task(engine.clone(), id, url));
+            tokio::spawn(stream_task(engine.clone(), id, url, client));
         }
         SourceSpec::Tail(path) => {
             let id = engine.register(format!("tail:{}", path.display()), false);
@@ -117,7 +124,8 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
         }
         SourceSpec::Webhook(addr) => {
             let id = engine.register(format!("webhook:{addr}"), false);
-            super::live::spawn_webhook(engine.clone(), id, addr).await?;
+            super::live::spawn_webhook(engine.clone(), id, addr, &engine.inner.webhook.clone())
+                .await?;
         }
         SourceSpec::Nats(spec) => {
             let id = engine.register(spec.name(), false);
@@ -689,17 +697,18 @@ pub fn backoff(n: u32, jitter_seed: u64) -> Duration {
     Duration::from_millis((base as f64 * (0.75 + 0.5 * frac)) as u64)
 }
 
-async fn stream_task(engine: Engine, id: usize, url: String) {
-    let client = match reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-    {
-        Ok(c) => c,
-        Err(e) => {
-            engine.set_health(id, Health::Error, Some(e.to_string()));
-            return;
-        }
-    };
+/// The client a stream source reads `url` with: the `[endpoints.*]` section that covers it
+/// says how to authenticate. A problem (a token variable not set, an unreadable CA) stops the
+/// start-up with a usage error naming it.
+fn stream_client(engine: &Engine, url: &str) -> anyhow::Result<reqwest::Client> {
+    let builder = reqwest::Client::builder().connect_timeout(Duration::from_secs(5));
+    engine
+        .endpoints()
+        .client(url, builder)
+        .map_err(|e| crate::exit::Failure::usage(format!("--source {}: {e:#}", redact_url(url))))
+}
+
+async fn stream_task(engine: Engine, id: usize, url: String, client: reqwest::Client) {
     let shown = redact_url(&url);
     let mut cursor: Option<u64> = None;
     let mut attempt = 0u32;

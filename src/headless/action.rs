@@ -68,6 +68,8 @@ pub struct DeskOptions {
     pub key: Option<PathBuf>,
     pub policy: Option<PathBuf>,
     pub agents: Vec<String>,
+    /// How to reach guarded agents (`[endpoints.*]` of `config.toml`).
+    pub endpoints: crate::auth::endpoint::Endpoints,
     /// The `[providers.*]` sections of `config.toml`.
     pub providers: toml::Table,
 }
@@ -111,11 +113,10 @@ pub fn open_desk(o: &DeskOptions) -> anyhow::Result<Desk> {
             })
         }
     };
-    let mut executors: Vec<Arc<dyn Executor>> = o
-        .agents
-        .iter()
-        .map(|u| Arc::new(AgentExecutor::new(u)) as Arc<dyn Executor>)
-        .collect();
+    let mut executors: Vec<Arc<dyn Executor>> = Vec::new();
+    for u in &o.agents {
+        executors.push(Arc::new(AgentExecutor::with_endpoints(u, &o.endpoints)?));
+    }
     executors.extend(
         crate::respond::providers::from_config(&o.providers)
             .map_err(|e| Failure::usage(format!("config.toml: {e:#}")))?,

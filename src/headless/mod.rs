@@ -2,6 +2,7 @@
 //! an `Engine` like the TUI does and read the same core queries.
 
 pub mod action;
+pub mod agent;
 pub mod audit;
 pub mod rank;
 pub mod script;

@@ -42,6 +42,12 @@ pub fn base_url(url: &str) -> String {
 }
 
 #[derive(Deserialize)]
+struct PlanAnswer {
+    reversible: bool,
+    dry_run: crate::core::workflow::DryRun,
+}
+
+#[derive(Deserialize)]
 struct Answer {
     status: ExecStatus,
     #[serde(flatten)]
@@ -52,17 +58,37 @@ fn transient(e: reqwest::Error) -> ExecError {
     ExecError::Transient(e.to_string())
 }
 
+fn client_builder() -> reqwest::ClientBuilder {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(15))
+        .connect_timeout(Duration::from_secs(3))
+}
+
 impl AgentExecutor {
+    /// An agent reached without authentication (a loopback agent, tests).
     pub fn new(url: &str) -> AgentExecutor {
         AgentExecutor {
             base: base_url(url),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .connect_timeout(Duration::from_secs(3))
-                .build()
-                .unwrap_or_default(),
+            http: client_builder().build().unwrap_or_default(),
             health: OnceCell::new(),
         }
+    }
+
+    /// An agent reached as the `[endpoints.*]` section covering `url` says (token, CA, client
+    /// certificate). A problem with the section is a usage error naming it.
+    pub fn with_endpoints(
+        url: &str,
+        endpoints: &crate::auth::endpoint::Endpoints,
+    ) -> anyhow::Result<AgentExecutor> {
+        let base = base_url(url);
+        let http = endpoints
+            .client(&base, client_builder())
+            .map_err(|e| crate::exit::Failure::usage(format!("--agent {base}: {e:#}")))?;
+        Ok(AgentExecutor {
+            base,
+            http,
+            health: OnceCell::new(),
+        })
     }
 
     pub fn base(&self) -> &str {
@@ -172,6 +198,26 @@ impl Executor for AgentExecutor {
 
     fn plan<'a>(&'a self, a: &'a Action) -> BoxFut<'a, anyhow::Result<Plan>> {
         Box::pin(async move {
+            // The agent's own executor plans it (reading the provider, as a local one would);
+            // an agent that cannot says what the kind does in its /v1/health.
+            if let Ok(r) = self
+                .http
+                .post(format!("{}/v1/plan", self.base))
+                .json(a)
+                .send()
+                .await
+                && r.status().is_success()
+                && let Ok(p) = r.json::<PlanAnswer>().await
+            {
+                let mut dry_run = p.dry_run;
+                if let Value::Object(m) = &mut dry_run.before {
+                    m.insert("agent".into(), self.base.clone().into());
+                }
+                return Ok(Plan {
+                    reversible: p.reversible,
+                    dry_run,
+                });
+            }
             let h = self
                 .health()
                 .await
@@ -228,6 +274,24 @@ impl Executor for AgentExecutor {
             let r = self
                 .http
                 .post(format!("{}/v1/actions/{key}/rollback", self.base))
+                .send()
+                .await
+                .map_err(transient)?;
+            self.answer(r).await
+        })
+    }
+
+    fn rollback_signed<'a>(
+        &'a self,
+        _a: &'a Action,
+        key: &'a str,
+        signature: &'a str,
+    ) -> BoxFut<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move {
+            let r = self
+                .http
+                .post(format!("{}/v1/actions/{key}/rollback", self.base))
+                .json(&serde_json::json!({"signature": signature}))
                 .send()
                 .await
                 .map_err(transient)?;

@@ -801,13 +801,19 @@ impl Desk {
             )
         })?;
         let key = a.key().to_string();
+        // An agent that checks approvals wants to know who asks for the undo.
+        let proof = self
+            .signer
+            .as_ref()
+            .expect("responder() checked the signer")
+            .sign(approval::rollback_message(&a.hash).as_bytes())?;
         let mut last = String::new();
         let mut done = None;
         for attempt in 0..self.retry.attempts.max(1) {
             if attempt > 0 {
                 tokio::time::sleep(self.retry.delay(attempt)).await;
             }
-            match exec.rollback(&a, &key).await {
+            match exec.rollback_signed(&a, &key, &proof).await {
                 Ok(o) => {
                     done = Some(o);
                     break;

@@ -84,6 +84,17 @@ pub trait Executor: Send + Sync {
         a: &'a Action,
         key: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>>;
+    /// `rollback`, carrying the responder's SSHSIG over `rollback <hash>`
+    /// (`agent::guard::rollback_message`) for an executor that checks who asks (an agent with a
+    /// policy); the others need no more than `rollback`.
+    fn rollback_signed<'a>(
+        &'a self,
+        a: &'a Action,
+        key: &'a str,
+        _signature: &'a str,
+    ) -> BoxFut<'a, Result<Outcome, ExecError>> {
+        self.rollback(a, key)
+    }
 }
 
 /// A built-in provider kind: its params and how it is undone (INTERFACE.md).

@@ -134,8 +134,12 @@ pub fn agent(delay: Duration) -> (SocketAddr, Arc<AgentState>) {
     let mut st = AgentState::new("test agent").with_reference_actions();
     st.action_delay = delay;
     let state = Arc::new(st);
+    (serve_agent(state.clone(), None), state)
+}
+
+/// Serve `state` on a loopback port (over TLS with `tls`) from its own runtime thread.
+pub fn serve_agent(state: Arc<AgentState>, tls: Option<Arc<rustls::ServerConfig>>) -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
-    let s = state.clone();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -145,10 +149,13 @@ pub fn agent(delay: Duration) -> (SocketAddr, Arc<AgentState>) {
         rt.block_on(async move {
             let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(l.local_addr().unwrap()).unwrap();
-            let _ = blastdoor::agent::serve(l, s).await;
+            let _ = match tls {
+                Some(c) => blastdoor::agent::tls::serve_tls(l, state, c).await,
+                None => blastdoor::agent::serve(l, state).await,
+            };
         });
     });
-    (rx.recv().unwrap(), state)
+    rx.recv().unwrap()
 }
 
 pub fn stage_args(identity: &str, kind: &str) -> Vec<String> {
