@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::exit::Failure;
 use crate::headless::{Format, cell};
 use crate::store::audit::{self, AuditRecord, now_ms};
-use crate::store::{self, Store};
+use crate::store::{self, Store, witness};
 
 /// Which audit command to run (`blastdoor audit …`).
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -20,7 +20,14 @@ pub enum AuditCmd {
         /// An export (`blastdoor audit export`) to verify on its own, instead of the state
         #[arg(long, value_name = "EXPORT")]
         file: Option<PathBuf>,
+        /// Also prove the log consistent with this checkpoint (`blastdoor audit checkpoint`),
+        /// kept elsewhere: a log cut back or forked since is exit 3
+        #[arg(long, value_name = "FILE")]
+        checkpoint: Option<PathBuf>,
     },
+    /// Print the newest signed checkpoint (signing one over any newer records first), to keep
+    /// outside the state: `audit verify --checkpoint FILE` proves the log consistent with it
+    Checkpoint,
     /// Print the log as self-verifying JSONL (header, records, signed checkpoints)
     Export,
     /// Print the newest records
@@ -42,18 +49,63 @@ pub fn run(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     match cmd {
-        AuditCmd::Verify { file: Some(file) } => {
+        AuditCmd::Verify {
+            file: Some(file),
+            checkpoint,
+        } => {
             let bytes = std::fs::read(&file).map_err(|e| {
                 Failure::usage(format!("--file {}: cannot read: {e}", file.display()))
             })?;
-            let report = audit::verify_export(&bytes).map_err(|e| prefix_file(e, &file))?;
+            let known = given_checkpoint(checkpoint.as_deref())?;
+            let report =
+                audit::verify_export_against(&bytes, &known).map_err(|e| prefix_file(e, &file))?;
             writeln!(out, "{report}")?;
             Ok(())
         }
-        AuditCmd::Verify { file: None } => {
-            let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
-            let report = store.audit_verify()?;
+        AuditCmd::Verify {
+            file: None,
+            checkpoint,
+        } => {
+            let dir = store::resolve_state_dir(state)?;
+            let store = Store::open_existing(&dir).map_err(|e| unreadable(e, &dir))?;
+            let mut known = given_checkpoint(checkpoint.as_deref())?;
+            // The newest checkpoint this user verified before, kept in their own data dir.
+            let remembered = witness::remembered(&dir).map_err(|e| {
+                Failure::verify(format!(
+                    "audit verify: the checkpoint remembered for this state cannot be read: {e:#}"
+                ))
+            })?;
+            if let Some((path, cp)) = &remembered {
+                known.push((
+                    format!(
+                        "remembered in {}; if this state was recreated on purpose, delete that file",
+                        path.display()
+                    ),
+                    cp.clone(),
+                ));
+            }
+            let report = store
+                .audit_verify_against(&known)
+                .map_err(|e| unreadable(e, &dir))?;
+            if let Some(newest) = &report.newest
+                && remembered
+                    .as_ref()
+                    .is_none_or(|(_, cp)| newest.tree_size > cp.tree_size || newest.n > cp.n)
+                && let Err(e) = witness::remember(&dir, newest)
+            {
+                eprintln!("blastdoor: the newest checkpoint was not remembered: {e:#}");
+            }
             writeln!(out, "{report}")?;
+            Ok(())
+        }
+        AuditCmd::Checkpoint => {
+            let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
+            store.audit_checkpoint(now_ms())?;
+            let report = store.audit_verify()?;
+            let cp = report
+                .newest
+                .ok_or_else(|| Failure::usage("the audit log is empty: no checkpoint yet"))?;
+            writeln!(out, "{}", serde_json::to_string(&cp)?)?;
             Ok(())
         }
         AuditCmd::Export => {
@@ -65,6 +117,44 @@ pub fn run(
             let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
             tail(&store, lines, follow, format, out)
         }
+    }
+}
+
+/// `--checkpoint FILE`, as the list of checkpoints to prove the log consistent with.
+fn given_checkpoint(
+    path: Option<&Path>,
+) -> anyhow::Result<Vec<(String, witness::SignedCheckpoint)>> {
+    match path {
+        None => Ok(Vec::new()),
+        Some(p) => {
+            let cp = witness::SignedCheckpoint::load(p)
+                .map_err(|e| Failure::usage(format!("--checkpoint {e:#}")))?;
+            Ok(vec![(format!("--checkpoint {}", p.display()), cp)])
+        }
+    }
+}
+
+/// A state whose database cannot be read to its end (truncated, overwritten, not a database)
+/// fails verification (exit 3), as a damaged log does; other failures keep their own code.
+fn unreadable(e: anyhow::Error, dir: &Path) -> anyhow::Error {
+    if e.downcast_ref::<Failure>().is_some() {
+        return e;
+    }
+    let damaged = e.chain().any(|c| {
+        c.downcast_ref::<rusqlite::Error>().is_some_and(|r| {
+            matches!(
+                r.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::NotADatabase | rusqlite::ErrorCode::DatabaseCorrupt)
+            )
+        })
+    });
+    if damaged {
+        Failure::verify(format!(
+            "audit verify: {}: the database cannot be read whole ({e:#}): it is truncated or damaged",
+            dir.join("blastdoor.db").display()
+        ))
+    } else {
+        e
     }
 }
 

@@ -98,6 +98,10 @@ pub struct VerifyReport {
     pub uncovered: u64,
     /// The key the checkpoints are signed with, hex.
     pub public_key: Option<String>,
+    /// The newest checkpoint of the log, to remember (`witness`).
+    pub newest: Option<super::witness::SignedCheckpoint>,
+    /// The checkpoints kept elsewhere that the log was proven consistent with.
+    pub consistent_with: Vec<String>,
 }
 
 impl std::fmt::Display for VerifyReport {
@@ -116,6 +120,9 @@ impl std::fmt::Display for VerifyReport {
         }
         if let Some(k) = &self.public_key {
             write!(f, "; signing key ed25519:{k}")?;
+        }
+        for c in &self.consistent_with {
+            write!(f, "\n  consistent with {c}")?;
         }
         Ok(())
     }
@@ -709,10 +716,19 @@ impl Store {
     /// Check the whole log in the state: every record's hash, every link, every checkpoint's
     /// root and signature. A problem is a `Failure::verify` (exit 3) naming the first bad record.
     pub fn audit_verify(&self) -> anyhow::Result<VerifyReport> {
+        self.audit_verify_against(&[])
+    }
+
+    /// `audit_verify`, and prove the log consistent with each checkpoint kept elsewhere
+    /// (`(where it was kept, checkpoint)`): a log cut back or forked since is exit 3.
+    pub fn audit_verify_against(
+        &self,
+        known: &[(String, super::witness::SignedCheckpoint)],
+    ) -> anyhow::Result<VerifyReport> {
         let mut conn = self.lock();
         // One read transaction: a consistent snapshot while other processes keep appending.
         let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        verify_conn(&tx, &self.dir)
+        verify_conn(&tx, &self.dir, known)
     }
 
     /// Write the self-verifying JSONL export. Signs a checkpoint first so the export covers
@@ -1036,7 +1052,11 @@ fn open_reader(db: &Path) -> anyhow::Result<Connection> {
     Ok(conn)
 }
 
-fn verify_conn(conn: &Connection, dir: &Path) -> anyhow::Result<VerifyReport> {
+fn verify_conn(
+    conn: &Connection,
+    dir: &Path,
+    known: &[(String, super::witness::SignedCheckpoint)],
+) -> anyhow::Result<VerifyReport> {
     let fail = |m: String| Failure::verify(format!("audit verify: {m}"));
     let public_key: Option<String> = conn
         .query_row(
@@ -1078,9 +1098,14 @@ fn verify_conn(conn: &Connection, dir: &Path) -> anyhow::Result<VerifyReport> {
     let mut cps = checkpoints.iter().peekable();
     let mut frontier = Frontier::new();
     let mut prev = GENESIS;
+    // Every record hash, kept only to prove the log consistent with checkpoints kept elsewhere.
+    let mut leaves: Vec<Hash> = Vec::new();
     // The in-order half: links, stored hashes, the Merkle frontier and each checkpoint.
     let mut check = |piece: Piece| -> anyhow::Result<()> {
         for h in piece.rows {
+            if !known.is_empty() {
+                leaves.push(h.computed);
+            }
             let expect = frontier.size() + 1;
             let seq = h.seq;
             if seq != expect {
@@ -1149,12 +1174,34 @@ fn verify_conn(conn: &Connection, dir: &Path) -> anyhow::Result<VerifyReport> {
             frontier.size()
         )));
     }
+    let consistent_with = check_known(known, public_key.as_deref(), &leaves)?;
     Ok(VerifyReport {
         records: frontier.size(),
         checkpoints: checkpoints.len() as u64,
         uncovered: frontier.size() - checker.last_size,
+        newest: match (checkpoints.last(), &public_key) {
+            (Some(cp), Some(pk)) => Some(super::witness::SignedCheckpoint::new(cp, pk)),
+            _ => None,
+        },
         public_key,
+        consistent_with,
     })
+}
+
+/// Prove the verified log (its record hashes `leaves`) consistent with each checkpoint kept
+/// elsewhere, `(where it was kept, checkpoint)`; the first that it contradicts fails (exit 3).
+fn check_known(
+    known: &[(String, super::witness::SignedCheckpoint)],
+    public_key: Option<&str>,
+    leaves: &[Hash],
+) -> anyhow::Result<Vec<String>> {
+    let mut out = Vec::new();
+    for (whence, cp) in known {
+        cp.check(public_key, leaves)
+            .map_err(|e| Failure::verify(format!("audit verify: {e} ({whence})")))?;
+        out.push(format!("{} ({whence})", cp.label()));
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1413,6 +1460,14 @@ fn parse_line<'a>(raw: &'a [u8], buf: &mut Vec<u8>) -> Parsed<'a> {
 /// checkpoint, and that the last line is a checkpoint covering every record. A problem is a
 /// `Failure::verify` (exit 3) naming the line and the record.
 pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
+    verify_export_against(bytes, &[])
+}
+
+/// `verify_export`, and prove the export consistent with each checkpoint kept elsewhere.
+pub fn verify_export_against(
+    bytes: &[u8],
+    known: &[(String, super::witness::SignedCheckpoint)],
+) -> anyhow::Result<VerifyReport> {
     let mut lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
     // The final newline ends the last line; it does not start an empty one.
     if lines.last().is_some_and(|l| l.is_empty()) {
@@ -1427,6 +1482,7 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
     let mut frontier = Frontier::new();
     let mut prev = GENESIS;
     let mut final_seen = false;
+    let mut leaves: Vec<Hash> = Vec::new();
     let mut i = 0usize;
     let mut check = |parsed: Vec<Parsed<'_>>| -> anyhow::Result<()> {
         for p in parsed {
@@ -1526,6 +1582,9 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
                     }
                     prev = hash;
                     frontier.push(&hash);
+                    if !known.is_empty() {
+                        leaves.push(hash);
+                    }
                 }
                 "checkpoint" => {
                     let is_final = match l.is_final {
@@ -1596,10 +1655,13 @@ pub fn verify_export(bytes: &[u8]) -> anyhow::Result<VerifyReport> {
             }
         )));
     }
+    let consistent_with = check_known(known, public_key.as_deref(), &leaves)?;
     Ok(VerifyReport {
         records: frontier.size(),
         checkpoints: checker.last_n,
         uncovered: 0,
         public_key,
+        newest: None,
+        consistent_with,
     })
 }

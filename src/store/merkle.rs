@@ -101,6 +101,101 @@ impl Frontier {
     }
 }
 
+/// RFC 6962 MTH of `leaves` (record hashes): the root of a tree over any run of them.
+pub fn root_of(leaves: &[Hash]) -> Hash {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => leaf_hash(&leaves[0]),
+        n => {
+            let k = split(n as u64) as usize;
+            node_hash(&root_of(&leaves[..k]), &root_of(&leaves[k..]))
+        }
+    }
+}
+
+/// The largest power of two smaller than `n` (n ≥ 2).
+fn split(n: u64) -> u64 {
+    1 << (63 - (n - 1).leading_zeros())
+}
+
+/// The RFC 6962 consistency proof (RFC 9162 §2.1.4.1, `PROOF(m, D[n])`) that the tree over the
+/// first `m` of `leaves` is a prefix of the tree over all of them: the few subtree roots a
+/// verifier holding only the two roots needs. Empty when `m` is 0 or `m == n`.
+pub fn consistency_proof(m: u64, leaves: &[Hash]) -> Vec<Hash> {
+    fn sub(m: u64, leaves: &[Hash], whole: bool, out: &mut Vec<Hash>) {
+        let n = leaves.len() as u64;
+        if m == n {
+            if !whole {
+                out.push(root_of(leaves));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            sub(m, &leaves[..k as usize], whole, out);
+            out.push(root_of(&leaves[k as usize..]));
+        } else {
+            sub(m - k, &leaves[k as usize..], false, out);
+            out.push(root_of(&leaves[..k as usize]));
+        }
+    }
+    let mut out = Vec::new();
+    if m > 0 && m < leaves.len() as u64 {
+        sub(m, leaves, true, &mut out);
+    }
+    out
+}
+
+/// Check a consistency proof (RFC 9162 §2.1.4.2): that a tree of `m` leaves with root `old`
+/// is a prefix of the tree of `n` leaves with root `new`. Anyone holding an old checkpoint can
+/// run it against a newer one: a log cut back, rewritten or forked since fails.
+pub fn verify_consistency(m: u64, n: u64, old: &Hash, new: &Hash, proof: &[Hash]) -> bool {
+    if m > n {
+        return false;
+    }
+    if m == n {
+        return proof.is_empty() && old == new;
+    }
+    if m == 0 {
+        // Every tree extends the empty one.
+        return proof.is_empty();
+    }
+    let mut path: Vec<Hash> = Vec::with_capacity(proof.len() + 1);
+    if m.is_power_of_two() {
+        path.push(*old);
+    }
+    path.extend_from_slice(proof);
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let (mut f, mut s) = (m - 1, n - 1);
+    while f & 1 == 1 {
+        f >>= 1;
+        s >>= 1;
+    }
+    let (mut fr, mut sr) = (*first, *first);
+    for c in rest {
+        if s == 0 {
+            return false;
+        }
+        if f & 1 == 1 || f == s {
+            fr = node_hash(c, &fr);
+            sr = node_hash(c, &sr);
+            if f & 1 == 0 {
+                while f & 1 == 0 && f != 0 {
+                    f >>= 1;
+                    s >>= 1;
+                }
+            }
+        } else {
+            sr = node_hash(&sr, c);
+        }
+        f >>= 1;
+        s >>= 1;
+    }
+    &fr == old && &sr == new && s == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +222,94 @@ mod tests {
             assert_eq!(f.root(), mth(&leaves[..n]), "size {n}");
             assert_eq!(Frontier::from_bytes(&f.to_bytes()), Some(f.clone()));
         }
+    }
+
+    #[test]
+    fn every_prefix_is_proven_consistent_and_nothing_else_is() {
+        let leaves: Vec<Hash> = (0u8..40).map(|i| Sha256::digest([i]).into()).collect();
+        for n in 1..=leaves.len() {
+            let new = mth(&leaves[..n]);
+            assert_eq!(root_of(&leaves[..n]), new);
+            for m in 0..=n {
+                let old = mth(&leaves[..m]);
+                let proof = consistency_proof(m as u64, &leaves[..n]);
+                assert!(
+                    verify_consistency(m as u64, n as u64, &old, &new, &proof),
+                    "m={m} n={n}"
+                );
+                if m == 0 || m == n {
+                    continue;
+                }
+                // A forked prefix, a wrong new root, a wrong size, a cut proof: all fail.
+                let mut forked = leaves[..n].to_vec();
+                forked[m - 1] = [0xee; 32];
+                assert!(!verify_consistency(
+                    m as u64,
+                    n as u64,
+                    &mth(&forked[..m]),
+                    &new,
+                    &proof
+                ));
+                assert!(!verify_consistency(
+                    m as u64,
+                    n as u64,
+                    &old,
+                    &mth(&forked),
+                    &proof
+                ));
+                assert!(!verify_consistency(
+                    m as u64 + 1,
+                    n as u64,
+                    &old,
+                    &new,
+                    &proof
+                ));
+                if !proof.is_empty() {
+                    assert!(!verify_consistency(
+                        m as u64,
+                        n as u64,
+                        &old,
+                        &new,
+                        &proof[1..]
+                    ));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_shorter_tree_is_never_consistent_with_a_longer_one() {
+        let leaves: Vec<Hash> = (0u8..9).map(|i| Sha256::digest([i]).into()).collect();
+        assert!(!verify_consistency(
+            9,
+            5,
+            &mth(&leaves),
+            &mth(&leaves[..5]),
+            &[]
+        ));
+    }
+
+    #[test]
+    fn the_rfc9162_example_proof_has_the_documented_shape() {
+        // RFC 9162 §2.1.5: in a tree of 7 leaves d0..d6, PROOF(3, D[7]) = [c, d, g, l]:
+        // c and d the leaves d2 and d3, g = MTH(d0, d1), l = MTH(d4..d6).
+        let d: Vec<Hash> = (0u8..7).map(|i| Sha256::digest([i]).into()).collect();
+        let p = consistency_proof(3, &d);
+        assert_eq!(
+            p,
+            vec![
+                leaf_hash(&d[2]),
+                leaf_hash(&d[3]),
+                mth(&d[0..2]),
+                mth(&d[4..7]),
+            ]
+        );
+        // PROOF(4, D[7]) = [l]; PROOF(6, D[7]) = [i, j, k] with i = MTH(d4,d5), j = d6, k = MTH(d0..d3).
+        assert_eq!(consistency_proof(4, &d), vec![mth(&d[4..7])]);
+        assert_eq!(
+            consistency_proof(6, &d),
+            vec![mth(&d[4..6]), leaf_hash(&d[6]), mth(&d[0..4])]
+        );
     }
 
     #[test]

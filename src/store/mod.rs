@@ -9,6 +9,7 @@ pub mod audit;
 pub mod canonical;
 pub mod merkle;
 pub mod queue;
+pub mod witness;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, OnceLock};
