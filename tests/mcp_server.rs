@@ -209,11 +209,28 @@ fn streamable_http_with_the_rmcp_client() {
     use rmcp::ServiceExt;
     use rmcp::model::{CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation};
     use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 
     let dir = tempfile::tempdir().unwrap();
-    policy(dir.path(), "[agents.http-bot]\nmay = \"propose\"\n");
+    policy(
+        dir.path(),
+        "[agents.http-bot]\nmay = \"propose\"\ntoken_env = \"HTTP_BOT_TOKEN\"\n[agents.triage-bot]\nmay = \"propose\"\n",
+    );
+    // Without any agent token the HTTP listener refuses to start: nobody could authenticate.
+    let o = bd(dir.path())
+        .arg("--state")
+        .arg(dir.path().join("state"))
+        .arg("--policy")
+        .arg(dir.path().join("policy.toml"))
+        .env_remove("HTTP_BOT_TOKEN")
+        .args(["mcp", "--listen", &format!("127.0.0.1:{}", free_port())])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("HTTP_BOT_TOKEN"));
     let port = free_port();
     let child = bd(dir.path())
+        .env("HTTP_BOT_TOKEN", "http-bot-secret-token")
         .arg("--state")
         .arg(dir.path().join("state"))
         .arg("--policy")
@@ -237,8 +254,28 @@ fn streamable_http_with_the_rmcp_client() {
     }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let transport = StreamableHttpClientTransport::from_uri(format!("http://127.0.0.1:{port}/mcp"));
-        let info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("http-bot", "1"));
+        let uri = format!("http://127.0.0.1:{port}/mcp");
+        // A local process that gives an allowed agent's name but not its token is turned away.
+        let poser = ClientConfig::new(ClientCapabilities::default(), Implementation::new("triage-bot", "1"));
+        assert!(
+            poser
+                .clone()
+                .serve(StreamableHttpClientTransport::from_uri(uri.clone()))
+                .await
+                .is_err(),
+            "an MCP client without a token initialized over HTTP"
+        );
+        let wrong = StreamableHttpClientTransport::with_client(
+            reqwest::Client::new(),
+            StreamableHttpClientTransportConfig::with_uri(uri.clone()).auth_header("guess"),
+        );
+        assert!(poser.serve(wrong).await.is_err(), "a wrong token initialized");
+        let transport = StreamableHttpClientTransport::with_client(
+            reqwest::Client::new(),
+            StreamableHttpClientTransportConfig::with_uri(uri).auth_header("http-bot-secret-token"),
+        );
+        // The name it gives does not matter: the token says it is http-bot.
+        let info = ClientConfig::new(ClientCapabilities::default(), Implementation::new("triage-bot", "1"));
         let client = info.serve(transport).await.expect("initialize over HTTP");
         let tools = client.list_all_tools().await.unwrap();
         assert!(tools.iter().any(|t| t.name == "propose_containment"));
@@ -280,4 +317,8 @@ fn streamable_http_with_the_rmcp_client() {
     let q = queue(dir.path());
     assert_eq!(q.len(), 1);
     assert_eq!(q[0]["proposed_by"]["via"], "mcp");
+    assert_eq!(
+        q[0]["proposed_by"]["agent"], "http-bot",
+        "the token's agent, not the name given"
+    );
 }

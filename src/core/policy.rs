@@ -13,6 +13,7 @@
 //! [agents.triage-bot]
 //! may = "propose"
 //! rate_per_minute = 10
+//! token_env = "TRIAGE_BOT_TOKEN"        # its bearer token for `mcp --listen` (HTTP)
 //! ```
 
 use std::collections::BTreeMap;
@@ -136,6 +137,9 @@ pub struct Rule {
 pub struct AgentGrant {
     pub may_propose: bool,
     pub rate_per_minute: Option<u32>,
+    /// The variable holding the bearer token this agent presents to `blastdoor mcp --listen`
+    /// (over HTTP the token, not the client name it gives, says who it is).
+    pub token_env: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -241,6 +245,7 @@ struct RawPre {
 struct RawAgent {
     may: String,
     rate_per_minute: Option<u32>,
+    token_env: Option<String>,
 }
 
 impl Policy {
@@ -335,6 +340,7 @@ impl Policy {
                 AgentGrant {
                     may_propose,
                     rate_per_minute: a.rate_per_minute,
+                    token_env: a.token_env,
                 },
             );
         }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::Parameters;
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
+use rmcp::service::RequestContext;
 use rmcp::{
     Peer, RoleServer, ServerHandler, ServiceExt, schemars, tool, tool_handler, tool_router,
 };
@@ -276,10 +277,17 @@ impl BlastdoorMcp {
     ))]
     async fn propose_containment(
         &self,
-        peer: Peer<RoleServer>,
+        ctx: RequestContext<RoleServer>,
         Parameters(p): Parameters<ProposeContainment>,
     ) -> Result<CallToolResult, rmcp::ErrorData> {
-        let Some(agent) = client_name(&peer) else {
+        // Over HTTP the bearer token says which agent this is (`serve_http`); over stdio, the
+        // process that started the server vouches for the client name given at initialize.
+        let by_token = ctx
+            .extensions
+            .get::<axum::http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<TokenAgent>())
+            .map(|t| t.0.clone());
+        let Some(agent) = by_token.or_else(|| client_name(&ctx.peer)) else {
             return refused(
                 "this MCP client gave no name at initialize: the policy names agents by client name",
             );
@@ -372,8 +380,46 @@ pub async fn serve_stdio(server: BlastdoorMcp) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serve MCP over streamable HTTP at `http://ADDR/mcp`, loopback only.
+/// The agent a request's bearer token belongs to (`[agents.NAME] token_env`).
+#[derive(Debug, Clone)]
+struct TokenAgent(String);
+
+/// Each agent's token, from the variables the policy names; an agent without `token_env`
+/// cannot be reached over HTTP. A variable that is not set is a usage error naming it.
+fn agent_tokens(policy: &crate::core::policy::Policy) -> anyhow::Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for (name, grant) in &policy.agents {
+        let Some(var) = &grant.token_env else {
+            continue;
+        };
+        match std::env::var(var) {
+            Ok(t) if !t.trim().is_empty() => out.push((t.trim().to_string(), name.clone())),
+            _ => {
+                return Err(crate::exit::Failure::usage(format!(
+                    "mcp --listen: [agents.{name}] token_env = \"{var}\": the variable {var} is not set"
+                )));
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(crate::exit::Failure::usage(format!(
+            "mcp --listen: no agent in the policy ({}) has a token_env, so no MCP client could \
+             authenticate over HTTP; add token_env = \"VAR\" to its [agents.NAME], or use stdio",
+            policy
+                .path
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "none given".into())
+        )));
+    }
+    Ok(out)
+}
+
+/// Serve MCP over streamable HTTP at `http://ADDR/mcp`, loopback only. Every request carries
+/// `Authorization: Bearer` with the token of an agent named in the policy, which decides who
+/// it is: a local process cannot pose as `triage-bot` by giving its name.
 pub async fn serve_http(server: BlastdoorMcp, addr: SocketAddr) -> anyhow::Result<()> {
+    let tokens = std::sync::Arc::new(agent_tokens(server.desk.policy())?);
     use rmcp::transport::streamable_http_server::{
         StreamableHttpServerConfig, StreamableHttpService, session::local::LocalSessionManager,
     };
@@ -388,7 +434,38 @@ pub async fn serve_http(server: BlastdoorMcp, addr: SocketAddr) -> anyhow::Resul
             Default::default(),
             StreamableHttpServerConfig::default(),
         );
-    let router = axum::Router::new().nest_service("/mcp", service);
+
+    let guard = axum::middleware::from_fn(
+        move |mut req: axum::extract::Request, next: axum::middleware::Next| {
+            let tokens = tokens.clone();
+            async move {
+                let given = req
+                    .headers()
+                    .get(axum::http::header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                    .map(str::trim)
+                    .unwrap_or("");
+                let agent = tokens
+                    .iter()
+                    .find(|(t, _)| crate::auth::constant_time_eq(t.as_bytes(), given.as_bytes()))
+                    .map(|(_, name)| name.clone());
+                match agent {
+                    Some(name) => {
+                        req.extensions_mut().insert(TokenAgent(name));
+                        next.run(req).await
+                    }
+                    None => axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        "blastdoor mcp: send Authorization: Bearer <token> of an agent the policy names ([agents.NAME] token_env)\n",
+                    )),
+                }
+            }
+        },
+    );
+    let router = axum::Router::new()
+        .nest_service("/mcp", service)
+        .layer(guard);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| anyhow::anyhow!("mcp --listen {addr}: {e}"))?;
