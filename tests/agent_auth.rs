@@ -298,3 +298,49 @@ async fn mutual_tls_admits_a_client_certificate_and_the_console_uses_it() {
     assert_eq!(code(&o), 0, "execute over mutual TLS: {}", stderr(&o));
     assert!(state.is_isolated(ID));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_done_at_the_agent_shows_in_the_queue_and_the_audit_log() {
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let (addr, agent) = guarded_agent(&t);
+    let config = endpoint_config(&t, &format!("http://{addr}"), "");
+    let o = run(
+        bd_via(&t, Some("alice"), addr, &config).args(stage_args(ID, "agent.isolate_workload"))
+    );
+    let a = json(&o);
+    let id = a["id"].as_str().unwrap();
+    for (who, verb) in [("bob", "approve"), ("bob", "execute")] {
+        let o = run(bd_via(&t, Some(who), addr, &config).args(["action", verb, id]));
+        assert_eq!(code(&o), 0, "{verb}: {}", stderr(&o));
+    }
+    // Bob undoes it at the agent directly, with his signature, not through blastdoor.
+    let bob = blastdoor::auth::Signer::from_file(&t.path("bob")).unwrap();
+    let hash = a["hash"].as_str().unwrap();
+    let sig = bob
+        .sign(blastdoor::auth::approval::rollback_message(hash).as_bytes())
+        .unwrap();
+    let key = hash.trim_start_matches("sha256:");
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/actions/{key}/rollback"))
+        .bearer_auth(TOKEN)
+        .json(&json!({"signature": sig}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert!(!agent.is_isolated(ID));
+    let o = run(bd_via(&t, None, addr, &config).args(["action", "show", id, "--format", "json"]));
+    assert_eq!(
+        json(&o)["state"],
+        "rolled_back",
+        "the queue shows the agent's rollback"
+    );
+    let o = run(bd_via(&t, None, addr, &config).args(["audit", "tail", "--format", "ndjson"]));
+    let tail = String::from_utf8_lossy(&o.stdout).to_string();
+    let rec: Value = tail
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|r| r["kind"] == "rolled_back")
+        .expect("an audit record of the rollback");
+    assert_eq!(rec["detail"]["reported_by"], format!("http://{addr}"));
+}

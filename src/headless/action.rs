@@ -151,6 +151,12 @@ pub async fn run(
     {
         tracing::warn!("recovery: {e:#}");
     }
+    // What the queue shows must include what was undone at an agent since.
+    if matches!(cmd, ActionCmd::List | ActionCmd::Show { .. })
+        && let Err(e) = desk.sync_with_executors().await
+    {
+        tracing::warn!("asking the executors: {e:#}");
+    }
     let acted = match cmd {
         ActionCmd::Stage {
             identity,

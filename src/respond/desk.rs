@@ -855,6 +855,59 @@ impl Desk {
         }
     }
 
+    /// Ask the executors about the done actions they carried out: one that an executor reports
+    /// rolled back (undone at the agent, by someone else) is recorded as such in the queue and
+    /// the audit log, with the executor that reported it. Executors that do not answer are
+    /// asked again next time. Returns the actions it changed.
+    pub async fn sync_with_executors(&self) -> anyhow::Result<Vec<Action>> {
+        let done: Vec<(Action, queue::Intent)> = self.store.with_conn(|c| {
+            let mut out = Vec::new();
+            for a in queue::list(c)? {
+                if a.state == ActionState::Done
+                    && let Some(i) = queue::intent_for(c, a.key())?
+                {
+                    out.push((a, i));
+                }
+            }
+            Ok(out)
+        })?;
+        let mut changed = Vec::new();
+        for (a, intent) in done {
+            let Some(exec) = self.executors.iter().find(|e| e.name() == intent.executor) else {
+                continue;
+            };
+            let Ok(Some(o)) = exec.status(a.key()).await else {
+                continue;
+            };
+            if o.status != ExecStatus::RolledBack {
+                continue;
+            }
+            let now = self.now();
+            let r = self.tx(|conn| {
+                let mut cur = load(conn, &a.id)?;
+                if cur.state != ActionState::Done {
+                    return Ok(None);
+                }
+                cur.state = ActionState::RolledBack;
+                cur.updated_at = now;
+                queue::save(conn, &cur)?;
+                audit(
+                    conn,
+                    "rolled_back",
+                    "blastdoor",
+                    self.via,
+                    &cur,
+                    json!({"reported_by": intent.executor, "outcome": o.detail,
+                        "note": "rolled back at the executor, not through this desk"}),
+                    now,
+                )?;
+                Ok(Some(cur))
+            })?;
+            changed.extend(r);
+        }
+        Ok(changed)
+    }
+
     /// Every action, oldest first (open ones past their expiry shown as expired).
     pub fn list(&self) -> anyhow::Result<Vec<Action>> {
         let now = self.now();

@@ -55,6 +55,8 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(100);
 /// How often the queue is read from the shared store: others' approvals show within this.
 const QUEUE_REFRESH: Duration = Duration::from_millis(900);
+/// How often executors are asked about the actions they carried out (a rollback done there).
+const EXECUTOR_REFRESH: Duration = Duration::from_secs(10);
 /// How long a status line that needs no attention (done, info) stays up.
 const STATUS_FADE: Duration = Duration::from_secs(10);
 /// How often agents that did not answer are asked again for their `agent.*` kinds.
@@ -155,7 +157,12 @@ impl DeskLink {
         let refresh = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         if let Some(d) = desk.clone() {
-            tasks.push(tokio::spawn(poll_queue(d, tx.clone(), refresh.clone())));
+            tasks.push(tokio::spawn(poll_queue(
+                d.clone(),
+                tx.clone(),
+                refresh.clone(),
+            )));
+            tasks.push(tokio::spawn(poll_executors(d, refresh.clone())));
         }
         if !agents.is_empty() {
             tasks.push(tokio::spawn(poll_capabilities(agents, tx.clone())));
@@ -270,6 +277,21 @@ fn acted_message(verb: Verb, a: &QueuedAction) -> String {
         a.kind,
         a.state
     )
+}
+
+/// Ask the executors every few seconds whether a done action was undone at their end, so the
+/// queue shows a rollback done at an agent; the queue is read again when one was.
+async fn poll_executors(desk: Arc<Desk>, refresh: Arc<tokio::sync::Notify>) {
+    let mut tick = tokio::time::interval(EXECUTOR_REFRESH);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match desk.sync_with_executors().await {
+            Ok(changed) if !changed.is_empty() => refresh.notify_one(),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("asking the executors: {e:#}"),
+        }
+    }
 }
 
 /// Read the queue from the shared store about once a second, and at once when asked.
