@@ -507,3 +507,134 @@ async fn credentials_without_the_permission_fail_the_action_naming_it_and_change
         "a denied action changed the key"
     );
 }
+
+/// `blastdoor agent` on a host with AWS credentials the console does not have: it relays the
+/// CloudTrail records a `tail:` source reads, advertises the `aws.*` kinds of its
+/// `[providers.aws]`, plans them (reading IAM) and carries an approved one out; the console
+/// holds no AWS credentials at all.
+#[tokio::test]
+async fn a_real_agent_relays_its_tail_source_and_contains_through_its_own_provider() {
+    let Some(url) = moto() else { return };
+    let _shared = AUTH.read().await;
+    let c = iam(&url);
+    let user = unique("relay-bot");
+    let key = user_with_key(&c, &user).await;
+    let e = Env::new(&url); // its config.toml is the agent's: [providers.aws] on moto
+    let trail = e.team.path("trail.jsonl");
+    let arn = format!("arn:aws:iam::123456789012:user/{user}");
+    let record = serde_json::json!({
+        "eventVersion": "1.08", "eventTime": "2026-12-03T10:00:00Z",
+        "userIdentity": {"type": "IAMUser", "principalId": "AIDAEXAMPLE", "arn": arn,
+            "accountId": "123456789012", "accessKeyId": key, "userName": user},
+        "eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.9", "userAgent": "aws-cli/2.15.0",
+        "eventID": "0b5e5b7e-0000-4000-8000-000000000001", "eventType": "AwsApiCall",
+        "recipientAccountId": "123456789012"
+    });
+    std::fs::write(&trail, format!("{record}\n")).unwrap();
+    let port = free_port();
+    let token = "relay-agent-token-0123456789";
+    let _agent = KillOnDrop(
+        e.bd(None)
+            .env("AGENT_TOKEN", token)
+            .arg("--source")
+            .arg(format!("tail:{}", trail.display()))
+            .args([
+                "agent",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--token-env",
+                "AGENT_TOKEN",
+            ])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut health = Value::Null;
+    for _ in 0..100 {
+        if let Ok(r) = http.get(format!("{base}/v1/health")).send().await {
+            health = r.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let caps = health["capabilities"]
+        .as_array()
+        .expect("the agent answers /v1/health");
+    assert!(
+        caps.iter().any(|k| k == "aws.disable_access_key"),
+        "{health}"
+    );
+
+    // The console: no AWS credentials, the agent's token through [endpoints.relay].
+    let console_cfg = e.team.path("console.toml");
+    std::fs::write(
+        &console_cfg,
+        format!("[endpoints.relay]\nurl = \"{base}\"\ntoken_env = \"AGENT_TOKEN\"\n"),
+    )
+    .unwrap();
+    let console = |who: Option<&str>| {
+        let mut cmd = e.team.bd(who, None);
+        cmd.arg("--config")
+            .arg(&console_cfg)
+            .arg("--agent")
+            .arg(&base)
+            .env("AGENT_TOKEN", token)
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd
+    };
+    let o = run(console(None).args([
+        "--source",
+        &format!("{base}/v1/events"),
+        "rank",
+        "--live-for",
+        "3",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code(&o), 0, "rank through the agent: {}", stderr(&o));
+    let ranked = json(&o);
+    let id = format!("aws:{arn}");
+    assert!(
+        ranked
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["identity"] == id),
+        "the tailed record is relayed: {ranked}"
+    );
+
+    let mut stage = console(Some("alice"));
+    stage
+        .args(stage_args(&id, "aws.disable_access_key"))
+        .arg("--param")
+        .arg(format!("user={user}"))
+        .arg("--param")
+        .arg(format!("access_key_id={key}"));
+    let o = run(&mut stage);
+    assert_eq!(code(&o), 0, "stage: {}", stderr(&o));
+    let a = json(&o);
+    assert_eq!(
+        a["dry_run"]["before"]["status"], "Active",
+        "the agent read IAM for the plan: {a}"
+    );
+    let aid = a["id"].as_str().unwrap();
+    assert_eq!(
+        code(&run(console(Some("bob")).args(["action", "approve", aid]))),
+        0
+    );
+    let o = run(console(Some("bob")).args(["action", "execute", aid]));
+    assert_eq!(code(&o), 0, "execute at the agent: {}", stderr(&o));
+    assert_eq!(
+        key_status(&c, &user, &key).await.as_deref(),
+        Some("Inactive")
+    );
+    let o = run(console(Some("bob")).args(["action", "rollback", aid]));
+    assert_eq!(code(&o), 0, "rollback at the agent: {}", stderr(&o));
+    assert_eq!(key_status(&c, &user, &key).await.as_deref(), Some("Active"));
+}
