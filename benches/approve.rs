@@ -1,13 +1,17 @@
-//! Final approval → request at the agent: bob's SSHSIG over the hash, its verification, the
-//! approval's transaction, the fsynced INTENT transaction, and the POST to a loopback reference
-//! agent, then the outcome's transaction. Target: p99 under 20 ms. Prints p50/p99 of its own
-//! samples besides criterion's estimate.
+//! Final approval → done at the agent: bob's SSHSIG over the hash, its verification, the
+//! approval's transaction; at execute every approval verified again against allowed_signers and
+//! the hash recomputed, the fsynced INTENT transaction, the POST with the bearer token to a
+//! loopback reference agent that verifies the approvals itself against its own policy, then the
+//! outcome's transaction. Target: p99 under 20 ms. Prints p50/p99 of its own samples besides
+//! criterion's estimate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use blastdoor::agent::AgentState;
+use blastdoor::agent::guard::{Access, Verifier};
 use blastdoor::auth::Signer;
+use blastdoor::auth::endpoint::{Endpoint, Endpoints};
 use blastdoor::core::policy::{IdentityFacts, Policy};
 use blastdoor::core::workflow::Via;
 use blastdoor::respond::agent::AgentExecutor;
@@ -15,6 +19,8 @@ use blastdoor::respond::{Desk, Executor, StageRequest};
 use blastdoor::store::Store;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ssh_key::{Algorithm, LineEnding, PrivateKey};
+
+const TOKEN: &str = "bench-agent-token-0123456789";
 
 struct Setup {
     _dir: tempfile::TempDir,
@@ -46,12 +52,34 @@ fn setup() -> Setup {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = l.local_addr().unwrap();
         let st = Arc::new(AgentState::new("bench agent").with_reference_actions());
+        st.guard(
+            Access::new(Some(TOKEN.into()), false),
+            Some(Verifier::new(Policy::load(&dir.path().join("policy.toml")).unwrap()).unwrap()),
+        );
         tokio::spawn(blastdoor::agent::serve(l, st));
         addr
     });
     let store = Arc::new(Store::open(&dir.path().join("state")).unwrap());
     let policy = Policy::load(&dir.path().join("policy.toml")).unwrap();
-    let exec: Arc<dyn Executor> = Arc::new(AgentExecutor::new(&format!("http://{addr}")));
+    // SAFETY: set before any thread reads the environment.
+    unsafe { std::env::set_var("BENCH_AGENT_TOKEN", TOKEN) };
+    let url = format!("http://{addr}");
+    let endpoints = Endpoints::new(
+        [(
+            "bench".to_string(),
+            Endpoint {
+                url: url.clone(),
+                token_env: Some("BENCH_AGENT_TOKEN".into()),
+                ca: None,
+                cert: None,
+                key: None,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        None,
+    );
+    let exec: Arc<dyn Executor> = Arc::new(AgentExecutor::with_endpoints(&url, &endpoints).unwrap());
     let open = |who: &str| {
         Desk::open(
             store.clone(),
