@@ -25,7 +25,7 @@ use crate::auth::approval::{self, rollback_message};
 use crate::auth::{AllowedSigners, constant_time_eq};
 use crate::core::model::Millis;
 use crate::core::policy::Policy;
-use crate::core::workflow::{Action, Rules, Via, hash_hex};
+use crate::core::workflow::{Action, Via, hash_hex};
 use crate::exit::Failure;
 
 use super::AgentState;
@@ -184,29 +184,21 @@ impl Verifier {
             ));
         }
         let rules = self.policy.rules_for(&a.kind);
-        let playbook = a.proposed_by.via == Via::Playbook
-            && a.approvals.is_empty()
-            && self
-                .policy
-                .rule_for(&a.kind)
-                .is_some_and(|r| r.preauthorized.is_some());
-        let (allowed, rules) = if playbook {
-            (
-                None,
-                Rules {
-                    required_approvals: 0,
-                    ..rules
-                },
-            )
-        } else {
-            (Some(&self.allowed), rules)
-        };
-        approval::verify(a, allowed, rules, now, approval::When::Acting).map_err(|r| {
+        let within = |r: crate::core::workflow::Refusal| {
             format!(
                 "{} (checked by this agent against {})",
                 r.0, self.allowed.source
             )
-        })
+        };
+        if a.proposed_by.via == Via::Playbook
+            && a.approvals.is_empty()
+            && self.policy.preauthorizes_kind(&a.kind)
+        {
+            return approval::verify_playbook(a, rules, now, approval::When::Acting)
+                .map(|()| Vec::new())
+                .map_err(within);
+        }
+        approval::verify(a, Some(&self.allowed), rules, now, approval::When::Acting).map_err(within)
     }
 
     /// Who signed the request to undo `a`, or why it does not count.

@@ -378,6 +378,13 @@ impl Policy {
     }
 
     /// Does a standing playbook pre-authorise `kind` on an identity with these facts?
+    /// Whether any standing playbook is pre-authorised for `kind` (what a verifier that cannot
+    /// see the identity's facts, like an agent or a later rollback, can still check).
+    pub fn preauthorizes_kind(&self, kind: &str) -> bool {
+        self.rule_for(kind)
+            .is_some_and(|r| r.preauthorized.is_some())
+    }
+
     pub fn preauthorizes(&self, kind: &str, facts: &IdentityFacts) -> bool {
         self.rule_for(kind)
             .and_then(|r| r.preauthorized.as_ref())

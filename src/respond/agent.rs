@@ -152,6 +152,22 @@ impl AgentExecutor {
         })
     }
 
+    /// `POST /v1/actions/KEY/rollback`, with the responder's signature when there is one.
+    async fn post_rollback(
+        &self,
+        key: &str,
+        signature: Option<&str>,
+    ) -> Result<Outcome, ExecError> {
+        let mut req = self
+            .http
+            .post(format!("{}/v1/actions/{key}/rollback", self.base));
+        if let Some(sig) = signature {
+            req = req.json(&serde_json::json!({"signature": sig}));
+        }
+        let r = req.send().await.map_err(transient)?;
+        self.answer(r).await
+    }
+
     /// Wait while the agent reports `executing`.
     async fn settle(&self, key: &str, mut o: Outcome) -> Result<Outcome, ExecError> {
         let start = std::time::Instant::now();
@@ -270,15 +286,7 @@ impl Executor for AgentExecutor {
         _a: &'a Action,
         key: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
-        Box::pin(async move {
-            let r = self
-                .http
-                .post(format!("{}/v1/actions/{key}/rollback", self.base))
-                .send()
-                .await
-                .map_err(transient)?;
-            self.answer(r).await
-        })
+        Box::pin(self.post_rollback(key, None))
     }
 
     fn rollback_signed<'a>(
@@ -287,16 +295,7 @@ impl Executor for AgentExecutor {
         key: &'a str,
         signature: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
-        Box::pin(async move {
-            let r = self
-                .http
-                .post(format!("{}/v1/actions/{key}/rollback", self.base))
-                .json(&serde_json::json!({"signature": signature}))
-                .send()
-                .await
-                .map_err(transient)?;
-            self.answer(r).await
-        })
+        Box::pin(self.post_rollback(key, Some(signature)))
     }
 }
 

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::auth::{AllowedSigners, Signer, approval};
 use crate::core::model::Millis;
 use crate::core::policy::{IdentityFacts, Policy};
-use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Rules, Via};
+use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
 use crate::exit::Failure;
 use crate::respond::{ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan};
 use crate::store::audit::{AuditEvent, append_in};
@@ -585,16 +585,10 @@ impl Desk {
                     now,
                     approval::When::Acting,
                 ),
-                Authority::Playbook => approval::verify(
-                    &a,
-                    None,
-                    Rules {
-                        required_approvals: 0,
-                        ..rules
-                    },
-                    now,
-                    approval::When::Acting,
-                ),
+                Authority::Playbook => {
+                    approval::verify_playbook(&a, rules, now, approval::When::Acting)
+                        .map(|()| Vec::new())
+                }
             };
             let mut next = a.clone();
             let checked = workflow::begin_execution(&mut next, now, rules).and(verified);
@@ -754,32 +748,20 @@ impl Desk {
         // policy pre-authorises), exactly as the state now shows it, or an edited or forged
         // "done" row could re-enable what a responder contained.
         let rules = self.policy.rules_for(&a.kind);
-        let genuine = if a.proposed_by.via == Via::Playbook
-            && self
-                .policy
-                .rule_for(&a.kind)
-                .is_some_and(|r| r.preauthorized.is_some())
-        {
-            approval::verify(
-                &a,
-                None,
-                Rules {
-                    required_approvals: 0,
-                    ..rules
-                },
-                now,
-                approval::When::Undoing,
-            )
-        } else {
-            approval::verify(
-                &a,
-                self.allowed.as_ref(),
-                rules,
-                now,
-                approval::When::Undoing,
-            )
-        };
-        if let Err(r) = workflow::can_roll_back(&a).and(genuine.map(|_| ())) {
+        let genuine =
+            if a.proposed_by.via == Via::Playbook && self.policy.preauthorizes_kind(&a.kind) {
+                approval::verify_playbook(&a, rules, now, approval::When::Undoing)
+            } else {
+                approval::verify(
+                    &a,
+                    self.allowed.as_ref(),
+                    rules,
+                    now,
+                    approval::When::Undoing,
+                )
+                .map(|_| ())
+            };
+        if let Err(r) = workflow::can_roll_back(&a).and(genuine) {
             self.tx(|conn| {
                 audit(
                     conn,
