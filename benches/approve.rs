@@ -152,9 +152,73 @@ fn bench(c: &mut Criterion) {
     }
 }
 
+/// What verification at the point of action costs alone: the hash recomputed and every
+/// approval's SSHSIG checked against the allowed signers (the desk at execute, the agent at POST
+/// each do this once).
+fn verify_cost(c: &mut Criterion) {
+    use blastdoor::auth::AllowedSigners;
+    use blastdoor::auth::approval::{When, verify};
+    use blastdoor::core::workflow::{self, Proposal, Proposer, Rules};
+    let keys: Vec<Signer> = (0..4)
+        .map(|_| Signer::File {
+            key: Box::new(PrivateKey::random(&mut rand_core::OsRng, Algorithm::Ed25519).unwrap()),
+            path: "k".into(),
+        })
+        .collect();
+    let text: String = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            format!(
+                "r{i} {}\n",
+                ssh_key::PublicKey::from(k.public_key())
+                    .to_openssh()
+                    .unwrap()
+            )
+        })
+        .collect();
+    let allowed = AllowedSigners::parse(&text, "allowed_signers").unwrap();
+    for approvers in [1u32, 3] {
+        let rules = Rules {
+            required_approvals: approvers,
+            approval_ttl: 15 * 60_000,
+            action_ttl: 24 * 3_600_000,
+        };
+        let mut a = workflow::stage(
+            Proposal {
+                id: "act_1".into(),
+                identity: "aws:arn:aws:iam::1:user/ci-bot".into(),
+                kind: "aws.disable_access_key".into(),
+                target: serde_json::json!({"identity": "aws:arn:aws:iam::1:user/ci-bot"}),
+                params: serde_json::json!({"user": "ci-bot", "access_key_id": "AKIAEXAMPLE"}),
+                proposed_by: Proposer {
+                    principal: "r0".into(),
+                    via: Via::Cli,
+                    agent: None,
+                },
+                reason: "bench".into(),
+                evidence: vec![],
+                reversible: true,
+                dry_run: Default::default(),
+            },
+            rules,
+            false,
+            1_000,
+        );
+        for (i, k) in keys.iter().enumerate().skip(1).take(approvers as usize) {
+            let sig = k.sign(a.hash.as_bytes()).unwrap();
+            workflow::approve(&mut a, &format!("r{i}"), &sig, "", true, 1_001, rules).unwrap();
+        }
+        c.bench_function(
+            &format!("verify an action with {approvers} approval(s)"),
+            |b| b.iter(|| verify(&a, Some(&allowed), rules, 1_002, When::Acting).unwrap()),
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().sample_size(30).measurement_time(Duration::from_secs(8));
-    targets = bench
+    targets = bench, verify_cost
 }
 criterion_main!(benches);
