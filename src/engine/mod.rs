@@ -32,11 +32,21 @@ pub struct EngineOptions {
     pub inventories: Vec<PathBuf>,
     /// Seed of the demo fleet (fixed for reproducible demos and tests).
     pub demo_seed: u64,
-    /// Score as of the data's own time instead of the wall clock: for replaying history
-    /// (`rank` on files), where wall-clock decay would zero every threat.
+    /// Score as of the data's own time instead of the wall clock even with live sources (tests
+    /// replaying history through a live source). With finite sources only (files, folders) the
+    /// data's clock is used anyway: `rank`, `watch` and the console score a replay alike.
     pub data_clock: bool,
     /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
+}
+
+impl EngineOptions {
+    /// Whether scores are as of the data's own time: asked for, or every source is finite (a
+    /// replay, where wall-clock decay would zero every threat). One rule for every face, so
+    /// `rank`, `watch` and the console give one folder the same scores.
+    pub fn uses_data_clock(&self) -> bool {
+        self.data_clock || self.sources.iter().all(SourceSpec::is_finite)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -129,7 +139,7 @@ impl Engine {
             inner: inner.clone(),
             tx,
         };
-        tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
+        tokio::spawn(core_task(inner.clone(), rx, opts.uses_data_clock()));
         for path in &opts.inventories {
             let identities = sources::load_inventory(path)?;
             engine.deliver_inventory(identities).await;

@@ -25,9 +25,7 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         ));
     }
     let live = opts.engine.sources.iter().any(|s| !s.is_finite());
-    let mut engine_opts = opts.engine;
-    engine_opts.data_clock = !live;
-    let engine = Engine::start(engine_opts).await?;
+    let engine = Engine::start(opts.engine).await?;
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| tokio::spawn(progress_bar(engine.clone())));
