@@ -2,15 +2,15 @@
 //! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
 
 use std::borrow::Cow;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
 use crate::core::containment::{self, Contained, Leak};
 use crate::core::graph::{Blast, CrownJewel, Graph, ReachPath};
 use crate::core::model::{
-    Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
-    Millis, Signal, Status,
+    Change, Credential, CredentialKind, CredentialStatus, Effect as Grant, Event, IdentityKind,
+    IdentityRecord, Millis, Permission, Removal, Signal, Status, parse_binding_tag,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
@@ -246,6 +246,9 @@ pub struct Core {
     leaked: HashSet<String>,
     /// The permission graph behind every blast radius.
     graph: Graph,
+    /// Deletions the data showed, by identity, with their time: delivery files overlap in time,
+    /// so a grant or a key older than its deletion may arrive after it, and must not come back.
+    deletions: HashMap<u32, Vec<(Millis, Removal)>>,
 }
 
 impl Core {
@@ -413,11 +416,14 @@ impl Core {
             let st = &mut self.ids[idx as usize];
             let before = shape(&st.record);
             merge_from(&mut st.record, &e.actor);
-            if fresh || shape(&st.record) != before {
-                self.graph.upsert(idx, &st.record, true);
-            }
             if let Some(c) = &e.credential {
                 upsert_credential(&mut st.record.credentials, Cow::Borrowed(c));
+            }
+            if !self.deletions.is_empty() {
+                reapply_deletions(&self.deletions, idx, e.time, &mut st.record);
+            }
+            if fresh || shape(&st.record) != before {
+                self.graph.upsert(idx, &st.record, true);
             }
             st.events += 1;
             st.last_seen = if st.last_seen == NEVER {
@@ -501,10 +507,17 @@ impl Core {
 
     fn apply_change(&mut self, c: Change, effects: &mut Vec<Effect>) {
         self.now = self.now.max(c.time);
+        if let Some(Removal::Binding { .. } | Removal::Role { .. }) = &c.removes {
+            return self.remove_bound(&c, effects);
+        }
+        // A deletion of an identity not seen yet is noted too: its creation may arrive after
+        // it (delivery files overlap in time), and must not bring back what was deleted.
         // What an identity showing signs of compromise creates, keys or empowers is the
         // attacker's foothold: a user it creates, a key it mints, a role it trusts.
+        // (A deletion takes a foothold away: it is no persistence, whoever does it.)
         let suspect =
             c.by.as_deref()
+                .filter(|_| c.removes.is_none())
                 .and_then(|k| self.find(k))
                 .map(|i| &self.ids[i as usize])
                 .filter(|by| by.threat >= SUSPECT_THREAT && by.threat_state.shows_compromise())
@@ -514,9 +527,23 @@ impl Core {
         let fresh = self.ids.len() > n;
         let st = &mut self.ids[idx as usize];
         let before = shape(&st.record);
-        merge_record(&mut st.record, c.target, false);
+        let grew = match &c.removes {
+            None => {
+                merge_record(&mut st.record, c.target, false);
+                reapply_deletions(&self.deletions, idx, c.time, &mut st.record);
+                true
+            }
+            Some(r) => {
+                take_away(&mut st.record, r);
+                let list = self.deletions.entry(idx).or_default();
+                if list.len() < MAX_DELETIONS_KEPT {
+                    list.push((c.time, r.clone()));
+                }
+                false
+            }
+        };
         if fresh || shape(&st.record) != before {
-            self.graph.upsert(idx, &st.record, true);
+            self.graph.upsert(idx, &st.record, grew);
         }
         let mut detail = c.detail.to_string();
         let signal = match &suspect {
@@ -541,14 +568,71 @@ impl Core {
             detail,
             weight: signal.map(|s| s.points()).unwrap_or(0.0),
         };
-        let changes = &mut st.changes_why;
-        if !changes.iter().any(|r| r.detail == reason.detail) {
-            if changes.len() >= 8 {
-                changes.remove(0);
-            }
-            changes.push(reason);
-        }
+        note_change(&mut st.changes_why, reason);
         self.rescore(idx, effects);
+    }
+
+    /// A deleted Kubernetes binding or role: whoever holds it (its `binding=` tag) loses the
+    /// grants of the role, unless another of its bindings grants the same role. A scan of every
+    /// identity, but deletions are rare.
+    fn remove_bound(&mut self, c: &Change, effects: &mut Vec<Effect>) {
+        let mut hit = Vec::new();
+        for (i, st) in self.ids.iter_mut().enumerate() {
+            let tags = &mut st.record.tags;
+            let mut roles: Vec<String> = Vec::new();
+            match &c.removes {
+                Some(Removal::Binding { binding }) => tags.retain(|t| {
+                    let Some((ns, name, role)) = parse_binding_tag(t.as_str()) else {
+                        return true;
+                    };
+                    let key = match ns {
+                        Some(ns) => format!("{ns}/{name}"),
+                        None => name.to_string(),
+                    };
+                    if key != binding.as_str() {
+                        return true;
+                    }
+                    roles.push(role.to_string());
+                    false
+                }),
+                Some(Removal::Role { role }) => {
+                    if tags.iter().any(|t| {
+                        parse_binding_tag(t.as_str()).is_some_and(|(_, _, r)| r == role.as_str())
+                    }) {
+                        roles.push(role.to_string());
+                    }
+                }
+                _ => return,
+            }
+            if roles.is_empty() {
+                continue;
+            }
+            let still: Vec<String> = match &c.removes {
+                Some(Removal::Binding { .. }) => tags
+                    .iter()
+                    .filter_map(|t| parse_binding_tag(t.as_str()).map(|(_, _, r)| r.to_string()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            st.record.permissions.retain(|p| {
+                let via = p.via.as_deref().unwrap_or("");
+                !roles.iter().any(|r| r == via) || still.iter().any(|r| r == via)
+            });
+            note_change(
+                &mut st.changes_why,
+                Reason {
+                    factor: "change".into(),
+                    detail: c.detail.to_string(),
+                    weight: 0.0,
+                },
+            );
+            hit.push(i as u32);
+        }
+        for idx in hit {
+            self.graph
+                .upsert(idx, &self.ids[idx as usize].record, false);
+            self.rescore(idx, effects);
+        }
     }
 
     /// Bring the graph's reach up to date and re-score the identities whose blast it changed.
@@ -782,6 +866,58 @@ fn containment_kind(r: &IdentityRecord) -> &'static str {
         (Provider::Github, _) => "github.revoke_credential",
         (Provider::Gcp, _) => "gcp.disable_service_account_key",
         _ => "contain",
+    }
+}
+
+/// Keep one more reason for what others changed on an identity (the newest eight, no repeats).
+fn note_change(changes: &mut ThinVec<Reason>, reason: Reason) {
+    if !changes.iter().any(|r| r.detail == reason.detail) {
+        if changes.len() >= 8 {
+            changes.remove(0);
+        }
+        changes.push(reason);
+    }
+}
+
+/// Whether a grant came through the policy or role named `via` (an inline policy's grants may
+/// carry the conditional mark, a group's grants the group after the name).
+fn granted_via(p: &Permission, via: &str) -> bool {
+    p.via.as_deref().is_some_and(|v| {
+        v == via
+            || v.strip_prefix(via)
+                .is_some_and(|rest| rest.starts_with(" ("))
+    })
+}
+
+/// Deletions kept per identity (a user deleted and re-created all day keeps the latest).
+const MAX_DELETIONS_KEPT: usize = 16;
+
+/// After merging what the data showed at `t`, take away again what was deleted after `t`.
+fn reapply_deletions(
+    deletions: &HashMap<u32, Vec<(Millis, Removal)>>,
+    idx: u32,
+    t: Millis,
+    r: &mut IdentityRecord,
+) {
+    for (at, removal) in deletions.get(&idx).into_iter().flatten() {
+        if *at > t {
+            take_away(r, removal);
+        }
+    }
+}
+
+/// Apply a deletion the data shows to the record it names.
+fn take_away(r: &mut IdentityRecord, removal: &Removal) {
+    match removal {
+        Removal::Identity => {
+            r.permissions.clear();
+            for c in &mut r.credentials {
+                c.status = CredentialStatus::Revoked;
+            }
+        }
+        Removal::Grants { via } => r.permissions.retain(|p| !granted_via(p, via.as_str())),
+        Removal::Credential(c) => upsert_credential(&mut r.credentials, Cow::Borrowed(c)),
+        Removal::Binding { .. } | Removal::Role { .. } => {}
     }
 }
 
@@ -1148,6 +1284,7 @@ mod tests {
             detail: SafeText::new(&format!("created by {by} (CreateUser)")),
             by: Some(user(by).key()),
             signal: None,
+            removes: None,
         };
         let mut c = Core::new();
         c.update(Msg::Events {
