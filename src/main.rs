@@ -224,8 +224,8 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     })
 }
 
-/// The shared state whose done actions `watch` checks for containment leaks: only one that
-/// exists (watching never creates a state).
+/// The shared state whose done actions `rank` and `watch` show as containment (and check for
+/// leaks): only one that exists (ranking or watching never creates a state).
 fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> {
     let dir = blastdoor::store::resolve_state_dir(g.state.as_deref()).ok()?;
     if !dir.join("blastdoor.db").is_file() {
@@ -305,6 +305,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 by,
                 format: Format::resolve(g.format),
                 live_for: secs("--live-for", live_for)?,
+                store: watched_state(&g),
             };
             let mut out = std::io::stdout().lock();
             headless::rank::run(opts, &mut out).await?;

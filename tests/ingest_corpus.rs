@@ -362,6 +362,7 @@ async fn rank_watch_and_the_console_score_the_invictus_folder_alike() {
             by: SortKey::Risk,
             format: Format::Json,
             live_for: std::time::Duration::ZERO,
+            store: None,
         },
         &mut out,
     )

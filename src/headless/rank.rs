@@ -1,13 +1,16 @@
 //! `blastdoor rank`: read finite sources and inventories to their end (live sources for a
-//! fixed time), then print the ranking as a table, a JSON array or NDJSON.
+//! fixed time), then print the ranking as a table, a JSON array or NDJSON. With a state, the
+//! done actions in its queue mark what they contained, as in `watch` and the console.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::{RankedIdentity, SortKey};
 use crate::engine::{Engine, EngineOptions};
 use crate::exit::Failure;
 use crate::headless::{Format, cell};
+use crate::store::Store;
 
 pub struct RankOptions {
     pub engine: EngineOptions,
@@ -16,6 +19,8 @@ pub struct RankOptions {
     pub format: Format,
     /// How long live sources (agents, demo) are read before ranking.
     pub live_for: Duration,
+    /// The shared state whose done actions mark what they contained (`containment`).
+    pub store: Option<Arc<Store>>,
 }
 
 pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -37,6 +42,10 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         bar.abort();
         let _ = bar.await;
         eprint!("\r\x1b[2K");
+    }
+    if let Some(store) = &opts.store {
+        crate::engine::containment::sync(&engine, store, &mut Default::default()).await;
+        engine.applied().await;
     }
     let stats = engine.stats();
     for p in engine.problems() {

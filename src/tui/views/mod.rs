@@ -155,6 +155,8 @@ pub struct RowData {
     pub threat: f64,
     pub activity: [u16; ACTIVITY_BUCKETS],
     pub last_seen: Option<Millis>,
+    /// A done action contains it: `Some(true)` once it acted again after (a leak).
+    pub contained: Option<bool>,
 }
 
 /// One feed line.
@@ -306,6 +308,7 @@ impl ViewData {
                     threat: st.threat,
                     activity: st.activity(now),
                     last_seen: st.last_seen(),
+                    contained: core.containment_of(id).map(|c| c.state == "leaking"),
                 })
             })
             .collect();
@@ -459,6 +462,22 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         None => format!("{} · never seen active", fmt_count(st.events)),
     };
     lines.push(field("events", &seen));
+    if let Some(c) = core.containment_of(id) {
+        lines.push(field(
+            "contained",
+            &format!(
+                "{} {} at {}{}",
+                c.action,
+                c.kind,
+                c.at.get(11..19).unwrap_or(&c.at),
+                if c.state == "leaking" {
+                    ": LEAKING, it acted again after"
+                } else {
+                    ": holding"
+                }
+            ),
+        ));
+    }
     for l in core.leaks_of(id) {
         lines.push(DetailLine::Heading("CONTAINMENT LEAK!".into()));
         lines.push(DetailLine::Note(SafeText::new(&format!(
