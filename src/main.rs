@@ -241,12 +241,14 @@ fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> 
 }
 
 fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
+    let config = load_config(g)?;
     Ok(headless::action::DeskOptions {
         state: g.state.clone(),
         key: g.key.clone(),
         policy: g.policy.clone(),
         agents: g.agents.clone(),
-        providers: load_config(g)?.providers,
+        sources: engine_options(g, &config)?.sources,
+        providers: config.providers,
     })
 }
 
@@ -358,6 +360,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => blastdoor::mcp::serve_stdio(server).await,
             }
         }
+        Some(Command::Action {
+            verb: headless::action::ActionCmd::Suggest { identity, live_for },
+        }) => {
+            let desk = headless::action::open_desk(&desk_options(&g)?)?;
+            let engine = engine_options(&g, &load_config(&g)?)?;
+            let mut out = std::io::stdout().lock();
+            headless::action::suggest(
+                &desk,
+                engine,
+                &identity,
+                secs("--live-for", live_for)?,
+                Format::resolve(g.format),
+                &mut out,
+            )
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            // As for `rank`: nothing is left to write, the engine need not be torn down.
+            std::process::exit(0);
+        }
         Some(Command::Action { verb }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
             let mut out = std::io::stdout().lock();
@@ -423,7 +444,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // keys say why they are off. A state or policy named explicitly must work, though.
             // Under --read-only it is only read (the approvals view), never acted through.
             let named = g.state.is_some() || g.policy.is_some() || g.key.is_some();
-            let desk = match headless::action::open_desk(&desk_options(&g)?) {
+            let engine = blastdoor::engine::Engine::start(opts).await?;
+            // The agents behind the event streams (the demo's own among them) execute too.
+            let mut desk_opts = desk_options(&g)?;
+            desk_opts.agents.extend(engine.agents());
+            let desk = match headless::action::open_desk(&desk_opts) {
                 Ok(d) => Ok(d),
                 Err(e) if named && !g.read_only => return Err(e),
                 Err(e) => {
@@ -434,11 +459,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let leak_store = desk.as_ref().ok().map(|d| d.store().clone());
             let tui_opts = blastdoor::tui::TuiOptions {
                 read_only: g.read_only,
-                agents: g.agents.clone(),
                 ..tui_opts
             }
             .with_desk(desk);
-            let engine = blastdoor::engine::Engine::start(opts).await?;
             if let Some(store) = leak_store {
                 blastdoor::engine::containment::spawn(&engine, store);
             }

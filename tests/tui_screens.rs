@@ -797,9 +797,41 @@ impl Screen {
     }
 }
 
+/// What an agent at `http://agent:7878` offers: `kinds`, the `agent.*` ones described.
+fn offers(kinds: &[&str]) -> blastdoor::respond::suggest::Offers {
+    use blastdoor::respond::suggest::{Offer, Offers};
+    Offers(
+        kinds
+            .iter()
+            .map(|k| Offer {
+                kind: k.to_string(),
+                by: "http://agent:7878".into(),
+                described: k.starts_with("agent.").then(|| {
+                    blastdoor::agent::actions::ActionCapability {
+                        kind: k.to_string(),
+                        description: if *k == "agent.isolate_workload" {
+                            "isolate the workload: its calls are cut off at the agent".into()
+                        } else {
+                            "revoke the identity's token at the agent".into()
+                        },
+                        reversible: *k == "agent.isolate_workload",
+                        undo: Some("release the isolation".into()),
+                        impact: None,
+                    }
+                }),
+            })
+            .collect(),
+    )
+}
+
 #[test]
 fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
     let mut screen = Screen::new(80, 24);
+    // The key's deletion is not offered here: it is marked, and comes last.
+    screen
+        .app
+        .set_offers(offers(&["aws.disable_access_key", "aws.deny_all"]));
+    screen.draw();
     assert_eq!(screen.view().rows[0].display.as_str(), "ci-bot");
     screen.press(&["s"]);
     assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Picker);
@@ -812,9 +844,14 @@ fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
         "dry run",
         "undo",
         "cannot be undone",
+        "cannot  run here: needs [providers.aws] in config.toml",
     ] {
         assert!(text.contains(want), "missing {want}: {text}");
     }
+    // Best first: reversible and runnable, least destructive first; what cannot run last.
+    let at = |k: &str| text.find(k).unwrap_or(usize::MAX);
+    assert!(at("aws.disable_access_key") < at("aws.deny_all"));
+    assert!(at("aws.deny_all") < at("aws.delete_access_key"));
     insta::assert_snapshot!("picker_80x24", screen.term.backend());
     screen.press(&["esc"]);
     assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Normal);
@@ -823,10 +860,13 @@ fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
 #[test]
 fn the_picker_at_160x48_shows_agent_kinds_the_agents_offer() {
     let mut screen = Screen::new(160, 48);
-    screen.app.set_capabilities(vec![
-        "agent.isolate_workload".into(),
-        "agent.revoke_token".into(),
-    ]);
+    screen.app.set_offers(offers(&[
+        "agent.isolate_workload",
+        "agent.revoke_token",
+        "aws.disable_access_key",
+        "aws.delete_access_key",
+        "aws.deny_all",
+    ]));
     screen.draw();
     screen.press(&["s", "down"]);
     let text = screen.text();

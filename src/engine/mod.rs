@@ -109,6 +109,8 @@ pub(crate) struct Inner {
     version: watch::Sender<u64>,
     rate: Mutex<RateMeter>,
     problems: Mutex<Vec<String>>,
+    /// Agents whose event streams are sources (the in-process demo agent among them).
+    agents: Mutex<Vec<String>>,
 }
 
 /// A cheap handle on the running engine.
@@ -134,6 +136,7 @@ impl Engine {
             version,
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
+            agents: Mutex::new(Vec::new()),
         });
         let engine = Engine {
             inner: inner.clone(),
@@ -202,6 +205,22 @@ impl Engine {
             .lock()
             .map(|p| p.clone())
             .unwrap_or_default()
+    }
+
+    /// The agents whose event streams this engine reads (`…/v1/events` sources, and the demo's
+    /// in-process agent): they execute their kinds too, so the console registers them.
+    pub fn agents(&self) -> Vec<String> {
+        self.inner
+            .agents
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn add_agent(&self, url: String) {
+        if let Ok(mut a) = self.inner.agents.lock() {
+            a.push(url);
+        }
     }
 
     /// Wait until every finite source (files, folders) has been read to its end and its

@@ -29,24 +29,7 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
             "rank: nothing to rank: give --source PATH (a file or folder of records), --source URL, --source demo or --inventory FILE",
         ));
     }
-    let live = opts.engine.sources.iter().any(|s| !s.is_finite());
-    let engine = Engine::start(opts.engine).await?;
-    let bar = std::io::stderr()
-        .is_terminal()
-        .then(|| tokio::spawn(progress_bar(engine.clone())));
-    if live {
-        tokio::time::sleep(opts.live_for).await;
-    }
-    engine.finished().await;
-    if let Some(bar) = bar {
-        bar.abort();
-        let _ = bar.await;
-        eprint!("\r\x1b[2K");
-    }
-    if let Some(store) = &opts.store {
-        crate::engine::containment::sync(&engine, store, &mut Default::default()).await;
-        engine.applied().await;
-    }
+    let engine = read_sources(opts.engine, opts.live_for, opts.store.as_deref()).await?;
     let stats = engine.stats();
     for p in engine.problems() {
         eprintln!("blastdoor: skipped: {p}");
@@ -65,6 +48,35 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         );
     }
     print_ranking(&ranked, opts.format, out)
+}
+
+/// An engine that has read the finite sources to their end and the live ones for `live_for`
+/// (with a progress bar on a terminal), the done actions of `store` applied: what `rank` ranks,
+/// and what `action suggest` knows of an identity.
+pub async fn read_sources(
+    opts: EngineOptions,
+    live_for: Duration,
+    store: Option<&Store>,
+) -> anyhow::Result<Engine> {
+    let live = opts.sources.iter().any(|s| !s.is_finite());
+    let engine = Engine::start(opts).await?;
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(progress_bar(engine.clone())));
+    if live {
+        tokio::time::sleep(live_for).await;
+    }
+    engine.finished().await;
+    if let Some(bar) = bar {
+        bar.abort();
+        let _ = bar.await;
+        eprint!("\r\x1b[2K");
+    }
+    if let Some(store) = store {
+        crate::engine::containment::sync(&engine, store, &mut Default::default()).await;
+        engine.applied().await;
+    }
+    Ok(engine)
 }
 
 /// Bytes read of the finite sources' total, summed.

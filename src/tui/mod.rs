@@ -57,8 +57,8 @@ const POLL: Duration = Duration::from_millis(100);
 const QUEUE_REFRESH: Duration = Duration::from_millis(900);
 /// How long a status line that needs no attention (done, info) stays up.
 const STATUS_FADE: Duration = Duration::from_secs(10);
-/// How often agents that did not answer are asked again for their `agent.*` kinds.
-const CAPABILITIES_RETRY: Duration = Duration::from_secs(15);
+/// How often the desk is asked again what its executors and agents can carry out.
+const OFFERS_REFRESH: Duration = Duration::from_secs(15);
 
 /// How the console looks and behaves. Build it with `TuiOptions::from_config` (which refuses
 /// bad themes and keymaps before the terminal is touched) or by hand.
@@ -74,8 +74,6 @@ pub struct TuiOptions {
     pub desk: Option<Arc<Desk>>,
     /// Why there is no desk, as the acting keys say it.
     pub no_desk: Option<String>,
-    /// `--agent` URLs, asked for the `agent.*` kinds they execute.
-    pub agents: Vec<String>,
 }
 
 impl std::fmt::Debug for TuiOptions {
@@ -87,7 +85,6 @@ impl std::fmt::Debug for TuiOptions {
             .field("read_only", &self.read_only)
             .field("desk", &self.desk.is_some())
             .field("no_desk", &self.no_desk)
-            .field("agents", &self.agents)
             .finish()
     }
 }
@@ -134,7 +131,8 @@ enum DeskReply {
     /// The queue could not be read (logged; the last one stays on screen).
     QueueError(String),
     Done(StatusKind, String),
-    Capabilities(Vec<String>),
+    /// What the desk's executors and agents can carry out now.
+    Offers(crate::respond::suggest::Offers),
 }
 
 /// The loop's side of the desk: starts calls on their own tasks and polls the queue.
@@ -147,18 +145,17 @@ struct DeskLink {
 }
 
 impl DeskLink {
-    fn start(
-        desk: Option<Arc<Desk>>,
-        agents: Vec<String>,
-    ) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
+    fn start(desk: Option<Arc<Desk>>) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
         let (tx, rx) = mpsc::unbounded_channel();
         let refresh = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         if let Some(d) = desk.clone() {
-            tasks.push(tokio::spawn(poll_queue(d, tx.clone(), refresh.clone())));
-        }
-        if !agents.is_empty() {
-            tasks.push(tokio::spawn(poll_capabilities(agents, tx.clone())));
+            tasks.push(tokio::spawn(poll_queue(
+                d.clone(),
+                tx.clone(),
+                refresh.clone(),
+            )));
+            tasks.push(tokio::spawn(poll_offers(d, tx.clone())));
         }
         (
             DeskLink {
@@ -298,29 +295,14 @@ async fn poll_queue(
     }
 }
 
-/// Ask each agent for the `agent.*` kinds it executes, again later for those that did not
-/// answer.
-async fn poll_capabilities(agents: Vec<String>, tx: mpsc::UnboundedSender<DeskReply>) {
-    use crate::respond::Executor;
-    let mut known: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+/// Ask the desk what its executors and agents can carry out, now and again later (an agent
+/// that was down comes back; the picker and the execute key judge by the latest answer).
+async fn poll_offers(desk: Arc<Desk>, tx: mpsc::UnboundedSender<DeskReply>) {
     loop {
-        for url in &agents {
-            if known.contains_key(url) {
-                continue;
-            }
-            // A fresh executor each time: one caches a failed health check for good.
-            let agent = crate::respond::agent::AgentExecutor::new(url);
-            if agent.health().await.is_some() {
-                known.insert(url.clone(), agent.kinds().await);
-            }
-        }
-        let mut kinds: Vec<String> = known.values().flatten().cloned().collect();
-        kinds.sort();
-        kinds.dedup();
-        if tx.send(DeskReply::Capabilities(kinds)).is_err() || known.len() == agents.len() {
+        if tx.send(DeskReply::Offers(desk.offers().await)).is_err() {
             return;
         }
-        tokio::time::sleep(CAPABILITIES_RETRY).await;
+        tokio::time::sleep(OFFERS_REFRESH).await;
     }
 }
 
@@ -360,7 +342,6 @@ async fn event_loop(
         read_only,
         desk,
         no_desk,
-        agents,
     } = opts;
     let mut app = App::new(keymap, demo_by_default).read_only(read_only);
     if desk.is_none() {
@@ -369,7 +350,7 @@ async fn event_loop(
             no_desk.as_deref().unwrap_or(app::NO_DESK)
         ));
     }
-    let (link, mut replies) = DeskLink::start(desk, agents);
+    let (link, mut replies) = DeskLink::start(desk);
     let mut seen_status: Option<Status> = None;
     let mut status_at = Instant::now();
     let mut changed = engine.changed();
@@ -471,7 +452,7 @@ fn on_reply(engine: &Engine, app: &mut App, reply: DeskReply) {
         }
         DeskReply::QueueError(e) => tracing::warn!("reading the action queue: {e}"),
         DeskReply::Done(kind, text) => app.set_status(kind, &text),
-        DeskReply::Capabilities(kinds) => app.set_capabilities(kinds),
+        DeskReply::Offers(offers) => app.set_offers(offers),
     }
 }
 

@@ -320,7 +320,7 @@ impl ViewData {
                 .map(|f| &f.event)
                 .collect();
             core.get(id)
-                .map(|st| Subject::with_evidence(st, &core.why(id), &recent, &app.capabilities))
+                .map(|st| Subject::with_evidence(st, &core.why(id), &recent, &app.offers))
         });
         let queue_page = layout_queue_rows(screen, app);
         let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
