@@ -284,7 +284,7 @@ fn apply_takes(
             let (gone, kept): (Vec<Permission>, Vec<Permission>) =
                 std::mem::take(&mut r.permissions)
                     .into_iter()
-                    .partition(|p| p.via.as_deref() == Some(role.as_str()));
+                    .partition(|p| granted_by_role(p, role));
             r.permissions = kept;
             removed = gone;
             false
@@ -762,8 +762,8 @@ impl Core {
                 _ => Vec::new(),
             };
             st.record.permissions.retain(|p| {
-                let via = p.via.as_deref().unwrap_or("");
-                !roles.iter().any(|r| r == via) || still.iter().any(|r| r == via)
+                !roles.iter().any(|r| granted_by_role(p, r))
+                    || still.iter().any(|r| granted_by_role(p, r))
             });
             note_change(
                 &mut st.changes_why,
@@ -1082,6 +1082,15 @@ fn reapply_deletions(
             take_away(r, removal);
         }
     }
+}
+
+/// Whether a Kubernetes grant came through `role`: its `via` is the role's name, plain (as an
+/// RBAC inventory writes it) or qualified (`Role NAMESPACE/NAME`, `ClusterRole NAME`).
+fn granted_by_role(p: &Permission, role: &str) -> bool {
+    !role.is_empty()
+        && p.via
+            .as_deref()
+            .is_some_and(|v| v == role || v.rsplit(['/', ' ']).next() == Some(role))
 }
 
 /// Apply a deletion the data shows to the record it names.
