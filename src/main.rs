@@ -252,6 +252,33 @@ fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
     })
 }
 
+/// Whether no responder is given: no `--key`, no policy (flag, variable or the user's
+/// `policy.toml`) and no key in ssh-agent. Only then does the demo play its throwaway ones.
+fn no_responder_given(g: &Global) -> bool {
+    let policy_file = blastdoor::core::policy::locate(None).is_some_and(|(p, _)| p.exists());
+    let agent_key = matches!(blastdoor::auth::Signer::from_agent(None), Ok(Some(_)));
+    g.key.is_none() && g.policy.is_none() && !policy_file && !agent_key
+}
+
+/// The demo's throwaway responders, each with a desk on the demo's state signing as them.
+fn demo_responders(
+    o: &headless::action::DeskOptions,
+) -> anyhow::Result<Vec<(String, blastdoor::respond::Desk)>> {
+    let state = blastdoor::store::resolve_state_dir(o.state.as_deref())?;
+    let team = blastdoor::respond::demo_responders::ensure(&state)?;
+    team.keys
+        .into_iter()
+        .map(|(name, key)| {
+            let desk = headless::action::open_desk(&headless::action::DeskOptions {
+                key: Some(key),
+                policy: Some(team.policy.clone()),
+                ..o.clone()
+            })?;
+            Ok((name, desk))
+        })
+        .collect()
+}
+
 fn load_config(g: &Global) -> anyhow::Result<Config> {
     Config::load(g.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))
 }
@@ -444,10 +471,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // keys say why they are off. A state or policy named explicitly must work, though.
             // Under --read-only it is only read (the approvals view), never acted through.
             let named = g.state.is_some() || g.policy.is_some() || g.key.is_some();
+            let on_demo = demo || demo_by_default;
             let engine = blastdoor::engine::Engine::start(opts).await?;
             // The agents behind the event streams (the demo's own among them) execute too.
             let mut desk_opts = desk_options(&g)?;
             desk_opts.agents.extend(engine.agents());
+            // The demo acts on its own state unless one is named: never on the real queue.
+            if on_demo && desk_opts.state.is_none() {
+                desk_opts.state = blastdoor::store::default_state_dir()
+                    .map(|d| d.join("demo").display().to_string());
+            }
+            let responders = if on_demo && !g.read_only && no_responder_given(&g) {
+                demo_responders(&desk_opts)?
+            } else {
+                Vec::new()
+            };
             let desk = match headless::action::open_desk(&desk_opts) {
                 Ok(d) => Ok(d),
                 Err(e) if named && !g.read_only => return Err(e),
@@ -461,7 +499,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 read_only: g.read_only,
                 ..tui_opts
             }
-            .with_desk(desk);
+            .with_desk(desk)
+            .with_demo_responders(responders);
             if let Some(store) = leak_store {
                 blastdoor::engine::containment::spawn(&engine, store);
             }

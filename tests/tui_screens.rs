@@ -978,6 +978,92 @@ fn approving_asks_for_confirmation_naming_the_action_and_its_target() {
 }
 
 #[test]
+fn in_the_demo_w_makes_you_the_second_responder_who_approves_naming_the_target() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.app.set_responder(Some("demo-alice"));
+    screen.draw();
+    assert!(
+        screen.text().contains("demo fleet · you: demo-alice"),
+        "{}",
+        screen.text()
+    );
+    // What the console's loop does with the command the key gives: the next responder.
+    let chord = KeyChord::parse("w").unwrap();
+    let cmd = screen
+        .app
+        .handle_event(&TermEvent::Key(KeyEvent::new(chord.code, chord.mods)));
+    assert_eq!(cmd, Some(Command::SwitchResponder));
+    screen.app.switched_to(Some("demo-bob"));
+    screen.press(&["a", "down", "A"]);
+    let text = screen.text();
+    for want in [
+        "demo fleet · you: demo-bob",
+        "a throwaway demo key",
+        "Approve act_7f3a9c0d1e2b3c4d5e",
+        "on ci-bot (access_key_id=AKIAEXAMPLECIBOT0001, user=ci-bot)?",
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
+    insta::assert_snapshot!(
+        "demo_second_responder_approves_80x24",
+        screen.term.backend()
+    );
+}
+
+#[test]
+fn without_the_demo_keys_w_switches_nobody() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.press(&["w"]);
+    let text = screen.text();
+    assert!(!text.contains("you: "), "{text}");
+    assert!(
+        text.contains("only the demo's throwaway responders"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_contained_identity_is_badged_and_its_credential_shows_the_read_back_status() {
+    use blastdoor::core::containment::{Contained, Takes};
+    let mut screen = Screen::new(80, 24);
+    screen.core.update(Msg::Contained {
+        items: vec![Contained {
+            action_id: "act_0190c0ffee0001".into(),
+            kind: "aws.disable_access_key".into(),
+            identity: "aws:arn:aws:iam::123456789012:user/ci-bot".into(),
+            credential: Some("AKIAEXAMPLECIBOT0001".into()),
+            since: NOW,
+            takes: Takes::Credential {
+                id: "AKIAEXAMPLECIBOT0001".into(),
+                status: CredentialStatus::Inactive,
+            },
+            watched: true,
+        }],
+    });
+    screen.draw();
+    let text = screen.text();
+    assert!(text.contains("[contained] ci-bot"), "{text}");
+    insta::assert_snapshot!("contained_badge_80x24", screen.term.backend());
+    // The details: what contained it, and the key as the executor read it back.
+    let r = screen
+        .view()
+        .rows
+        .iter()
+        .position(|r| r.display.as_str() == "ci-bot")
+        .unwrap();
+    for _ in 0..r {
+        screen.press(&["down"]);
+    }
+    screen.press(&["tab", "tab"]);
+    let text = screen.text();
+    assert!(
+        text.contains("act_0190c0ffee0001 aws.disable_access_key") && text.contains("holding"),
+        "{text}"
+    );
+    assert!(text.contains("inactive"), "{text}");
+}
+
+#[test]
 fn a_status_line_reports_the_desks_answer() {
     let mut screen = Screen::with_queue(80, 24);
     screen.app.set_status(

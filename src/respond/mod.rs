@@ -9,6 +9,7 @@
 //! `suggest.rs` says which kinds fit an identity, params filled from the evidence.
 
 pub mod agent;
+pub mod demo_responders;
 pub mod desk;
 pub mod providers;
 pub mod suggest;

@@ -99,6 +99,8 @@ pub enum Command {
     Act(Pending),
     /// Read the queue from the store now.
     RefreshQueue,
+    /// Act as the demo's other throwaway responder.
+    SwitchResponder,
 }
 
 /// The console's state.
@@ -150,6 +152,8 @@ pub struct App {
     pub(crate) queue_cursor: usize,
     pub(crate) queue_offset: usize,
     pub(crate) status: Option<Status>,
+    /// Who acts here, when the console plays the demo's throwaway responders (`demo-alice`).
+    pub(crate) responder: Option<SafeText>,
 }
 
 impl App {
@@ -188,6 +192,7 @@ impl App {
             queue_cursor: 0,
             queue_offset: 0,
             status: None,
+            responder: None,
         }
     }
 
@@ -228,6 +233,27 @@ impl App {
     pub fn set_subject(&mut self, subject: Option<Subject>) {
         self.subject = subject;
     }
+    /// The demo's throwaway responder acting here now (`None`: a real responder, or no desk).
+    pub fn set_responder(&mut self, who: Option<&str>) {
+        self.responder = who.map(SafeText::new);
+    }
+    pub fn responder(&self) -> Option<&SafeText> {
+        self.responder.as_ref()
+    }
+
+    /// The console now acts as `who`, the demo's other throwaway responder: it says so.
+    pub fn switched_to(&mut self, who: Option<&str>) {
+        self.set_responder(who);
+        if let Some(who) = who {
+            self.set_status(
+                StatusKind::Info,
+                &format!(
+                    "you are now {who} (a throwaway demo key): approve and execute what the other responder proposed (a, then A and x)"
+                ),
+            );
+        }
+    }
+
     /// The kinds the desk's executors and agents can carry out now.
     pub fn set_offers(&mut self, offers: Offers) {
         self.offers = offers;
@@ -725,6 +751,15 @@ impl App {
             Action::Deny => self.ask(Verb::Deny),
             Action::Execute => self.ask(Verb::Execute),
             Action::Rollback => self.ask(Verb::Rollback),
+            Action::SwitchResponder => {
+                if self.responder.is_some() {
+                    return Some(Command::SwitchResponder);
+                }
+                self.set_status(
+                    StatusKind::Info,
+                    "only the demo's throwaway responders can be switched: a real responder is whoever holds the key (--key, ssh-agent)",
+                );
+            }
             Action::None => {}
         }
         None

@@ -74,6 +74,9 @@ pub struct TuiOptions {
     pub desk: Option<Arc<Desk>>,
     /// Why there is no desk, as the acting keys say it.
     pub no_desk: Option<String>,
+    /// The demo's throwaway responders (`demo-alice`, `demo-bob`), each with its desk: the
+    /// console acts as the first and switches on the `switch_responder` key. Empty otherwise.
+    pub responders: Vec<(String, Arc<Desk>)>,
 }
 
 impl std::fmt::Debug for TuiOptions {
@@ -85,6 +88,10 @@ impl std::fmt::Debug for TuiOptions {
             .field("read_only", &self.read_only)
             .field("desk", &self.desk.is_some())
             .field("no_desk", &self.no_desk)
+            .field(
+                "responders",
+                &self.responders.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -106,6 +113,19 @@ impl TuiOptions {
             demo_by_default,
             ..TuiOptions::default()
         })
+    }
+
+    /// Play the demo's throwaway responders: act as the first of `responders`, switch on a key.
+    pub fn with_demo_responders(mut self, responders: Vec<(String, Desk)>) -> TuiOptions {
+        self.responders = responders
+            .into_iter()
+            .map(|(n, d)| (n, Arc::new(d.with_via(Via::Tui))))
+            .collect();
+        if let Some((_, d)) = self.responders.first() {
+            self.desk = Some(d.clone());
+            self.no_desk = None;
+        }
+        self
     }
 
     /// Act through `desk`, or say why acting is off (`Err` is the reason). Everything done
@@ -138,6 +158,9 @@ enum DeskReply {
 /// The loop's side of the desk: starts calls on their own tasks and polls the queue.
 struct DeskLink {
     desk: Option<Arc<Desk>>,
+    /// The demo's throwaway responders, each with its desk (empty otherwise), and who acts.
+    responders: Vec<(String, Arc<Desk>)>,
+    current: std::cell::Cell<usize>,
     tx: mpsc::UnboundedSender<DeskReply>,
     /// Wakes the queue poller at once (after an action, on opening the view).
     refresh: Arc<tokio::sync::Notify>,
@@ -145,8 +168,12 @@ struct DeskLink {
 }
 
 impl DeskLink {
-    fn start(desk: Option<Arc<Desk>>) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
+    fn start(
+        desk: Option<Arc<Desk>>,
+        responders: Vec<(String, Arc<Desk>)>,
+    ) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let desk = responders.first().map(|(_, d)| d.clone()).or(desk);
         let refresh = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         if let Some(d) = desk.clone() {
@@ -160,6 +187,8 @@ impl DeskLink {
         (
             DeskLink {
                 desk,
+                responders,
+                current: std::cell::Cell::new(0),
                 tx,
                 refresh,
                 tasks,
@@ -168,8 +197,33 @@ impl DeskLink {
         )
     }
 
+    /// The desk acting now: the current demo responder's, else the one desk.
+    fn acting(&self) -> Option<Arc<Desk>> {
+        match self.responders.get(self.current.get()) {
+            Some((_, d)) => Some(d.clone()),
+            None => self.desk.clone(),
+        }
+    }
+
+    /// Who acts now among the demo's responders.
+    fn responder(&self) -> Option<&str> {
+        self.responders
+            .get(self.current.get())
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Act as the next demo responder; returns who that is.
+    fn switch(&self) -> Option<&str> {
+        if self.responders.is_empty() {
+            return None;
+        }
+        self.current
+            .set((self.current.get() + 1) % self.responders.len());
+        self.responder()
+    }
+
     fn stage(&self, draft: StageDraft) {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.acting() else {
             return;
         };
         let tx = self.tx.clone();
@@ -197,7 +251,7 @@ impl DeskLink {
     }
 
     fn act(&self, p: Pending) {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.acting() else {
             return;
         };
         let tx = self.tx.clone();
@@ -342,6 +396,7 @@ async fn event_loop(
         read_only,
         desk,
         no_desk,
+        responders,
     } = opts;
     let mut app = App::new(keymap, demo_by_default).read_only(read_only);
     if desk.is_none() {
@@ -350,7 +405,8 @@ async fn event_loop(
             no_desk.as_deref().unwrap_or(app::NO_DESK)
         ));
     }
-    let (link, mut replies) = DeskLink::start(desk);
+    let (link, mut replies) = DeskLink::start(desk, responders);
+    app.set_responder(link.responder());
     let mut seen_status: Option<Status> = None;
     let mut status_at = Instant::now();
     let mut changed = engine.changed();
@@ -429,6 +485,7 @@ fn handle(engine: &Engine, link: &DeskLink, app: &mut App, ev: &Event) {
         Some(Command::Stage(draft)) => link.stage(draft),
         Some(Command::Act(p)) => link.act(p),
         Some(Command::RefreshQueue) => link.refresh.notify_one(),
+        Some(Command::SwitchResponder) => app.switched_to(link.switch()),
         None => {}
     }
 }

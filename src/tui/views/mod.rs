@@ -237,6 +237,8 @@ pub struct HeaderData {
     /// Containment leaks seen (one per action), and the newest one's summary.
     pub leaks: usize,
     pub last_leak: Option<SafeText>,
+    /// The demo's throwaway responder acting here, when the console plays them.
+    pub responder: Option<SafeText>,
 }
 
 /// Everything one frame shows, copied out of the core.
@@ -355,6 +357,7 @@ impl ViewData {
             demo_by_default: app.demo_by_default,
             leaks: core.leaks().len(),
             last_leak: core.leaks().last().map(|l| SafeText::new(&l.summary())),
+            responder: app.responder.clone(),
         };
         ViewData {
             now,
