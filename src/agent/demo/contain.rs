@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use serde_json::{Value, json};
 
 use super::{CLUSTER, Call, Family, Member, PROD, allows};
-use crate::agent::actions::{ActionCapability, plan_from_capability};
+use crate::agent::actions::{ActionCapability, plan_from_capability, reference_actions};
 use crate::core::model::{CredentialKind, IdentityKind, Provider, parse_binding_tag};
 use crate::core::workflow::{Action, DryRun};
 use crate::respond::providers::{
@@ -33,22 +33,12 @@ use crate::respond::{BUILTIN_KINDS, BoxFut, ExecError, ExecStatus, Executor, Out
 /// What the demo agent executes: its own kinds first (what other consoles expect of an agent),
 /// then the built-in kinds that fit its fleet.
 pub fn capabilities() -> Vec<ActionCapability> {
-    let mut out = vec![
-        ActionCapability {
-            kind: "agent.isolate_workload".into(),
-            description: "isolate the workload: the agent refuses its calls".into(),
-            reversible: true,
-            undo: Some("release the isolation (POST /v1/actions/KEY/rollback)".into()),
-            impact: Some("every call the identity makes is refused until released".into()),
-        },
-        ActionCapability {
-            kind: "agent.revoke_token".into(),
-            description: "revoke the identity's token at the agent".into(),
-            reversible: false,
-            undo: None,
-            impact: Some("the token is dead for good; a new one must be issued".into()),
-        },
-    ];
+    // The reference kinds, isolation as the demo does it: refused calls, not silence.
+    let mut out = reference_actions();
+    if let Some(isolate) = out.iter_mut().find(|c| c.kind == "agent.isolate_workload") {
+        isolate.description = "isolate the workload: the agent refuses its calls".into();
+        isolate.impact = Some("every call the identity makes is refused until released".into());
+    }
     for b in BUILTIN_KINDS
         .iter()
         .filter(|b| !b.kind.starts_with("gcp.") && b.kind != "k8s.scale_to_zero")
