@@ -244,8 +244,8 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     })
 }
 
-/// The shared state whose done actions `watch` checks for containment leaks: only one that
-/// exists (watching never creates a state).
+/// The shared state whose done actions `rank` and `watch` show as containment (and check for
+/// leaks): only one that exists (ranking or watching never creates a state).
 fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> {
     let dir = blastdoor::store::resolve_state_dir(g.state.as_deref()).ok()?;
     if !dir.join("blastdoor.db").is_file() {
@@ -268,8 +268,36 @@ fn desk_options(g: &Global) -> anyhow::Result<headless::action::DeskOptions> {
         policy: g.policy.clone(),
         agents: g.agents.clone(),
         endpoints: config.endpoints(),
+        sources: engine_options(g, &config)?.sources,
         providers: config.providers,
     })
+}
+
+/// Whether no responder is given: no `--key`, no policy (flag, variable or the user's
+/// `policy.toml`) and no key in ssh-agent. Only then does the demo play its throwaway ones.
+fn no_responder_given(g: &Global) -> bool {
+    let policy_file = blastdoor::core::policy::locate(None).is_some_and(|(p, _)| p.exists());
+    let agent_key = matches!(blastdoor::auth::Signer::from_agent(None), Ok(Some(_)));
+    g.key.is_none() && g.policy.is_none() && !policy_file && !agent_key
+}
+
+/// The demo's throwaway responders, each with a desk on the demo's state signing as them.
+fn demo_responders(
+    o: &headless::action::DeskOptions,
+) -> anyhow::Result<Vec<(String, blastdoor::respond::Desk)>> {
+    let state = blastdoor::store::resolve_state_dir(o.state.as_deref())?;
+    let team = blastdoor::respond::demo_responders::ensure(&state)?;
+    team.keys
+        .into_iter()
+        .map(|(name, key)| {
+            let desk = headless::action::open_desk(&headless::action::DeskOptions {
+                key: Some(key),
+                policy: Some(team.policy.clone()),
+                ..o.clone()
+            })?;
+            Ok((name, desk))
+        })
+        .collect()
 }
 
 fn load_config(g: &Global) -> anyhow::Result<Config> {
@@ -327,6 +355,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 by,
                 format: Format::resolve(g.format),
                 live_for: secs("--live-for", live_for)?,
+                store: watched_state(&g),
             };
             let mut out = std::io::stdout().lock();
             headless::rank::run(opts, &mut out).await?;
@@ -409,6 +438,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 None => blastdoor::mcp::serve_stdio(server).await,
             }
         }
+        Some(Command::Action {
+            verb: headless::action::ActionCmd::Suggest { identity, live_for },
+        }) => {
+            let desk = headless::action::open_desk(&desk_options(&g)?)?;
+            let engine = engine_options(&g, &load_config(&g)?)?;
+            let mut out = std::io::stdout().lock();
+            headless::action::suggest(
+                &desk,
+                engine,
+                &identity,
+                secs("--live-for", live_for)?,
+                Format::resolve(g.format),
+                &mut out,
+            )
+            .await?;
+            std::io::Write::flush(&mut out)?;
+            // As for `rank`: nothing is left to write, the engine need not be torn down.
+            std::process::exit(0);
+        }
         Some(Command::Action { verb }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
             let mut out = std::io::stdout().lock();
@@ -474,7 +522,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // keys say why they are off. A state or policy named explicitly must work, though.
             // Under --read-only it is only read (the approvals view), never acted through.
             let named = g.state.is_some() || g.policy.is_some() || g.key.is_some();
-            let desk = match headless::action::open_desk(&desk_options(&g)?) {
+            let on_demo = demo || demo_by_default;
+            let engine = blastdoor::engine::Engine::start(opts).await?;
+            // The agents behind the event streams (the demo's own among them) execute too.
+            let mut desk_opts = desk_options(&g)?;
+            desk_opts.agents.extend(engine.agents());
+            // The demo acts on its own state unless one is named: never on the real queue.
+            if on_demo && desk_opts.state.is_none() {
+                desk_opts.state = blastdoor::store::default_state_dir()
+                    .map(|d| d.join("demo").display().to_string());
+            }
+            let responders = if on_demo && !g.read_only && no_responder_given(&g) {
+                demo_responders(&desk_opts)?
+            } else {
+                Vec::new()
+            };
+            let desk = match headless::action::open_desk(&desk_opts) {
                 Ok(d) => Ok(d),
                 Err(e) if named && !g.read_only => return Err(e),
                 Err(e) => {
@@ -485,11 +548,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let leak_store = desk.as_ref().ok().map(|d| d.store().clone());
             let tui_opts = blastdoor::tui::TuiOptions {
                 read_only: g.read_only,
-                agents: g.agents.clone(),
                 ..tui_opts
             }
-            .with_desk(desk);
-            let engine = blastdoor::engine::Engine::start(opts).await?;
+            .with_desk(desk)
+            .with_demo_responders(responders);
             if let Some(store) = leak_store {
                 blastdoor::engine::containment::spawn(&engine, store);
             }

@@ -233,7 +233,18 @@ async fn health_and_inventory_answer() {
         Some("agent.isolate_workload"),
         "the demo agent offers its agent.* actions, the reversible one first"
     );
-    assert!(health.capabilities.iter().all(|c| c.starts_with("agent.")));
+    // And the built-in kinds that fit its fleet, each described (whether it can be undone).
+    for k in [
+        "aws.disable_access_key",
+        "k8s.quarantine_pod",
+        "vault.disable_entity",
+    ] {
+        assert!(
+            health.capabilities.iter().any(|c| c == k),
+            "{k}: {health:?}"
+        );
+    }
+    assert_eq!(health.actions.len(), health.capabilities.len());
     let inv: Inventory = reqwest::get(format!("http://{addr}/v1/inventory"))
         .await
         .unwrap()

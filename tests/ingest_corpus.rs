@@ -341,3 +341,67 @@ fn the_typed_cloudtrail_read_gives_what_the_general_path_gives_on_the_whole_corp
     // The delivery files' records, and the corpus's other CloudTrail, took the typed read.
     assert!(typed > 5_000, "typed {typed}");
 }
+
+/// `rank`, `watch` and the console read the same folder with the options `main` gives them and
+/// must show every identity with the same scores: one scoring path, as of the data's own time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rank_watch_and_the_console_score_the_invictus_folder_alike() {
+    use blastdoor::core::SortKey;
+    use blastdoor::engine::{Engine, EngineOptions, SourceSpec};
+    use blastdoor::headless::{Format, rank, watch};
+    let Some(dir) = corpus() else { return };
+    let opts = EngineOptions {
+        sources: vec![SourceSpec::Path(dir.join("invictus-ir-aws-dataset"))],
+        ..Default::default()
+    };
+    let mut out = Vec::new();
+    rank::run(
+        rank::RankOptions {
+            engine: opts.clone(),
+            top: 10_000,
+            by: SortKey::Risk,
+            format: Format::Json,
+            live_for: std::time::Duration::ZERO,
+            store: None,
+        },
+        &mut out,
+    )
+    .await
+    .unwrap();
+    let ranked: Vec<serde_json::Value> = serde_json::from_slice(&out).unwrap();
+    let by_rank: std::collections::BTreeMap<String, f64> = ranked
+        .iter()
+        .map(|r| {
+            (
+                r["identity"].as_str().unwrap().to_string(),
+                r["risk"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(by_rank.len() > 20, "{} identities", by_rank.len());
+
+    let engine = Engine::start(opts).await.unwrap();
+    engine.finished().await;
+    let snap = watch::snapshot(&engine, 10_000, SortKey::Risk);
+    let by_watch: std::collections::BTreeMap<String, f64> = snap
+        .top
+        .iter()
+        .map(|r| (r.identity.clone(), r.risk))
+        .collect();
+    assert_eq!(by_watch, by_rank, "watch and rank disagree");
+
+    let mut app = blastdoor::tui::App::new(blastdoor::tui::Keymap::default(), false);
+    app.set_size(ratatui::layout::Size::new(80, 200));
+    let view = engine.read(|c| {
+        blastdoor::tui::ViewData::build(c, &engine.stats(), &app, blastdoor::engine::now_ms())
+    });
+    assert!(view.rows.len() > 20);
+    for row in &view.rows {
+        assert_eq!(
+            Some(&row.risk),
+            by_rank.get(row.key.as_str()),
+            "the console and rank disagree on {}",
+            row.key
+        );
+    }
+}

@@ -127,9 +127,28 @@ async fn invictus_abused_and_created_identities_rank_above_the_benign() {
         w.contains("created by bert-jan (CreateAccessKey)") || w.contains("access key"),
         "{w}"
     );
-    assert!(admin.blast_radius >= 50.0, "{w}");
+    // The operator cleaned up (Stratus Red Team's revert): the key deleted, the policy detached,
+    // the user deleted. The history stays in the why; the grants and the key are gone.
+    assert!(
+        w.contains("AdministratorAccess detached by bert-jan (DetachUserPolicy)")
+            && w.contains("deleted by bert-jan (DeleteUser)"),
+        "{w}"
+    );
+    assert!(
+        admin.blast_radius < 10.0,
+        "a deleted user reaches nothing: {w}"
+    );
+    let key = admin
+        .credentials
+        .iter()
+        .find(|c| c.id.as_str() == "AKIATFQR7NSCQLA2F4OD")
+        .expect("the key it was given");
+    assert_eq!(key.status, blastdoor::core::CredentialStatus::Revoked);
     let role = find(&r, "role/stratus-red-team-backdoor-r-role");
-    assert!(why(role).contains("AdministratorAccess"), "{}", why(role));
+    let w = why(role);
+    assert!(w.contains("granted AdministratorAccess"), "{w}");
+    assert!(w.contains("deleted by bert-jan (DeleteRole)"), "{w}");
+    assert!(role.blast_radius < 10.0, "{w}");
     assert!(role.events == 0, "the backdoor role never acts, yet ranks");
     let stolen = find(&r, "i-0dbc91f429e48eeed");
     assert!(
@@ -225,4 +244,210 @@ async fn stratus_detonations_each_show_their_technique_in_why() {
             table(&r)
         );
     }
+}
+
+// ---- deletions in the data take grants and credentials away ----
+
+/// Feed `docs` (whole documents, in order) through the decoders into a core, as a source does.
+fn core_of(docs: &[String]) -> blastdoor::core::Core {
+    use blastdoor::core::{Core, Msg};
+    let mut core = Core::new();
+    for d in docs {
+        let out = blastdoor::ingest::decode_document(d).unwrap();
+        let now = out.events.iter().map(|e| e.time).max().unwrap_or(0);
+        core.update(Msg::Inventory {
+            identities: out.inventory,
+            now,
+        });
+        core.update(Msg::Events {
+            events: out.events,
+            now,
+        });
+        core.update(Msg::Changes {
+            changes: out.changes,
+            now,
+        });
+    }
+    core
+}
+
+fn ranked(core: &mut blastdoor::core::Core, needle: &str) -> RankedIdentity {
+    let all = core.top(10_000, SortKey::Risk);
+    find(&all, needle).clone()
+}
+
+/// A CloudTrail record as AWS documents it, from `arn:…:user/admin`.
+fn iam_call(op: &str, params: serde_json::Value) -> String {
+    serde_json::json!({"Records": [{
+        "eventVersion": "1.08", "eventTime": "2026-11-26T03:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": op, "awsRegion": "us-east-1",
+        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.17.20",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/admin",
+            "accountId": "123456789012", "accessKeyId": "AKIAADMINEXAMPLE0001", "userName": "admin"},
+        "requestParameters": params, "responseElements": null,
+        "eventID": "5b4e9f1a-0000-4000-8000-000000000000", "eventType": "AwsApiCall",
+        "recipientAccountId": "123456789012"}]})
+    .to_string()
+}
+
+#[test]
+fn update_access_key_to_inactive_and_back_is_the_keys_status() {
+    // The shape of UpdateAccessKey in CloudTrail (AWS IAM docs: logging IAM API calls).
+    let key = "AKIAIOSFODNN7EXAMPLE";
+    let create = serde_json::json!({"Records": [{
+        "eventVersion": "1.08", "eventTime": "2026-11-26T02:00:00Z",
+        "eventSource": "iam.amazonaws.com", "eventName": "CreateAccessKey",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/admin",
+            "accountId": "123456789012", "accessKeyId": "AKIAADMINEXAMPLE0001"},
+        "requestParameters": {"userName": "ci-bot"},
+        "responseElements": {"accessKey": {"userName": "ci-bot", "accessKeyId": key, "status": "Active"}},
+        "recipientAccountId": "123456789012"}]})
+    .to_string();
+    let off = iam_call(
+        "UpdateAccessKey",
+        serde_json::json!({"userName": "ci-bot", "accessKeyId": key, "status": "Inactive"}),
+    );
+    let mut core = core_of(&[create.clone(), off.clone()]);
+    let bot = ranked(&mut core, "user/ci-bot");
+    let k = bot
+        .credentials
+        .iter()
+        .find(|c| c.id.as_str() == key)
+        .unwrap();
+    assert_eq!(k.status, blastdoor::core::CredentialStatus::Inactive);
+    assert!(why(&bot).contains(&format!(
+        "access key {key} made inactive by admin (UpdateAccessKey)"
+    )));
+    let on = iam_call(
+        "UpdateAccessKey",
+        serde_json::json!({"userName": "ci-bot", "accessKeyId": key, "status": "Active"}),
+    );
+    let mut core = core_of(&[create, off, on]);
+    let bot = ranked(&mut core, "user/ci-bot");
+    let k = bot
+        .credentials
+        .iter()
+        .find(|c| c.id.as_str() == key)
+        .unwrap();
+    assert_eq!(k.status, blastdoor::core::CredentialStatus::Active);
+}
+
+#[test]
+fn deleting_an_inline_policy_takes_its_grants_away_and_leaves_the_others() {
+    let put = |name: &str, action: &str| {
+        iam_call(
+            "PutUserPolicy",
+            serde_json::json!({"userName": "ci-bot", "policyName": name,
+                "policyDocument": serde_json::json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": action, "Resource": "*"}]}).to_string()}),
+        )
+    };
+    let docs = [put("everything", "*"), put("reads", "s3:GetObject")];
+    let mut core = core_of(&docs);
+    let before = ranked(&mut core, "user/ci-bot").blast_radius;
+    let del = iam_call(
+        "DeleteUserPolicy",
+        serde_json::json!({"userName": "ci-bot", "policyName": "everything"}),
+    );
+    let mut core = core_of(&[docs[0].clone(), docs[1].clone(), del]);
+    let bot = ranked(&mut core, "user/ci-bot");
+    assert!(
+        bot.blast_radius < before / 2.0,
+        "blast {before} → {}",
+        bot.blast_radius
+    );
+    let w = why(&bot);
+    assert!(
+        w.contains("everything deleted by admin (DeleteUserPolicy)"),
+        "{w}"
+    );
+    assert!(w.contains("s3:GetObject"), "the other policy stays: {w}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invictus_deleted_roles_lose_their_policies() {
+    let Some(dir) = corpus("invictus-ir-aws-dataset/CloudTrail") else {
+        return;
+    };
+    let r = rank(dir).await;
+    // Created, given a policy, then detached and deleted by the operator's cleanup.
+    for role in [
+        "role/stratus-red-team-ec2-steal-credentials-role",
+        "role/stratus-red-team-usr-data-role",
+    ] {
+        let x = find(&r, role);
+        let w = why(x);
+        assert!(
+            w.contains("detached by bert-jan (DetachRolePolicy)"),
+            "{role}: {w}"
+        );
+        assert!(
+            w.contains("deleted by bert-jan (DeleteRole)"),
+            "{role}: {w}"
+        );
+        assert!(x.blast_radius < 10.0, "{role}: {w}");
+    }
+}
+
+fn falco_k8s(name: &str) -> Option<String> {
+    let dir = corpus("falco/k8s_audit_trace_files")?;
+    Some(std::fs::read_to_string(dir.join(name)).unwrap())
+}
+
+#[test]
+fn a_deleted_cluster_role_binding_takes_cluster_admin_away_from_its_subject() {
+    let (Some(bind), Some(unbind)) = (
+        falco_k8s("attach_cluster_admin_role.json"),
+        falco_k8s("delete_clusterrolebinding.json"),
+    ) else {
+        return;
+    };
+    let mut core = core_of(std::slice::from_ref(&bind));
+    let all = core.top(100, SortKey::Blast);
+    let bound = all
+        .iter()
+        .find(|x| why(x).contains("cluster-admin"))
+        .unwrap_or_else(|| panic!("nobody bound to cluster-admin: {}", table(&all)))
+        .clone();
+    let mut core = core_of(&[bind, unbind]);
+    let after = ranked(&mut core, &bound.identity);
+    let w = why(&after);
+    assert!(
+        w.contains("binding some-reader-binding deleted by minikube-user"),
+        "{w}"
+    );
+    assert!(!w.contains("(via cluster-admin)"), "{w}");
+    assert!(
+        after.blast_radius < bound.blast_radius,
+        "{} → {}",
+        bound.blast_radius,
+        after.blast_radius
+    );
+}
+
+#[test]
+fn a_deleted_service_account_loses_its_grants_and_its_token() {
+    let Some(delete) = falco_k8s("delete_serviceaccount.json") else {
+        return;
+    };
+    let rbac = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": [
+        {"kind": "ServiceAccount", "metadata": {"name": "myacct", "namespace": "default"}},
+        {"kind": "Role", "metadata": {"name": "reader", "namespace": "default"},
+         "rules": [{"verbs": ["get", "list"], "resources": ["secrets"]}]},
+        {"kind": "RoleBinding", "metadata": {"name": "myacct-reader", "namespace": "default"},
+         "roleRef": {"kind": "Role", "name": "reader"},
+         "subjects": [{"kind": "ServiceAccount", "name": "myacct", "namespace": "default"}]}]})
+    .to_string();
+    let mut core = core_of(std::slice::from_ref(&rbac));
+    let before = ranked(&mut core, "system:serviceaccount:default:myacct");
+    assert!(why(&before).contains("secrets"), "{}", why(&before));
+    let mut core = core_of(&[rbac, delete]);
+    let after = ranked(&mut core, "system:serviceaccount:default:myacct");
+    let w = why(&after);
+    assert!(
+        w.contains("deleted by minikube-user (delete serviceaccounts)"),
+        "{w}"
+    );
+    assert!(!w.contains("secrets:get"), "{w}");
+    assert!(after.blast_radius < before.blast_radius.max(0.1), "{w}");
 }

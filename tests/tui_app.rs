@@ -242,19 +242,30 @@ fn subject() -> Subject {
             KindChoice {
                 kind: "aws.disable_access_key".into(),
                 params: vec![
-                    ("user".into(), "ci-bot".into()),
-                    ("access_key_id".into(), "AKIAEXAMPLE".into()),
+                    ("user".into(), Some("ci-bot".into())),
+                    ("access_key_id".into(), Some("AKIAEXAMPLE".into())),
                 ],
+                why: "access key AKIAEXAMPLE is active".into(),
                 does: "set the access key to Inactive".into(),
                 undo: Some("re-activate the access key".into()),
-                missing: vec![],
+                executable: true,
+                why_not: None,
+                by: Some("aws".into()),
+                scope: 1,
             },
             KindChoice {
                 kind: "k8s.quarantine_pod".into(),
-                params: vec![("namespace".into(), "ci".into())],
+                params: vec![
+                    ("namespace".into(), Some("ci".into())),
+                    ("pod".into(), None),
+                ],
+                why: "its token".into(),
                 does: "quarantine".into(),
                 undo: None,
-                missing: vec!["pod".into()],
+                executable: false,
+                why_not: Some("needs --param pod (not in the evidence)".into()),
+                by: None,
+                scope: 2,
             },
         ],
     }
@@ -289,7 +300,13 @@ fn row(id: &str, state: ActionState) -> ActionRow {
 
 /// An app with a selected identity and a queue of two, on the approvals view.
 fn acting_app(read_only: bool) -> App {
+    use blastdoor::respond::suggest::{Offer, Offers};
     let mut a = App::new(Keymap::default(), false).read_only(read_only);
+    a.set_offers(Offers(vec![Offer {
+        kind: "aws.disable_access_key".into(),
+        by: "aws".into(),
+        described: None,
+    }]));
     a.set_subject(Some(subject()));
     a.set_queue(vec![
         row("act_0001", ActionState::Staged),
@@ -368,7 +385,26 @@ fn a_kind_whose_params_the_evidence_lacks_cannot_be_picked() {
     a.handle_event(&key("enter"));
     assert_eq!(a.mode(), Mode::Picker);
     let status = a.status().expect("a status says why").text.to_string();
-    assert!(status.contains("needs pod"), "{status}");
+    assert!(status.contains("needs --param pod"), "{status}");
+}
+
+#[test]
+fn executing_what_nothing_here_can_carry_out_is_refused_before_the_question() {
+    let mut a = acting_app(false);
+    a.set_offers(Default::default());
+    a.handle_event(&key("a"));
+    assert_eq!(a.handle_event(&key("x")), None);
+    assert_eq!(a.mode(), Mode::Normal, "no confirmation is asked");
+    let st = a.status().expect("it says why");
+    assert_eq!(st.kind, StatusKind::Refused);
+    assert!(
+        st.text.contains("act_0001") && st.text.contains("[providers.aws]"),
+        "{}",
+        st.text
+    );
+    // Approving and rolling back still ask: only executing needs an executor here.
+    a.handle_event(&key("A"));
+    assert_eq!(a.mode(), Mode::Confirm);
 }
 
 #[test]

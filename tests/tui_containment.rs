@@ -2,7 +2,7 @@
 //! account, with the pod taken from its audit records, and a contained principal seen acting
 //! again shows as a containment leak in the header and in its details.
 
-use blastdoor::core::containment::Contained;
+use blastdoor::core::containment::{Contained, Takes};
 use blastdoor::core::model::{Api, Event, IdentityKind, IdentityRecord, Provider, Status};
 use blastdoor::core::{Core, CoreEffect, Millis, Msg, SafeText};
 use blastdoor::engine::Stats;
@@ -137,6 +137,8 @@ fn a_contained_principal_acting_again_shows_a_containment_leak_in_the_header_and
                 identity: format!("k8s:{SA}"),
                 credential: None,
                 since: NOW - 10 * MIN,
+                takes: Takes::Nothing,
+                watched: true,
             }],
         });
         core

@@ -797,9 +797,41 @@ impl Screen {
     }
 }
 
+/// What an agent at `http://agent:7878` offers: `kinds`, the `agent.*` ones described.
+fn offers(kinds: &[&str]) -> blastdoor::respond::suggest::Offers {
+    use blastdoor::respond::suggest::{Offer, Offers};
+    Offers(
+        kinds
+            .iter()
+            .map(|k| Offer {
+                kind: k.to_string(),
+                by: "http://agent:7878".into(),
+                described: k.starts_with("agent.").then(|| {
+                    blastdoor::agent::actions::ActionCapability {
+                        kind: k.to_string(),
+                        description: if *k == "agent.isolate_workload" {
+                            "isolate the workload: its calls are cut off at the agent".into()
+                        } else {
+                            "revoke the identity's token at the agent".into()
+                        },
+                        reversible: *k == "agent.isolate_workload",
+                        undo: Some("release the isolation".into()),
+                        impact: None,
+                    }
+                }),
+            })
+            .collect(),
+    )
+}
+
 #[test]
 fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
     let mut screen = Screen::new(80, 24);
+    // The key's deletion is not offered here: it is marked, and comes last.
+    screen
+        .app
+        .set_offers(offers(&["aws.disable_access_key", "aws.deny_all"]));
+    screen.draw();
     assert_eq!(screen.view().rows[0].display.as_str(), "ci-bot");
     screen.press(&["s"]);
     assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Picker);
@@ -812,9 +844,14 @@ fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
         "dry run",
         "undo",
         "cannot be undone",
+        "cannot  run here: needs [providers.aws] in config.toml",
     ] {
         assert!(text.contains(want), "missing {want}: {text}");
     }
+    // Best first: reversible and runnable, least destructive first; what cannot run last.
+    let at = |k: &str| text.find(k).unwrap_or(usize::MAX);
+    assert!(at("aws.disable_access_key") < at("aws.deny_all"));
+    assert!(at("aws.deny_all") < at("aws.delete_access_key"));
     insta::assert_snapshot!("picker_80x24", screen.term.backend());
     screen.press(&["esc"]);
     assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Normal);
@@ -823,10 +860,13 @@ fn s_opens_a_picker_of_the_actions_that_fit_the_selected_identity() {
 #[test]
 fn the_picker_at_160x48_shows_agent_kinds_the_agents_offer() {
     let mut screen = Screen::new(160, 48);
-    screen.app.set_capabilities(vec![
-        "agent.isolate_workload".into(),
-        "agent.revoke_token".into(),
-    ]);
+    screen.app.set_offers(offers(&[
+        "agent.isolate_workload",
+        "agent.revoke_token",
+        "aws.disable_access_key",
+        "aws.delete_access_key",
+        "aws.deny_all",
+    ]));
     screen.draw();
     screen.press(&["s", "down"]);
     let text = screen.text();
@@ -935,6 +975,92 @@ fn approving_asks_for_confirmation_naming_the_action_and_its_target() {
     insta::assert_snapshot!("confirm_approve_80x24", screen.term.backend());
     screen.press(&["n"]);
     assert!(screen.app.confirming().is_none());
+}
+
+#[test]
+fn in_the_demo_w_makes_you_the_second_responder_who_approves_naming_the_target() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.app.set_responder(Some("demo-alice"));
+    screen.draw();
+    assert!(
+        screen.text().contains("demo fleet · you: demo-alice"),
+        "{}",
+        screen.text()
+    );
+    // What the console's loop does with the command the key gives: the next responder.
+    let chord = KeyChord::parse("w").unwrap();
+    let cmd = screen
+        .app
+        .handle_event(&TermEvent::Key(KeyEvent::new(chord.code, chord.mods)));
+    assert_eq!(cmd, Some(Command::SwitchResponder));
+    screen.app.switched_to(Some("demo-bob"));
+    screen.press(&["a", "down", "A"]);
+    let text = screen.text();
+    for want in [
+        "demo fleet · you: demo-bob",
+        "a throwaway demo key",
+        "Approve act_7f3a9c0d1e2b3c4d5e",
+        "on ci-bot (access_key_id=AKIAEXAMPLECIBOT0001, user=ci-bot)?",
+    ] {
+        assert!(text.contains(want), "missing {want}:\n{text}");
+    }
+    insta::assert_snapshot!(
+        "demo_second_responder_approves_80x24",
+        screen.term.backend()
+    );
+}
+
+#[test]
+fn without_the_demo_keys_w_switches_nobody() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.press(&["w"]);
+    let text = screen.text();
+    assert!(!text.contains("you: "), "{text}");
+    assert!(
+        text.contains("only the demo's throwaway responders"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_contained_identity_is_badged_and_its_credential_shows_the_read_back_status() {
+    use blastdoor::core::containment::{Contained, Takes};
+    let mut screen = Screen::new(80, 24);
+    screen.core.update(Msg::Contained {
+        items: vec![Contained {
+            action_id: "act_0190c0ffee0001".into(),
+            kind: "aws.disable_access_key".into(),
+            identity: "aws:arn:aws:iam::123456789012:user/ci-bot".into(),
+            credential: Some("AKIAEXAMPLECIBOT0001".into()),
+            since: NOW,
+            takes: Takes::Credential {
+                id: "AKIAEXAMPLECIBOT0001".into(),
+                status: CredentialStatus::Inactive,
+            },
+            watched: true,
+        }],
+    });
+    screen.draw();
+    let text = screen.text();
+    assert!(text.contains("[contained] ci-bot"), "{text}");
+    insta::assert_snapshot!("contained_badge_80x24", screen.term.backend());
+    // The details: what contained it, and the key as the executor read it back.
+    let r = screen
+        .view()
+        .rows
+        .iter()
+        .position(|r| r.display.as_str() == "ci-bot")
+        .unwrap();
+    for _ in 0..r {
+        screen.press(&["down"]);
+    }
+    screen.press(&["tab", "tab"]);
+    let text = screen.text();
+    assert!(
+        text.contains("act_0190c0ffee0001 aws.disable_access_key") && text.contains("holding"),
+        "{text}"
+    );
+    assert!(text.contains("inactive"), "{text}");
 }
 
 #[test]

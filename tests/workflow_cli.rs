@@ -141,7 +141,7 @@ fn the_approval_rules_end_in_exit_4_and_a_signed_approval_executes() {
 }
 
 #[test]
-fn a_kind_without_an_executor_fails_clearly_and_no_key_is_a_usage_error() {
+fn a_kind_without_an_executor_is_refused_before_it_is_spent_and_no_key_is_a_usage_error() {
     let t = Team::new(&["alice", "bob"], &[], 1);
     let o = run(t.bd(Some("alice"), None).args([
         "action",
@@ -179,7 +179,7 @@ fn a_kind_without_an_executor_fails_clearly_and_no_key_is_a_usage_error() {
         a["dry_run"]["impact"][0]
             .as_str()
             .unwrap()
-            .contains("no executor for aws.*")
+            .contains("nothing here executes aws.disable_access_key")
     );
     let o = run(t.bd(None, None).args(["action", "approve", id]));
     assert_eq!(code(&o), 2, "no key: {}", stderr(&o));
@@ -189,16 +189,19 @@ fn a_kind_without_an_executor_fails_clearly_and_no_key_is_a_usage_error() {
             .args(["action", "approve", id]))),
         0
     );
+    // Refused before it is spent: exit 2 naming what to configure, and still approved, so
+    // it runs once an executor is configured, with no new stage and approval.
     let o = run(t.bd(Some("bob"), None).args(["action", "execute", id]));
-    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    assert_eq!(code(&o), 2, "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("no executor for aws.* configured"),
+        stderr(&o).contains("needs [providers.aws] in config.toml")
+            && stderr(&o).contains("--agent URL"),
         "{}",
         stderr(&o)
     );
     let s = show(&t, id);
-    assert_eq!(s["state"], "failed");
-    assert!(s["error"].as_str().unwrap().contains("no executor"));
+    assert_eq!(s["state"], "approved");
+    assert!(s["error"].is_null(), "{s}");
 }
 
 #[test]
@@ -293,6 +296,87 @@ fn two_processes_share_one_queue_and_no_approval_is_lost() {
         .map(|k| code(&k.wait_with_output().unwrap()))
         .collect();
     assert!(codes.contains(&0), "{codes:?}");
+    assert_eq!(show(&t, &id)["state"], "done");
+    assert_eq!(agent.executions().len(), 1);
+}
+
+#[test]
+fn an_agents_event_stream_registers_it_and_suggest_puts_what_runs_and_undoes_first() {
+    const USER: &str = "aws:arn:aws:iam::123456789012:user/ci-bot";
+    let t = Team::new(&["alice", "bob"], &[], 1);
+    let (addr, agent) = agent(Duration::ZERO);
+    // The identity is known from a trail; the agent only from its event stream.
+    let trail = t.path("trail.json");
+    std::fs::write(
+        &trail,
+        serde_json::json!({"Records": [{"eventVersion": "1.08", "eventTime": "2026-11-26T03:00:00Z",
+            "eventSource": "iam.amazonaws.com", "eventName": "ListUsers", "sourceIPAddress": "203.0.113.7",
+            "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::123456789012:user/ci-bot",
+                "accountId": "123456789012", "accessKeyId": "AKIAEXAMPLESUGGEST01", "userName": "ci-bot"},
+            "recipientAccountId": "123456789012"}]})
+        .to_string(),
+    )
+    .unwrap();
+    let src = format!("http://{addr}/v1/events");
+    let with_sources = |c: &mut std::process::Command| {
+        c.args(["--source", trail.to_str().unwrap(), "--source", &src]);
+    };
+    let mut c = t.bd(None, None);
+    with_sources(&mut c);
+    let o = run(c.args([
+        "action",
+        "suggest",
+        "--identity",
+        USER,
+        "--live-for",
+        "0.3",
+        "--format",
+        "json",
+    ]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let s = json(&o);
+    let kinds: Vec<&str> = s
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ISOLATE,
+            "aws.disable_access_key",
+            "aws.deny_all",
+            "agent.revoke_token",
+            "aws.delete_access_key"
+        ],
+        "{s:#}"
+    );
+    assert_eq!(
+        (&s[0]["executable"], &s[0]["reversible"]),
+        (&serde_json::json!(true), &serde_json::json!(true))
+    );
+    assert_eq!(s[1]["params"]["access_key_id"], "AKIAEXAMPLESUGGEST01");
+    assert_eq!(s[1]["executable"], false);
+    assert!(
+        s[1]["why_not"]
+            .as_str()
+            .unwrap()
+            .contains("[providers.aws]"),
+        "{s:#}"
+    );
+    // Executed through the agent known only by its stream.
+    let mut c = t.bd(Some("alice"), None);
+    with_sources(&mut c);
+    let o = run(c.args(stage_args(USER, ISOLATE)));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = json(&o)["id"].as_str().unwrap().to_string();
+    for verb in ["approve", "execute"] {
+        let mut c = t.bd(Some("bob"), None);
+        with_sources(&mut c);
+        let o = run(c.args(["action", verb, &id]));
+        assert_eq!(code(&o), 0, "{verb}: {}", stderr(&o));
+    }
     assert_eq!(show(&t, &id)["state"], "done");
     assert_eq!(agent.executions().len(), 1);
 }

@@ -3,7 +3,8 @@
 //! `server` serves the read side of the agent protocol (health, event stream, inventory) from an
 //! `AgentState`; `demo` simulates an organisation to fill one. `spawn_demo` runs both in-process
 //! on a loopback port, and the engine reads it over HTTP like any remote agent, so the demo
-//! exercises the same code path as production. `blastdoor agent` is `headless::agent`.
+//! exercises the same code path as production. The demo agent executes every kind that fits
+//! its fleet (`demo::DemoExecutor`), and the fleet shows it. `blastdoor agent` is `headless::agent`.
 
 pub mod actions;
 pub mod demo;
@@ -41,8 +42,9 @@ pub(crate) fn now_ms() -> Millis {
 /// `DEMO_HISTORY_MS` of its activity up to `now`, with the fleet ready to go on from there.
 pub fn demo_state(seed: u64, now: Millis, capacity: usize) -> (Fleet, Arc<AgentState>) {
     let mut fleet = Fleet::new(seed);
-    let state =
-        AgentState::with_capacity("blastdoor demo agent", capacity).with_reference_actions();
+    // The demo's executor contains the fleet itself: what it does shows in the fleet's calls.
+    let state = AgentState::with_capacity("blastdoor demo agent", capacity)
+        .with_executor(Arc::new(fleet.executor()), demo::capabilities());
     state.set_inventory(fleet.inventory());
     let mut t = now - DEMO_HISTORY_MS;
     while t < now {

@@ -494,6 +494,51 @@ pub struct Change {
     /// A threat signal the change puts on the target (a grant of admin is an escalation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signal: Option<Signal>,
+    /// What the change takes away (a deletion in the data); `None` when it adds what `target`
+    /// carries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removes: Option<Removal>,
+}
+
+/// What a deletion in the data takes away from an identity's inventory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Removal {
+    /// The identity itself was deleted (`DeleteUser`, `DeleteRole`, a service account): every
+    /// grant goes, every credential is revoked.
+    Identity,
+    /// The grants that came through one policy or role, by its name (`Detach*Policy`,
+    /// `Delete*Policy`).
+    Grants { via: SafeText },
+    /// One credential now has this status: deleted (`revoked`), or set inactive or active again
+    /// (`UpdateAccessKey`).
+    Credential(Credential),
+    /// A Kubernetes binding (`[NAMESPACE/]NAME`) was deleted: whoever holds it (its
+    /// `binding=` tag) loses the grants of the role it bound. The change's target is not an
+    /// identity then, only where the record was found.
+    Binding { binding: SafeText },
+    /// A Kubernetes role or cluster role was deleted: whoever is bound to it loses its grants.
+    Role { role: SafeText },
+}
+
+/// The tag that records a Kubernetes binding on the identity it binds:
+/// `binding=[NAMESPACE/]NAME → ROLE` (a space cannot occur in a Kubernetes name).
+pub fn binding_tag(namespace: Option<&str>, name: &str, role: &str) -> String {
+    match namespace.filter(|n| !n.is_empty()) {
+        Some(ns) => format!("binding={ns}/{name} → {role}"),
+        None => format!("binding={name} → {role}"),
+    }
+}
+
+/// `(namespace, name, role)` of a `binding_tag`; the role is empty in a tag written without
+/// one (`binding=NAME`).
+pub fn parse_binding_tag(tag: &str) -> Option<(Option<&str>, &str, &str)> {
+    let rest = tag.strip_prefix("binding=")?;
+    let (binding, role) = rest.split_once(" → ").unwrap_or((rest, ""));
+    Some(match binding.split_once('/') {
+        Some((ns, name)) => (Some(ns), name, role),
+        None => (None, binding, role),
+    })
 }
 
 impl Event {

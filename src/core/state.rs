@@ -2,15 +2,15 @@
 //! (`window`, `explain`, `feed`). Pure: no clock, no I/O; time arrives inside each message.
 
 use std::borrow::Cow;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::containment::{self, Contained, Leak};
+use crate::core::containment::{self, Contained, ContainmentState, Leak, Takes};
 use crate::core::graph::{Blast, CrownJewel, Graph, ReachPath};
 use crate::core::model::{
-    Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
-    Millis, Signal, Status,
+    Change, Credential, CredentialKind, CredentialStatus, Effect as Grant, Event, IdentityKind,
+    IdentityRecord, Millis, Permission, Removal, Signal, Status, parse_binding_tag,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
@@ -213,6 +213,109 @@ pub struct RankedIdentity {
     /// How the blast radius is reached through other identities (absent when only directly).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<ReachPath>,
+    /// A done action in force on it or one of its credentials, and whether it held.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub containment: Option<ContainmentState>,
+}
+
+/// What one containment did to an identity's record, to undo it on rollback.
+#[derive(Debug, Clone)]
+struct Applied {
+    action_id: String,
+    idx: u32,
+    /// Credentials whose status it changed, with the status each had before.
+    prior: Vec<(SafeText, CredentialStatus)>,
+    /// Grants it took away (a deleted binding's role).
+    removed: Vec<Permission>,
+}
+
+/// The grant a containment that leaves nothing usable stands for: deny everything, named after
+/// the action (so the details say why, and undoing it finds it).
+fn containment_deny(c: &Contained) -> Permission {
+    Permission {
+        action: SafeText::new("*"),
+        resource: SafeText::new("*"),
+        effect: Grant::Deny,
+        via: Some(SafeText::new(&format!(
+            "contained by {} ({})",
+            c.action_id, c.kind
+        ))),
+        sensitivity: None,
+    }
+}
+
+fn is_containment_deny(p: &Permission, action_id: &str) -> bool {
+    p.effect == Grant::Deny
+        && p.via
+            .as_deref()
+            .and_then(|v| v.strip_prefix("contained by "))
+            .is_some_and(|v| v.starts_with(action_id) && v[action_id.len()..].starts_with(" ("))
+}
+
+/// Apply what a containment takes away to the record; returns what it changed (credential
+/// statuses before, grants removed), for `undo_takes`. Applying it again changes nothing more.
+fn apply_takes(
+    r: &mut IdentityRecord,
+    c: &Contained,
+) -> (Vec<(SafeText, CredentialStatus)>, Vec<Permission>) {
+    let mut prior = Vec::new();
+    let mut removed = Vec::new();
+    let deny = match &c.takes {
+        Takes::Credential { id, status } => {
+            if let Some(k) = r.credentials.iter_mut().find(|k| k.id.as_str() == id) {
+                prior.push((k.id.clone(), k.status));
+                k.status = *status;
+            }
+            // With no credential left to use, none of its grants can be used.
+            !r.credentials.is_empty()
+                && r.credentials
+                    .iter()
+                    .all(|k| k.status != CredentialStatus::Active)
+        }
+        Takes::Credentials => {
+            for k in &mut r.credentials {
+                prior.push((k.id.clone(), k.status));
+                k.status = CredentialStatus::Revoked;
+            }
+            true
+        }
+        Takes::Everything => true,
+        Takes::Role(role) => {
+            let (gone, kept): (Vec<Permission>, Vec<Permission>) =
+                std::mem::take(&mut r.permissions)
+                    .into_iter()
+                    .partition(|p| granted_by_role(p, role));
+            r.permissions = kept;
+            removed = gone;
+            false
+        }
+        Takes::Nothing => false,
+    };
+    if deny
+        && !r
+            .permissions
+            .iter()
+            .any(|p| is_containment_deny(p, &c.action_id))
+    {
+        push_tight(&mut r.permissions, containment_deny(c));
+    }
+    (prior, removed)
+}
+
+/// Give back what `apply_takes` took (a rollback).
+fn undo_takes(r: &mut IdentityRecord, a: &Applied) {
+    for (id, status) in &a.prior {
+        if let Some(k) = r.credentials.iter_mut().find(|k| &k.id == id) {
+            k.status = *status;
+        }
+    }
+    r.permissions
+        .retain(|p| !is_containment_deny(p, &a.action_id));
+    for p in &a.removed {
+        if !r.permissions.contains(p) {
+            push_tight(&mut r.permissions, p.clone());
+        }
+    }
 }
 
 /// What containing one identity would do to the selected one's reach.
@@ -241,11 +344,16 @@ pub struct Core {
     key_buf: String,
     pub alerts: VecDeque<Effect>,
     contained: Vec<Contained>,
+    /// What each containment in force did to its identity's record, to undo on rollback.
+    applied: Vec<Applied>,
     /// Containment leaks seen, oldest first, one per action.
     leaks: Vec<Leak>,
     leaked: HashSet<String>,
     /// The permission graph behind every blast radius.
     graph: Graph,
+    /// Deletions the data showed, by identity, with their time: delivery files overlap in time,
+    /// so a grant or a key older than its deletion may arrive after it, and must not come back.
+    deletions: HashMap<u32, Vec<(Millis, Removal)>>,
 }
 
 impl Core {
@@ -299,6 +407,13 @@ impl Core {
                     let st = &mut self.ids[idx as usize];
                     let old = (st.record.permissions.clone(), st.record.tags.clone());
                     merge_record(&mut st.record, rec, true);
+                    // A fresh snapshot does not undo a containment in force.
+                    for a in self.applied.iter().filter(|a| a.idx == idx) {
+                        if let Some(c) = self.contained.iter().find(|c| c.action_id == a.action_id)
+                        {
+                            apply_takes(&mut st.record, c);
+                        }
+                    }
                     let r = &st.record;
                     let same = old.0 == r.permissions && old.1.iter().all(|t| r.tags.contains(t));
                     let grew = fresh
@@ -333,7 +448,7 @@ impl Core {
                 }
             }
             Msg::Contained { items } => {
-                self.contained = items;
+                self.set_contained(items, &mut effects);
                 let found: Vec<Leak> = self
                     .feed
                     .iter()
@@ -413,11 +528,14 @@ impl Core {
             let st = &mut self.ids[idx as usize];
             let before = shape(&st.record);
             merge_from(&mut st.record, &e.actor);
+            if let Some(c) = &e.credential {
+                note_credential(&mut st.record.credentials, c);
+            }
+            if !self.deletions.is_empty() {
+                reapply_deletions(&self.deletions, idx, e.time, &mut st.record);
+            }
             if fresh || shape(&st.record) != before {
                 self.graph.upsert(idx, &st.record, true);
-            }
-            if let Some(c) = &e.credential {
-                upsert_credential(&mut st.record.credentials, Cow::Borrowed(c));
             }
             st.events += 1;
             st.last_seen = if st.last_seen == NEVER {
@@ -491,6 +609,41 @@ impl Core {
         });
     }
 
+    /// The done actions now in force: what a rolled-back one took away comes back, what a new
+    /// one takes away goes (the residual risk is scored from what is left). An action on an
+    /// identity not seen yet is applied once it is.
+    fn set_contained(&mut self, items: Vec<Contained>, effects: &mut Vec<Effect>) {
+        let (gone, kept): (Vec<Applied>, Vec<Applied>) = std::mem::take(&mut self.applied)
+            .into_iter()
+            .partition(|a| !items.iter().any(|c| c.action_id == a.action_id));
+        self.applied = kept;
+        for a in gone {
+            undo_takes(&mut self.ids[a.idx as usize].record, &a);
+            self.graph
+                .upsert(a.idx, &self.ids[a.idx as usize].record, true);
+            self.rescore(a.idx, effects);
+        }
+        for c in &items {
+            if self.applied.iter().any(|a| a.action_id == c.action_id) {
+                continue;
+            }
+            let Some(idx) = self.find(&c.identity) else {
+                continue;
+            };
+            let (prior, removed) = apply_takes(&mut self.ids[idx as usize].record, c);
+            self.applied.push(Applied {
+                action_id: c.action_id.clone(),
+                idx,
+                prior,
+                removed,
+            });
+            self.graph
+                .upsert(idx, &self.ids[idx as usize].record, false);
+            self.rescore(idx, effects);
+        }
+        self.contained = items;
+    }
+
     /// Keep the first leak of each action and raise it once.
     fn record_leak(&mut self, l: Leak, effects: &mut Vec<Effect>) {
         if self.leaked.insert(l.action_id.clone()) {
@@ -501,10 +654,17 @@ impl Core {
 
     fn apply_change(&mut self, c: Change, effects: &mut Vec<Effect>) {
         self.now = self.now.max(c.time);
+        if let Some(Removal::Binding { .. } | Removal::Role { .. }) = &c.removes {
+            return self.remove_bound(&c, effects);
+        }
+        // A deletion of an identity not seen yet is noted too: its creation may arrive after
+        // it (delivery files overlap in time), and must not bring back what was deleted.
         // What an identity showing signs of compromise creates, keys or empowers is the
         // attacker's foothold: a user it creates, a key it mints, a role it trusts.
+        // (A deletion takes a foothold away: it is no persistence, whoever does it.)
         let suspect =
             c.by.as_deref()
+                .filter(|_| c.removes.is_none())
                 .and_then(|k| self.find(k))
                 .map(|i| &self.ids[i as usize])
                 .filter(|by| by.threat >= SUSPECT_THREAT && by.threat_state.shows_compromise())
@@ -514,9 +674,23 @@ impl Core {
         let fresh = self.ids.len() > n;
         let st = &mut self.ids[idx as usize];
         let before = shape(&st.record);
-        merge_record(&mut st.record, c.target, false);
+        let grew = match &c.removes {
+            None => {
+                merge_record(&mut st.record, c.target, false);
+                reapply_deletions(&self.deletions, idx, c.time, &mut st.record);
+                true
+            }
+            Some(r) => {
+                take_away(&mut st.record, r);
+                let list = self.deletions.entry(idx).or_default();
+                if list.len() < MAX_DELETIONS_KEPT {
+                    list.push((c.time, r.clone()));
+                }
+                false
+            }
+        };
         if fresh || shape(&st.record) != before {
-            self.graph.upsert(idx, &st.record, true);
+            self.graph.upsert(idx, &st.record, grew);
         }
         let mut detail = c.detail.to_string();
         let signal = match &suspect {
@@ -541,14 +715,71 @@ impl Core {
             detail,
             weight: signal.map(|s| s.points()).unwrap_or(0.0),
         };
-        let changes = &mut st.changes_why;
-        if !changes.iter().any(|r| r.detail == reason.detail) {
-            if changes.len() >= 8 {
-                changes.remove(0);
-            }
-            changes.push(reason);
-        }
+        note_change(&mut st.changes_why, reason);
         self.rescore(idx, effects);
+    }
+
+    /// A deleted Kubernetes binding or role: whoever holds it (its `binding=` tag) loses the
+    /// grants of the role, unless another of its bindings grants the same role. A scan of every
+    /// identity, but deletions are rare.
+    fn remove_bound(&mut self, c: &Change, effects: &mut Vec<Effect>) {
+        let mut hit = Vec::new();
+        for (i, st) in self.ids.iter_mut().enumerate() {
+            let tags = &mut st.record.tags;
+            let mut roles: Vec<String> = Vec::new();
+            match &c.removes {
+                Some(Removal::Binding { binding }) => tags.retain(|t| {
+                    let Some((ns, name, role)) = parse_binding_tag(t.as_str()) else {
+                        return true;
+                    };
+                    let key = match ns {
+                        Some(ns) => format!("{ns}/{name}"),
+                        None => name.to_string(),
+                    };
+                    if key != binding.as_str() {
+                        return true;
+                    }
+                    roles.push(role.to_string());
+                    false
+                }),
+                Some(Removal::Role { role }) => {
+                    if tags.iter().any(|t| {
+                        parse_binding_tag(t.as_str()).is_some_and(|(_, _, r)| r == role.as_str())
+                    }) {
+                        roles.push(role.to_string());
+                    }
+                }
+                _ => return,
+            }
+            if roles.is_empty() {
+                continue;
+            }
+            let still: Vec<String> = match &c.removes {
+                Some(Removal::Binding { .. }) => tags
+                    .iter()
+                    .filter_map(|t| parse_binding_tag(t.as_str()).map(|(_, _, r)| r.to_string()))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            st.record.permissions.retain(|p| {
+                !roles.iter().any(|r| granted_by_role(p, r))
+                    || still.iter().any(|r| granted_by_role(p, r))
+            });
+            note_change(
+                &mut st.changes_why,
+                Reason {
+                    factor: "change".into(),
+                    detail: c.detail.to_string(),
+                    weight: 0.0,
+                },
+            );
+            hit.push(i as u32);
+        }
+        for idx in hit {
+            self.graph
+                .upsert(idx, &self.ids[idx as usize].record, false);
+            self.rescore(idx, effects);
+        }
     }
 
     /// Bring the graph's reach up to date and re-score the identities whose blast it changed.
@@ -718,6 +949,37 @@ impl Core {
             credentials: st.record.credentials.clone(),
             why: st.why_with(blast.why),
             paths: blast.paths,
+            containment: self.containment_of(idx),
+        })
+    }
+
+    /// The newest containment in force on an identity (on it, or on one of its credentials),
+    /// `leaking` once it was seen acting after it.
+    pub fn containment_of(&self, idx: u32) -> Option<ContainmentState> {
+        let st = self.ids.get(idx as usize)?;
+        if self.contained.is_empty() {
+            return None;
+        }
+        let key = st.key();
+        let c = self
+            .contained
+            .iter()
+            .filter(|c| {
+                c.identity == key
+                    || c.credential
+                        .as_ref()
+                        .is_some_and(|id| st.record.credentials.iter().any(|k| k.id.as_str() == id))
+            })
+            .max_by_key(|c| c.since)?;
+        Some(ContainmentState {
+            state: if self.leaked.contains(&c.action_id) {
+                "leaking".into()
+            } else {
+                "contained".into()
+            },
+            action: c.action_id.clone(),
+            kind: c.kind.clone(),
+            at: format_time(c.since),
         })
     }
 
@@ -782,6 +1044,67 @@ fn containment_kind(r: &IdentityRecord) -> &'static str {
         (Provider::Github, _) => "github.revoke_credential",
         (Provider::Gcp, _) => "gcp.disable_service_account_key",
         _ => "contain",
+    }
+}
+
+/// Keep one more reason for what others changed on an identity (the newest eight, no repeats).
+fn note_change(changes: &mut ThinVec<Reason>, reason: Reason) {
+    if !changes.iter().any(|r| r.detail == reason.detail) {
+        if changes.len() >= 8 {
+            changes.remove(0);
+        }
+        changes.push(reason);
+    }
+}
+
+/// Whether a grant came through the policy or role named `via` (an inline policy's grants may
+/// carry the conditional mark, a group's grants the group after the name).
+fn granted_via(p: &Permission, via: &str) -> bool {
+    p.via.as_deref().is_some_and(|v| {
+        v == via
+            || v.strip_prefix(via)
+                .is_some_and(|rest| rest.starts_with(" ("))
+    })
+}
+
+/// Deletions kept per identity (a user deleted and re-created all day keeps the latest).
+const MAX_DELETIONS_KEPT: usize = 16;
+
+/// After merging what the data showed at `t`, take away again what was deleted after `t`.
+fn reapply_deletions(
+    deletions: &HashMap<u32, Vec<(Millis, Removal)>>,
+    idx: u32,
+    t: Millis,
+    r: &mut IdentityRecord,
+) {
+    for (at, removal) in deletions.get(&idx).into_iter().flatten() {
+        if *at > t {
+            take_away(r, removal);
+        }
+    }
+}
+
+/// Whether a Kubernetes grant came through `role`: its `via` is the role's name, plain (as an
+/// RBAC inventory writes it) or qualified (`Role NAMESPACE/NAME`, `ClusterRole NAME`).
+fn granted_by_role(p: &Permission, role: &str) -> bool {
+    !role.is_empty()
+        && p.via
+            .as_deref()
+            .is_some_and(|v| v == role || v.rsplit(['/', ' ']).next() == Some(role))
+}
+
+/// Apply a deletion the data shows to the record it names.
+fn take_away(r: &mut IdentityRecord, removal: &Removal) {
+    match removal {
+        Removal::Identity => {
+            r.permissions.clear();
+            for c in &mut r.credentials {
+                c.status = CredentialStatus::Revoked;
+            }
+        }
+        Removal::Grants { via } => r.permissions.retain(|p| !granted_via(p, via.as_str())),
+        Removal::Credential(c) => upsert_credential(&mut r.credentials, Cow::Borrowed(c)),
+        Removal::Binding { .. } | Removal::Role { .. } => {}
     }
 }
 
@@ -892,7 +1215,7 @@ fn merge_from(into: &mut IdentityRecord, from: &IdentityRecord) -> bool {
         into.display = from.display.clone();
     }
     for c in &from.credentials {
-        upsert_credential(&mut into.credentials, Cow::Borrowed(c));
+        note_credential(&mut into.credentials, c);
     }
     let mut added = false;
     for p in &from.permissions {
@@ -925,6 +1248,19 @@ fn upsert_credential(list: &mut Vec<Credential>, c: Cow<'_, Credential>) {
                 push_tight(list, c.into_owned())
             }
         }
+    }
+}
+
+/// Record a credential an event shows in use: an unknown one is added; a known one keeps its
+/// status (a call made with a key says nothing of whether it is still active: a disabled key's
+/// refused calls carry it too) and takes a kind where it had none.
+fn note_credential(list: &mut Vec<Credential>, c: &Credential) {
+    let n = list.len();
+    match list.iter_mut().find(|x| x.id == c.id) {
+        Some(x) if x.kind == CredentialKind::Other => x.kind = c.kind,
+        Some(_) => {}
+        None if n < 16 => push_tight(list, c.clone()),
+        None => {}
     }
 }
 
@@ -1148,6 +1484,7 @@ mod tests {
             detail: SafeText::new(&format!("created by {by} (CreateUser)")),
             by: Some(user(by).key()),
             signal: None,
+            removes: None,
         };
         let mut c = Core::new();
         c.update(Msg::Events {
@@ -1176,6 +1513,184 @@ mod tests {
                 .any(|w| w.detail.contains("op showed threat")),
             "{:?}",
             backdoor.why
+        );
+    }
+
+    fn admin_user(name: &str, key: &str) -> IdentityRecord {
+        let mut a = actor(name, IdentityKind::IamUser);
+        a.permissions.push(Permission {
+            action: SafeText::new("*"),
+            resource: SafeText::new("*"),
+            effect: Grant::Allow,
+            via: Some(SafeText::new("AdministratorAccess")),
+            sensitivity: None,
+        });
+        a.credentials.push(Credential {
+            id: SafeText::new(key),
+            kind: CredentialKind::AccessKey,
+            status: CredentialStatus::Active,
+        });
+        a
+    }
+
+    fn contained(takes: Takes, credential: Option<&str>) -> Contained {
+        Contained {
+            action_id: "act_1".into(),
+            kind: "aws.disable_access_key".into(),
+            identity: actor("ci-bot", IdentityKind::IamUser).key(),
+            credential: credential.map(str::to_string),
+            since: 2_000,
+            takes,
+            watched: true,
+        }
+    }
+
+    #[test]
+    fn disabling_the_only_key_marks_the_identity_and_its_key_and_takes_its_reach_until_rollback() {
+        let mut c = Core::new();
+        c.update(Msg::Inventory {
+            identities: vec![admin_user("ci-bot", "AKIAOLD")],
+            now: 1_000,
+        });
+        c.update(Msg::Events {
+            events: vec![
+                ev("ci-bot", "StopLogging", 1_500),
+                ev("ci-bot", "AttachUserPolicy", 1_500),
+            ],
+            now: 1_500,
+        });
+        let before = c.top(1, SortKey::Risk).remove(0);
+        assert!(before.containment.is_none() && before.blast_radius > 50.0);
+        let key = contained(
+            Takes::Credential {
+                id: "AKIAOLD".into(),
+                status: CredentialStatus::Inactive,
+            },
+            Some("AKIAOLD"),
+        );
+        c.update(Msg::Contained {
+            items: vec![key.clone()],
+        });
+        let after = c.top(1, SortKey::Risk).remove(0);
+        let cs = after.containment.clone().expect("containment shows");
+        assert_eq!(
+            (cs.state.as_str(), cs.action.as_str()),
+            ("contained", "act_1")
+        );
+        assert_eq!(after.credentials[0].status, CredentialStatus::Inactive);
+        assert_eq!(
+            after.blast_radius, 0.0,
+            "no usable credential, no reach: {:?}",
+            after.why
+        );
+        assert!(after.risk < before.risk);
+        // An inventory snapshot arriving later does not undo it.
+        c.update(Msg::Inventory {
+            identities: vec![admin_user("ci-bot", "AKIAOLD")],
+            now: 2_500,
+        });
+        assert_eq!(c.top(1, SortKey::Risk)[0].blast_radius, 0.0);
+        // Rolled back: no longer among the done actions.
+        c.update(Msg::Contained { items: vec![] });
+        let back = c.top(1, SortKey::Risk).remove(0);
+        assert!(back.containment.is_none());
+        assert_eq!(back.credentials[0].status, CredentialStatus::Active);
+        assert_eq!(back.blast_radius, before.blast_radius);
+    }
+
+    #[test]
+    fn a_second_key_left_active_keeps_the_reach_and_its_use_after_containment_is_a_leak() {
+        let mut c = Core::new();
+        let mut rec = admin_user("ci-bot", "AKIAOLD");
+        rec.credentials.push(Credential {
+            id: SafeText::new("AKIANEW"),
+            kind: CredentialKind::AccessKey,
+            status: CredentialStatus::Active,
+        });
+        c.update(Msg::Inventory {
+            identities: vec![rec],
+            now: 1_000,
+        });
+        let blast = c.top(1, SortKey::Risk)[0].blast_radius;
+        c.update(Msg::Contained {
+            items: vec![contained(
+                Takes::Credential {
+                    id: "AKIAOLD".into(),
+                    status: CredentialStatus::Inactive,
+                },
+                Some("AKIAOLD"),
+            )],
+        });
+        assert_eq!(c.top(1, SortKey::Risk)[0].blast_radius, blast);
+        // The disabled key refused (contained), then used successfully (a leak).
+        let mut refused = ev("ci-bot", "ListUsers", 3_000);
+        refused.status = Status::Failure;
+        refused.credential = Some(Credential {
+            id: SafeText::new("AKIAOLD"),
+            kind: CredentialKind::AccessKey,
+            status: CredentialStatus::Active,
+        });
+        c.update(Msg::Events {
+            events: vec![refused.clone()],
+            now: 3_000,
+        });
+        let r = c.top(1, SortKey::Risk).remove(0);
+        assert_eq!(r.containment.unwrap().state, "contained");
+        assert_eq!(
+            r.credentials[0].status,
+            CredentialStatus::Inactive,
+            "a refused call with the key does not make it active"
+        );
+        let mut used = refused;
+        used.status = Status::Success;
+        used.time = 3_100;
+        c.update(Msg::Events {
+            events: vec![used],
+            now: 3_100,
+        });
+        assert_eq!(
+            c.top(1, SortKey::Risk)[0]
+                .containment
+                .clone()
+                .unwrap()
+                .state,
+            "leaking"
+        );
+    }
+
+    #[test]
+    fn a_deleted_binding_takes_its_roles_grants_and_leaves_the_others() {
+        let mut c = Core::new();
+        let mut sa = actor("runner", IdentityKind::ServiceAccount);
+        for (action, via) in [
+            ("secrets:get", "runner-debug"),
+            ("configmaps:get", "runner"),
+        ] {
+            sa.permissions.push(Permission {
+                action: SafeText::new(action),
+                resource: SafeText::new("ci"),
+                effect: Grant::Allow,
+                via: Some(SafeText::new(via)),
+                sensitivity: None,
+            });
+        }
+        c.update(Msg::Inventory {
+            identities: vec![sa],
+            now: 1_000,
+        });
+        let mut b = contained(Takes::Role("runner-debug".into()), None);
+        b.identity = actor("runner", IdentityKind::ServiceAccount).key();
+        b.watched = false;
+        c.update(Msg::Contained { items: vec![b] });
+        let r = c.top(1, SortKey::Risk).remove(0);
+        let why: Vec<&str> = r.why.iter().map(|w| w.detail.as_str()).collect();
+        assert!(!why.iter().any(|w| w.contains("secrets:get")), "{why:?}");
+        assert!(why.iter().any(|w| w.contains("configmaps:get")), "{why:?}");
+        c.update(Msg::Contained { items: vec![] });
+        let r = c.top(1, SortKey::Risk).remove(0);
+        assert!(
+            r.why.iter().any(|w| w.detail.contains("secrets:get")),
+            "restored on rollback"
         );
     }
 

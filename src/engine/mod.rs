@@ -32,8 +32,9 @@ pub struct EngineOptions {
     pub inventories: Vec<PathBuf>,
     /// Seed of the demo fleet (fixed for reproducible demos and tests).
     pub demo_seed: u64,
-    /// Score as of the data's own time instead of the wall clock: for replaying history
-    /// (`rank` on files), where wall-clock decay would zero every threat.
+    /// Score as of the data's own time instead of the wall clock even with live sources (tests
+    /// replaying history through a live source). With finite sources only (files, folders) the
+    /// data's clock is used anyway: `rank`, `watch` and the console score a replay alike.
     pub data_clock: bool,
     /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
@@ -59,6 +60,15 @@ pub struct RelayTo(pub Arc<dyn Relay>);
 impl std::fmt::Debug for RelayTo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("RelayTo(..)")
+    }
+}
+
+impl EngineOptions {
+    /// Whether scores are as of the data's own time: asked for, or every source is finite (a
+    /// replay, where wall-clock decay would zero every threat). One rule for every face, so
+    /// `rank`, `watch` and the console give one folder the same scores.
+    pub fn uses_data_clock(&self) -> bool {
+        self.data_clock || self.sources.iter().all(SourceSpec::is_finite)
     }
 }
 
@@ -125,6 +135,8 @@ pub(crate) struct Inner {
     version: watch::Sender<u64>,
     rate: Mutex<RateMeter>,
     problems: Mutex<Vec<String>>,
+    /// Agents whose event streams are sources (the in-process demo agent among them).
+    agents: Mutex<Vec<String>>,
 }
 
 /// A cheap handle on the running engine.
@@ -153,12 +165,13 @@ impl Engine {
             version,
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
+            agents: Mutex::new(Vec::new()),
         });
         let engine = Engine {
             inner: inner.clone(),
             tx,
         };
-        tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
+        tokio::spawn(core_task(inner.clone(), rx, opts.uses_data_clock()));
         for path in &opts.inventories {
             let identities = sources::load_inventory(path)?;
             engine.deliver_inventory(identities).await;
@@ -226,6 +239,22 @@ impl Engine {
             .lock()
             .map(|p| p.clone())
             .unwrap_or_default()
+    }
+
+    /// The agents whose event streams this engine reads (`…/v1/events` sources, and the demo's
+    /// in-process agent): they execute their kinds too, so the console registers them.
+    pub fn agents(&self) -> Vec<String> {
+        self.inner
+            .agents
+            .lock()
+            .map(|a| a.clone())
+            .unwrap_or_default()
+    }
+
+    pub(crate) fn add_agent(&self, url: String) {
+        if let Ok(mut a) = self.inner.agents.lock() {
+            a.push(url);
+        }
     }
 
     /// Wait until every finite source (files, folders) has been read to its end and its

@@ -89,6 +89,18 @@ impl SourceSpec {
     pub fn is_finite(&self) -> bool {
         matches!(self, SourceSpec::Path(_))
     }
+
+    /// The URL of the agent behind an agent's event stream (`http(s)://…/v1/events`): it
+    /// executes that agent's kinds too, as `--agent URL` would (INTERFACE.md).
+    pub fn agent_url(&self) -> Option<String> {
+        match self {
+            SourceSpec::Http(u) => reqwest::Url::parse(u)
+                .ok()
+                .filter(|url| url.path().trim_end_matches('/').ends_with("/v1/events"))
+                .map(|_| u.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// A URL as it may be shown: no user, password or query string (they can carry tokens).
@@ -110,11 +122,15 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
             let addr = crate::agent::spawn_demo(demo_seed).await?;
             let url = format!("http://{addr}/v1/events");
             let client = stream_client(engine, &url)?;
+            engine.add_agent(url.clone());
             let id = engine.register("demo".into(), false);
             tokio::spawn(stream_task(engine.clone(), id, url, client));
         }
         SourceSpec::Http(url) => {
             let client = stream_client(engine, &url)?;
+            if let Some(agent) = spec_agent(&url) {
+                engine.add_agent(agent);
+            }
             let id = engine.register(redact_url(&url), false);
             tokio::spawn(stream_task(engine.clone(), id, url, client));
         }
@@ -141,6 +157,10 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
         }
     }
     Ok(())
+}
+
+fn spec_agent(url: &str) -> Option<String> {
+    SourceSpec::Http(url.to_string()).agent_url()
 }
 
 const BATCH: usize = 512;

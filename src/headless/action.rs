@@ -1,5 +1,6 @@
-//! `blastdoor action stage|approve|deny|execute|rollback|list|show|recover`: the response desk
-//! for scripts. Each verb goes through `respond::Desk`, the same code the console and MCP use.
+//! `blastdoor action stage|approve|deny|execute|rollback|list|show|recover|suggest`: the
+//! response desk for scripts. Each verb goes through `respond::Desk`, the same code the console
+//! and MCP use; `suggest` reads the sources as `rank` does and prints `respond::suggest`.
 //!
 //! Exit codes: `0` done · `1` runtime failure (an executor failed) · `2` usage or configuration ·
 //! `4` refused by the policy or the approval rules (the message names who and why).
@@ -7,6 +8,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::Subcommand;
 use serde_json::Value;
@@ -14,9 +16,10 @@ use serde_json::Value;
 use crate::auth::{AllowedSigners, Signer};
 use crate::core::policy::{IdentityFacts, Policy};
 use crate::core::workflow::{Action, Via, ts};
+use crate::engine::{EngineOptions, SourceSpec};
 use crate::exit::Failure;
 use crate::headless::{Format, cell};
-use crate::respond::agent::AgentExecutor;
+use crate::respond::agent::{AgentExecutor, base_url};
 use crate::respond::{Desk, Executor, StageRequest};
 use crate::store::Store;
 
@@ -59,6 +62,16 @@ pub enum ActionCmd {
     Show { id: String },
     /// Settle executions a crashed process left (asks the executor about each key)
     Recover,
+    /// The action kinds that fit an identity, best first, and whether each can run here
+    /// (reads the sources as `rank` does)
+    Suggest {
+        /// The identity (as `rank` prints it)
+        #[arg(long)]
+        identity: String,
+        /// Seconds to read live sources (agents, demo) before suggesting
+        #[arg(long, default_value_t = 3.0)]
+        live_for: f64,
+    },
 }
 
 /// Where the desk's parts come from (the global options).
@@ -70,6 +83,8 @@ pub struct DeskOptions {
     pub agents: Vec<String>,
     /// How to reach guarded agents (`[endpoints.*]` of `config.toml`).
     pub endpoints: crate::auth::endpoint::Endpoints,
+    /// The sources: an agent's event stream (`…/v1/events`) registers that agent too.
+    pub sources: Vec<SourceSpec>,
     /// The `[providers.*]` sections of `config.toml`.
     pub providers: toml::Table,
 }
@@ -113,10 +128,22 @@ pub fn open_desk(o: &DeskOptions) -> anyhow::Result<Desk> {
             })
         }
     };
-    let mut executors: Vec<Arc<dyn Executor>> = Vec::new();
-    for u in &o.agents {
-        executors.push(Arc::new(AgentExecutor::with_endpoints(u, &o.endpoints)?));
+    // `--agent` URLs and the agents whose event streams are sources, each once.
+    let mut bases: Vec<String> = Vec::new();
+    for u in o
+        .agents
+        .iter()
+        .cloned()
+        .chain(o.sources.iter().filter_map(SourceSpec::agent_url))
+    {
+        if !bases.contains(&base_url(&u)) {
+            bases.push(base_url(&u));
+        }
     }
+    let mut executors: Vec<Arc<dyn Executor>> = bases
+        .iter()
+        .map(|u| Ok(Arc::new(AgentExecutor::with_endpoints(u, &o.endpoints)?) as Arc<dyn Executor>))
+        .collect::<anyhow::Result<_>>()?;
     executors.extend(
         crate::respond::providers::from_config(&o.providers)
             .map_err(|e| Failure::usage(format!("config.toml: {e:#}")))?,
@@ -193,9 +220,84 @@ pub async fn run(
             print_list(&settled, format, out)?;
             return Ok(None);
         }
+        ActionCmd::Suggest { .. } => {
+            return Err(Failure::usage(
+                "action suggest reads the sources: run it as `blastdoor action suggest --identity ID --source …`, not in a script",
+            ));
+        }
     };
     print_action(&acted, format, out)?;
     Ok(Some(acted))
+}
+
+/// `action suggest --identity ID`: read the sources as `rank` does, then print the kinds that
+/// fit the identity, best first, each judged against what this desk can execute.
+pub async fn suggest(
+    desk: &Desk,
+    engine: EngineOptions,
+    identity: &str,
+    live_for: Duration,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    if engine.sources.is_empty() && engine.inventories.is_empty() {
+        return Err(Failure::usage(
+            "action suggest: give --source (or --inventory) so the identity is known, as for rank",
+        ));
+    }
+    let engine = crate::headless::rank::read_sources(engine, live_for, None).await?;
+    let offers = desk.offers().await;
+    let found = engine.read(|c| {
+        let idx = c.lookup(identity)?;
+        let recent: Vec<&crate::core::Event> = c
+            .feed(Some(idx), 20)
+            .into_iter()
+            .map(|f| &f.event)
+            .collect();
+        Some(crate::respond::suggest::suggest(
+            &c.get(idx)?.record,
+            &recent,
+            &offers,
+        ))
+    });
+    let Some(list) = found else {
+        return Err(Failure::usage(format!(
+            "--identity {}: not in the sources (`blastdoor rank` lists the identities they show)",
+            crate::core::SafeText::new(identity)
+        )));
+    };
+    match format {
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&list)?)?,
+        Format::Ndjson => {
+            for s in &list {
+                writeln!(out, "{}", serde_json::to_string(s)?)?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{} {:<4} {:<4} PARAMS / WHY NOT",
+                cell("KIND", 32),
+                "UNDO",
+                "RUNS"
+            )?;
+            for s in &list {
+                let yes = |b: bool| if b { "yes" } else { "no" };
+                let detail = match &s.why_not {
+                    Some(w) => w.clone(),
+                    None => s.params_label(),
+                };
+                writeln!(
+                    out,
+                    "{} {:<4} {:<4} {detail}",
+                    cell(&s.kind, 32),
+                    yes(s.reversible()),
+                    yes(s.executable)
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn print_list(all: &[Action], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {

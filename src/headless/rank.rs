@@ -1,13 +1,16 @@
 //! `blastdoor rank`: read finite sources and inventories to their end (live sources for a
-//! fixed time), then print the ranking as a table, a JSON array or NDJSON.
+//! fixed time), then print the ranking as a table, a JSON array or NDJSON. With a state, the
+//! done actions in its queue mark what they contained, as in `watch` and the console.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::core::{RankedIdentity, SortKey};
 use crate::engine::{Engine, EngineOptions};
 use crate::exit::Failure;
 use crate::headless::{Format, cell};
+use crate::store::Store;
 
 pub struct RankOptions {
     pub engine: EngineOptions,
@@ -16,6 +19,8 @@ pub struct RankOptions {
     pub format: Format,
     /// How long live sources (agents, demo) are read before ranking.
     pub live_for: Duration,
+    /// The shared state whose done actions mark what they contained (`containment`).
+    pub store: Option<Arc<Store>>,
 }
 
 pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -24,22 +29,7 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
             "rank: nothing to rank: give --source PATH (a file or folder of records), --source URL, --source demo or --inventory FILE",
         ));
     }
-    let live = opts.engine.sources.iter().any(|s| !s.is_finite());
-    let mut engine_opts = opts.engine;
-    engine_opts.data_clock = !live;
-    let engine = Engine::start(engine_opts).await?;
-    let bar = std::io::stderr()
-        .is_terminal()
-        .then(|| tokio::spawn(progress_bar(engine.clone())));
-    if live {
-        tokio::time::sleep(opts.live_for).await;
-    }
-    engine.finished().await;
-    if let Some(bar) = bar {
-        bar.abort();
-        let _ = bar.await;
-        eprint!("\r\x1b[2K");
-    }
+    let engine = read_sources(opts.engine, opts.live_for, opts.store.as_deref()).await?;
     let stats = engine.stats();
     for p in engine.problems() {
         eprintln!("blastdoor: skipped: {p}");
@@ -58,6 +48,35 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         );
     }
     print_ranking(&ranked, opts.format, out)
+}
+
+/// An engine that has read the finite sources to their end and the live ones for `live_for`
+/// (with a progress bar on a terminal), the done actions of `store` applied: what `rank` ranks,
+/// and what `action suggest` knows of an identity.
+pub async fn read_sources(
+    opts: EngineOptions,
+    live_for: Duration,
+    store: Option<&Store>,
+) -> anyhow::Result<Engine> {
+    let live = opts.sources.iter().any(|s| !s.is_finite());
+    let engine = Engine::start(opts).await?;
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| tokio::spawn(progress_bar(engine.clone())));
+    if live {
+        tokio::time::sleep(live_for).await;
+    }
+    engine.finished().await;
+    if let Some(bar) = bar {
+        bar.abort();
+        let _ = bar.await;
+        eprint!("\r\x1b[2K");
+    }
+    if let Some(store) = store {
+        crate::engine::containment::sync(&engine, store, &mut Default::default()).await;
+        engine.applied().await;
+    }
+    Ok(engine)
 }
 
 /// Bytes read of the finite sources' total, summed.

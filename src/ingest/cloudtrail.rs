@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::lenient::{Arr, J, Obj};
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
-    Change, CredentialKind, Event, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
-    Raw, SafeText, Signal, Status, identity_key,
+    Change, CredentialKind, CredentialStatus, Event, EventClass, IdentityKind, IdentityRecord,
+    Permission, Provider, Raw, Removal, SafeText, Signal, Status, identity_key,
 };
 
 const FORMAT: &str = "CloudTrail";
@@ -493,8 +493,19 @@ fn shows_permission(op: &str) -> bool {
 
 /// Calls whose record `changes` reads in depth for a change to someone else's inventory (the
 /// arms of its `match`).
-const CHANGE_OPS: [&str; 13] = [
+const CHANGE_OPS: [&str; 24] = [
     "CreateAccessKey",
+    "DeleteAccessKey",
+    "UpdateAccessKey",
+    "DeleteLoginProfile",
+    "DetachUserPolicy",
+    "DetachRolePolicy",
+    "DetachGroupPolicy",
+    "DeleteUserPolicy",
+    "DeleteRolePolicy",
+    "DeleteGroupPolicy",
+    "DeleteUser",
+    "DeleteRole",
     "CreateLoginProfile",
     "UpdateLoginProfile",
     "AttachUserPolicy",
@@ -795,25 +806,26 @@ fn changes(
             Some(name),
         )
     };
-    let mut push = |target: IdentityRecord, detail: String, signal: Option<Signal>| {
+    let mut change = |target: IdentityRecord,
+                      detail: String,
+                      signal: Option<Signal>,
+                      removes: Option<Removal>| {
         out.changes.push(Change {
             time,
             target,
             detail: safe(&detail),
             by: by_key.clone(),
             signal,
+            removes,
         });
     };
+    let mut push = |target, detail, signal| change(target, detail, signal, None);
     match op {
         "CreateAccessKey" => {
             let name = s(req, "userName");
             let mut target = match name {
                 Some(n) => user(n),
-                None => IdentityRecord {
-                    credentials: Vec::new(),
-                    permissions: Vec::new(),
-                    ..actor.clone()
-                },
+                None => bare(actor),
             };
             let key = s(v, "responseElements.accessKey.accessKeyId").unwrap_or("unknown-key");
             target
@@ -845,16 +857,7 @@ fn changes(
                 s(req, "userName")
                     .map(user)
                     .or_else(|| s(req, "roleName").map(role))
-                    .or_else(|| {
-                        s(req, "groupName").map(|g| {
-                            identity(
-                                Provider::Aws,
-                                &format!("arn:aws:iam::{account}:group/{g}"),
-                                IdentityKind::Unknown,
-                                Some(g),
-                            )
-                        })
-                    }),
+                    .or_else(|| s(req, "groupName").map(|g| group(&account, g))),
             ) else {
                 return;
             };
@@ -965,7 +968,106 @@ fn changes(
                 );
             }
         }
+        // Deletions take away what the calls above (or an inventory) gave.
+        "DeleteAccessKey" | "UpdateAccessKey" => {
+            let Some(key) = s(req, "accessKeyId") else {
+                return;
+            };
+            let status = match (op, s(req, "status")) {
+                ("DeleteAccessKey", _) => CredentialStatus::Revoked,
+                (_, Some("Inactive")) => CredentialStatus::Inactive,
+                (_, Some("Active")) => CredentialStatus::Active,
+                _ => return,
+            };
+            let target = match s(req, "userName") {
+                Some(n) => user(n),
+                None => bare(actor),
+            };
+            let what = match status {
+                CredentialStatus::Revoked => "deleted",
+                CredentialStatus::Inactive => "made inactive",
+                CredentialStatus::Active => "made active again",
+            };
+            let mut c = credential(key, CredentialKind::AccessKey);
+            c.status = status;
+            change(
+                target,
+                format!("access key {key} {what} by {by} ({op})"),
+                None,
+                Some(Removal::Credential(c)),
+            );
+        }
+        "DeleteLoginProfile" => {
+            if let Some(n) = s(req, "userName") {
+                let mut c = credential("console-password", CredentialKind::Password);
+                c.status = CredentialStatus::Revoked;
+                change(
+                    user(n),
+                    format!("console password removed by {by} ({op})"),
+                    None,
+                    Some(Removal::Credential(c)),
+                );
+            }
+        }
+        "DetachUserPolicy" | "DetachRolePolicy" | "DetachGroupPolicy" | "DeleteUserPolicy"
+        | "DeleteRolePolicy" | "DeleteGroupPolicy" => {
+            let name = s(req, "policyArn")
+                .map(policy_name)
+                .or_else(|| s(req, "policyName"));
+            let target = s(req, "userName")
+                .map(user)
+                .or_else(|| s(req, "roleName").map(role))
+                .or_else(|| s(req, "groupName").map(|g| group(&account, g)));
+            let (Some(name), Some(target)) = (name, target) else {
+                return;
+            };
+            let verb = if op.starts_with("Detach") {
+                "detached"
+            } else {
+                "deleted"
+            };
+            change(
+                target,
+                format!("{name} {verb} by {by} ({op})"),
+                None,
+                Some(Removal::Grants { via: safe(name) }),
+            );
+        }
+        "DeleteUser" | "DeleteRole" => {
+            let target = match op {
+                "DeleteUser" => s(req, "userName").map(user),
+                _ => s(req, "roleName").map(role),
+            };
+            if let Some(target) = target {
+                change(
+                    target,
+                    format!("deleted by {by} ({op})"),
+                    None,
+                    Some(Removal::Identity),
+                );
+            }
+        }
         _ => {}
+    }
+}
+
+/// An IAM group as a change's target (a group's grants are its members').
+fn group(account: &str, name: &str) -> IdentityRecord {
+    identity(
+        Provider::Aws,
+        &format!("arn:aws:iam::{account}:group/{name}"),
+        IdentityKind::Unknown,
+        Some(name),
+    )
+}
+
+/// The identity of `r` without what it carries (a change's target is the identity, not its
+/// grants).
+fn bare(r: &IdentityRecord) -> IdentityRecord {
+    IdentityRecord {
+        credentials: Vec::new(),
+        permissions: Vec::new(),
+        ..r.clone()
     }
 }
 

@@ -100,6 +100,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
                 )),
                 by: Some(e.actor.key()),
                 signal: Some(Signal::Persistence),
+                removes: None,
             });
         }
     }

@@ -3,14 +3,15 @@
 //! `authentication.kubernetes.io/credential-id` from `user.extra`; the pod and node the token
 //! was bound to become tags (`pod=NS/NAME`, `node=…`, and `workload=pod:…`, so the core notices
 //! a pod token used from elsewhere). A `forbid` decision or an error status is a failure.
-//! Creating a (cluster) role binding is a `Change` on every subject it names.
+//! Creating a (cluster) role binding is a `Change` on every subject it names; deleting a
+//! service account, a binding or a role takes away what it gave (`Removal`).
 
 use serde_json::Value;
 
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
-    Change, CredentialKind, EventClass, IdentityKind, IdentityRecord, Permission, Provider, Signal,
-    Status,
+    Change, CredentialKind, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
+    Removal, Signal, Status, binding_tag,
 };
 
 fn extra<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
@@ -121,6 +122,12 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     {
         binding_changes(obj, ns, &e.actor, time, &mut out.changes);
     }
+    if !failed
+        && verb == "delete"
+        && let Some(name) = s(&v, "objectRef.name")
+    {
+        deletion_change(res, ns, name, &e.actor, time, &mut out.changes);
+    }
     e.raw = v.into();
     out.events.push(e);
     Ok(())
@@ -207,12 +214,73 @@ fn binding_changes(
             continue;
         };
         target.permissions.push(role_permission(role, scope));
+        target.tags.push(safe(&binding_tag(ns, binding, role)));
         out.push(Change {
             time,
             target,
             detail: safe(&format!("bound to {role} by {by} (binding {binding})")),
             by: Some(actor.key()),
             signal: strong.then_some(Signal::PrivilegeEscalation),
+            removes: None,
         });
     }
+}
+
+/// What deleting a service account, a (cluster) role binding or a (cluster) role takes away.
+fn deletion_change(
+    res: &str,
+    ns: Option<&str>,
+    name: &str,
+    actor: &IdentityRecord,
+    time: crate::core::Millis,
+    out: &mut Vec<Change>,
+) {
+    let by = actor.display.as_deref().unwrap_or(actor.principal.as_str());
+    let (target, removes, what) = match res {
+        "serviceaccounts" => {
+            let Some(ns) = ns else { return };
+            (
+                user_identity(&format!("system:serviceaccount:{ns}:{name}")),
+                Removal::Identity,
+                "deleted".to_string(),
+            )
+        }
+        "rolebindings" | "clusterrolebindings" => {
+            let key = match ns.filter(|_| res == "rolebindings") {
+                Some(ns) => format!("{ns}/{name}"),
+                None => name.to_string(),
+            };
+            (
+                identity(
+                    Provider::Kubernetes,
+                    &format!("{res}/{key}"),
+                    IdentityKind::Unknown,
+                    None,
+                ),
+                Removal::Binding {
+                    binding: safe(&key),
+                },
+                format!("binding {key} deleted"),
+            )
+        }
+        "roles" | "clusterroles" => (
+            identity(
+                Provider::Kubernetes,
+                &format!("{res}/{name}"),
+                IdentityKind::Unknown,
+                None,
+            ),
+            Removal::Role { role: safe(name) },
+            format!("role {name} deleted"),
+        ),
+        _ => return,
+    };
+    out.push(Change {
+        time,
+        target,
+        detail: safe(&format!("{what} by {by} (delete {res})")),
+        by: Some(actor.key()),
+        signal: None,
+        removes: Some(removes),
+    });
 }

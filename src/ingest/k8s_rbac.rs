@@ -125,9 +125,12 @@ pub fn decode(v: &Value) -> Result<Vec<IdentityRecord>, DecodeError> {
         {
             if let Some(mut rec) = subject_identity(sub, ns) {
                 rec.permissions = perms.clone();
-                rec.tags.push(safe(&format!(
-                    "binding={}",
-                    s(i, "metadata.name").unwrap_or("?")
+                let namespace =
+                    s(i, "metadata.namespace").filter(|_| s(i, "kind") == Some("RoleBinding"));
+                rec.tags.push(safe(&crate::core::binding_tag(
+                    namespace,
+                    s(i, "metadata.name").unwrap_or("?"),
+                    role,
                 )));
                 add(rec, &mut out);
             }

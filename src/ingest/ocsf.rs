@@ -131,6 +131,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             detail: safe(&format!("{activity} by {by} (OCSF account change)")),
             by: Some(e.actor.key()),
             signal: strong.then_some(Signal::PrivilegeEscalation),
+            removes: None,
         });
     }
     e.raw = v.into();

@@ -168,6 +168,7 @@ impl BlastdoorMcp {
             return refused("no sources configured: start blastdoor mcp with --source");
         };
         let n = p.events.unwrap_or(20).min(MAX_ROWS);
+        let offers = self.desk.offers().await;
         let found = engine.read(|c| {
             let idx = c.lookup(&p.identity)?;
             let ranked = c.ranked(idx, c.position(idx).map_or(0, |p| p + 1))?;
@@ -187,7 +188,7 @@ impl BlastdoorMcp {
                 .collect();
             let recent: Vec<&crate::core::Event> =
                 c.feed(Some(idx), n).into_iter().map(|f| &f.event).collect();
-            let suggestions = crate::respond::suggest::suggest(&st.record, &recent);
+            let suggestions = crate::respond::suggest::suggest(&st.record, &recent, &offers);
             Some(json!({
                 "identity": ranked,
                 "permissions": st.record.permissions,

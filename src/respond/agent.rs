@@ -26,7 +26,7 @@ const POLL_FOR: Duration = Duration::from_secs(30);
 pub struct AgentExecutor {
     base: String,
     http: reqwest::Client,
-    health: OnceCell<Option<Health>>,
+    health: OnceCell<Health>,
 }
 
 /// `http://host:port` from any of `http://host:port`, `…/`, `…/v1/events`, `…/v1`.
@@ -95,20 +95,25 @@ impl AgentExecutor {
         &self.base
     }
 
-    /// The agent's health, fetched once (`None` when it does not answer).
+    /// The agent's health, fetched once it answers (`None` while it does not: asked again next
+    /// time, so an agent that was down when first asked is not taken for one offering nothing).
     pub async fn health(&self) -> Option<&Health> {
         self.health
-            .get_or_init(|| async {
+            .get_or_try_init(|| async {
                 let r = self
                     .http
                     .get(format!("{}/v1/health", self.base))
                     .send()
                     .await
-                    .ok()?;
-                r.error_for_status().ok()?.json::<Health>().await.ok()
+                    .map_err(|_| ())?;
+                r.error_for_status()
+                    .map_err(|_| ())?
+                    .json::<Health>()
+                    .await
+                    .map_err(|_| ())
             })
             .await
-            .as_ref()
+            .ok()
     }
 
     async fn answer(&self, r: reqwest::Response) -> Result<Outcome, ExecError> {
@@ -208,6 +213,15 @@ impl Executor for AgentExecutor {
             self.health()
                 .await
                 .map(|h| h.capabilities.clone())
+                .unwrap_or_default()
+        })
+    }
+
+    fn described(&self) -> BoxFut<'_, Vec<ActionCapability>> {
+        Box::pin(async move {
+            self.health()
+                .await
+                .map(|h| h.actions.clone())
                 .unwrap_or_default()
         })
     }

@@ -23,7 +23,10 @@ use crate::core::model::Millis;
 use crate::core::policy::{IdentityFacts, Policy};
 use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
 use crate::exit::Failure;
-use crate::respond::{ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan};
+use crate::respond::suggest::{Offers, offers_of};
+use crate::respond::{
+    ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan, what_to_configure,
+};
 use crate::store::audit::{AuditEvent, append_in};
 use crate::store::{Store, queue};
 
@@ -548,7 +551,8 @@ impl Desk {
     }
 
     /// Begin, journal, dispatch, record. Refusals (approvals that do not verify, too few of them,
-    /// a hash that does not match the content) are audited and exit 4; an executor that fails
+    /// a hash that does not match the content) are audited and exit 4; an action nothing here can
+    /// carry out is refused before anything is spent (exit 2, still approved); an executor that fails
     /// after its retries leaves the action `failed` and is exit 1.
     async fn run(
         &self,
@@ -557,6 +561,7 @@ impl Desk {
         via: Via,
         authority: Authority,
     ) -> anyhow::Result<Action> {
+        self.refuse_unexecutable(&a, actor, via).await?;
         let exec = self.find_executor(&a.kind).await;
         let rules = self.policy.rules_for(&a.kind);
         let executor_name = exec
@@ -663,6 +668,37 @@ impl Desk {
             )),
             _ => Ok(a),
         }
+    }
+
+    /// Every kind the executors here offer now, as suggestions judge executability.
+    pub async fn offers(&self) -> Offers {
+        offers_of(&self.executors).await
+    }
+
+    /// Refuse before spending: an action that no executor or agent here can carry out is
+    /// refused (exit 2, naming what to configure) and audited before anything moves, so it
+    /// stays as it was (`approved`) for when one is configured.
+    async fn refuse_unexecutable(&self, a: &Action, actor: &str, via: Via) -> anyhow::Result<()> {
+        if self.find_executor(&a.kind).await.is_some() {
+            return Ok(());
+        }
+        let why = what_to_configure(&a.kind);
+        let now = self.now();
+        self.tx(|conn| {
+            audit(
+                conn,
+                "refused",
+                actor,
+                via,
+                a,
+                json!({"op": "execute", "reason": why, "state": a.state.as_str()}),
+                now,
+            )
+        })?;
+        Err(Failure::usage(format!(
+            "{} ({}) cannot be executed here: {why}; it stays {}",
+            a.id, a.kind, a.state
+        )))
     }
 
     /// Call the executor under `key`, retrying transient errors with capped exponential

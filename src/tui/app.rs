@@ -11,6 +11,8 @@ use ratatui::layout::Size;
 use ratatui_textarea::{CursorMove, TextArea};
 
 use crate::core::{SafeText, SortKey};
+use crate::respond::suggest::Offers;
+use crate::respond::what_to_configure;
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::queue::{ActionRow, Pending, StageDraft, Subject, Verb, sort_rows};
 use crate::tui::views::{ViewData, help};
@@ -97,6 +99,8 @@ pub enum Command {
     Act(Pending),
     /// Read the queue from the store now.
     RefreshQueue,
+    /// Act as the demo's other throwaway responder.
+    SwitchResponder,
 }
 
 /// The console's state.
@@ -135,8 +139,8 @@ pub struct App {
     pub(crate) screen: Screen,
     /// The selected identity at the last frame, with the kinds that fit it.
     pub(crate) subject: Option<Subject>,
-    /// `agent.*` kinds the connected agents offer.
-    pub(crate) capabilities: Vec<String>,
+    /// The kinds the desk's executors and agents can carry out now.
+    pub(crate) offers: Offers,
     /// The picker's identity (fixed when it opened) and cursor.
     pub(crate) picking: Option<Subject>,
     pub(crate) picker_cursor: usize,
@@ -148,6 +152,8 @@ pub struct App {
     pub(crate) queue_cursor: usize,
     pub(crate) queue_offset: usize,
     pub(crate) status: Option<Status>,
+    /// Who acts here, when the console plays the demo's throwaway responders (`demo-alice`).
+    pub(crate) responder: Option<SafeText>,
 }
 
 impl App {
@@ -176,7 +182,7 @@ impl App {
             acting_disabled: None,
             screen: Screen::Identities,
             subject: None,
-            capabilities: Vec::new(),
+            offers: Offers::default(),
             picking: None,
             picker_cursor: 0,
             justifying: None,
@@ -186,6 +192,7 @@ impl App {
             queue_cursor: 0,
             queue_offset: 0,
             status: None,
+            responder: None,
         }
     }
 
@@ -226,12 +233,33 @@ impl App {
     pub fn set_subject(&mut self, subject: Option<Subject>) {
         self.subject = subject;
     }
-    /// The `agent.*` kinds the connected agents offer.
-    pub fn set_capabilities(&mut self, kinds: Vec<String>) {
-        self.capabilities = kinds;
+    /// The demo's throwaway responder acting here now (`None`: a real responder, or no desk).
+    pub fn set_responder(&mut self, who: Option<&str>) {
+        self.responder = who.map(SafeText::new);
     }
-    pub fn capabilities(&self) -> &[String] {
-        &self.capabilities
+    pub fn responder(&self) -> Option<&SafeText> {
+        self.responder.as_ref()
+    }
+
+    /// The console now acts as `who`, the demo's other throwaway responder: it says so.
+    pub fn switched_to(&mut self, who: Option<&str>) {
+        self.set_responder(who);
+        if let Some(who) = who {
+            self.set_status(
+                StatusKind::Info,
+                &format!(
+                    "you are now {who} (a throwaway demo key): approve and execute what the other responder proposed (a, then A and x)"
+                ),
+            );
+        }
+    }
+
+    /// The kinds the desk's executors and agents can carry out now.
+    pub fn set_offers(&mut self, offers: Offers) {
+        self.offers = offers;
+    }
+    pub fn offers(&self) -> &Offers {
+        &self.offers
     }
     /// The text in the justification input.
     pub fn reason_input(&self) -> String {
@@ -443,11 +471,9 @@ impl App {
         };
         if !choice.ready() {
             let text = format!(
-                "{} needs {} which the evidence does not give: stage it with `blastdoor action stage --identity … --kind {} --param {}=…`",
+                "{}: {}",
                 choice.kind,
-                choice.missing.join(", "),
-                choice.kind,
-                choice.missing[0],
+                choice.why_not.as_deref().unwrap_or("params are missing")
             );
             self.set_status(StatusKind::Info, &text);
             return;
@@ -571,7 +597,7 @@ impl App {
         };
         if subject.choices.is_empty() {
             let text = format!(
-                "no action kind fits {} (and no agent offers agent.* actions)",
+                "nothing here contains {}: no built-in kind fits it and no agent offers agent.* kinds (give --agent URL)",
                 subject.display
             );
             self.set_status(StatusKind::Info, &text);
@@ -594,6 +620,16 @@ impl App {
             self.set_status(StatusKind::Info, "the queue is empty");
             return;
         };
+        // Refuse before spending: what nothing here can carry out is not even asked.
+        if verb == Verb::Execute && self.offers.get(row.kind.as_str()).is_none() {
+            let text = format!(
+                "{} cannot run here: {}",
+                row.id,
+                what_to_configure(row.kind.as_str())
+            );
+            self.set_status(StatusKind::Refused, &text);
+            return;
+        }
         let pending = row.pending(verb, None);
         if verb == Verb::Deny {
             self.justifying = Some(Justifying::Deny(pending));
@@ -715,6 +751,15 @@ impl App {
             Action::Deny => self.ask(Verb::Deny),
             Action::Execute => self.ask(Verb::Execute),
             Action::Rollback => self.ask(Verb::Rollback),
+            Action::SwitchResponder => {
+                if self.responder.is_some() {
+                    return Some(Command::SwitchResponder);
+                }
+                self.set_status(
+                    StatusKind::Info,
+                    "only the demo's throwaway responders can be switched: a real responder is whoever holds the key (--key, ssh-agent)",
+                );
+            }
             Action::None => {}
         }
         None

@@ -53,13 +53,15 @@ pub enum Action {
     Execute,
     /// Roll back the selected, executed action (asks for confirmation).
     Rollback,
+    /// In the demo: act as the other throwaway responder (to approve what the first proposed).
+    SwitchResponder,
     /// Bound in a derived keymap to remove a binding it inherits.
     None,
 }
 
 impl Action {
     /// In the order the help overlay lists them.
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 27] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -85,6 +87,7 @@ impl Action {
         Action::Deny,
         Action::Execute,
         Action::Rollback,
+        Action::SwitchResponder,
         Action::None,
     ];
 
@@ -93,7 +96,12 @@ impl Action {
     pub fn is_dangerous(self) -> bool {
         matches!(
             self,
-            Action::Stage | Action::Approve | Action::Deny | Action::Execute | Action::Rollback
+            Action::Stage
+                | Action::Approve
+                | Action::Deny
+                | Action::Execute
+                | Action::Rollback
+                | Action::SwitchResponder
         )
     }
 
@@ -123,6 +131,7 @@ impl Action {
             Action::Deny => "deny",
             Action::Execute => "execute",
             Action::Rollback => "rollback",
+            Action::SwitchResponder => "switch_responder",
             Action::FeedScope => "feed_scope",
             Action::None => "none",
         }
@@ -160,6 +169,9 @@ impl Action {
             Action::Deny => "deny the selected action (asks why, then to confirm)",
             Action::Execute => "execute the selected approved action (asks to confirm)",
             Action::Rollback => "roll back the selected executed action (asks to confirm)",
+            Action::SwitchResponder => {
+                "demo only: act as the other throwaway responder (demo-alice, demo-bob)"
+            }
             Action::None => "nothing (unbinds the key)",
         }
     }

@@ -59,8 +59,8 @@ const QUEUE_REFRESH: Duration = Duration::from_millis(900);
 const EXECUTOR_REFRESH: Duration = Duration::from_secs(10);
 /// How long a status line that needs no attention (done, info) stays up.
 const STATUS_FADE: Duration = Duration::from_secs(10);
-/// How often agents that did not answer are asked again for their `agent.*` kinds.
-const CAPABILITIES_RETRY: Duration = Duration::from_secs(15);
+/// How often the desk is asked again what its executors and agents can carry out.
+const OFFERS_REFRESH: Duration = Duration::from_secs(15);
 
 /// How the console looks and behaves. Build it with `TuiOptions::from_config` (which refuses
 /// bad themes and keymaps before the terminal is touched) or by hand.
@@ -76,8 +76,9 @@ pub struct TuiOptions {
     pub desk: Option<Arc<Desk>>,
     /// Why there is no desk, as the acting keys say it.
     pub no_desk: Option<String>,
-    /// `--agent` URLs, asked for the `agent.*` kinds they execute.
-    pub agents: Vec<String>,
+    /// The demo's throwaway responders (`demo-alice`, `demo-bob`), each with its desk: the
+    /// console acts as the first and switches on the `switch_responder` key. Empty otherwise.
+    pub responders: Vec<(String, Arc<Desk>)>,
 }
 
 impl std::fmt::Debug for TuiOptions {
@@ -89,7 +90,10 @@ impl std::fmt::Debug for TuiOptions {
             .field("read_only", &self.read_only)
             .field("desk", &self.desk.is_some())
             .field("no_desk", &self.no_desk)
-            .field("agents", &self.agents)
+            .field(
+                "responders",
+                &self.responders.iter().map(|(n, _)| n).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -111,6 +115,19 @@ impl TuiOptions {
             demo_by_default,
             ..TuiOptions::default()
         })
+    }
+
+    /// Play the demo's throwaway responders: act as the first of `responders`, switch on a key.
+    pub fn with_demo_responders(mut self, responders: Vec<(String, Desk)>) -> TuiOptions {
+        self.responders = responders
+            .into_iter()
+            .map(|(n, d)| (n, Arc::new(d.with_via(Via::Tui))))
+            .collect();
+        if let Some((_, d)) = self.responders.first() {
+            self.desk = Some(d.clone());
+            self.no_desk = None;
+        }
+        self
     }
 
     /// Act through `desk`, or say why acting is off (`Err` is the reason). Everything done
@@ -136,12 +153,16 @@ enum DeskReply {
     /// The queue could not be read (logged; the last one stays on screen).
     QueueError(String),
     Done(StatusKind, String),
-    Capabilities(Vec<String>),
+    /// What the desk's executors and agents can carry out now.
+    Offers(crate::respond::suggest::Offers),
 }
 
 /// The loop's side of the desk: starts calls on their own tasks and polls the queue.
 struct DeskLink {
     desk: Option<Arc<Desk>>,
+    /// The demo's throwaway responders, each with its desk (empty otherwise), and who acts.
+    responders: Vec<(String, Arc<Desk>)>,
+    current: std::cell::Cell<usize>,
     tx: mpsc::UnboundedSender<DeskReply>,
     /// Wakes the queue poller at once (after an action, on opening the view).
     refresh: Arc<tokio::sync::Notify>,
@@ -151,9 +172,10 @@ struct DeskLink {
 impl DeskLink {
     fn start(
         desk: Option<Arc<Desk>>,
-        agents: Vec<String>,
+        responders: Vec<(String, Arc<Desk>)>,
     ) -> (DeskLink, mpsc::UnboundedReceiver<DeskReply>) {
         let (tx, rx) = mpsc::unbounded_channel();
+        let desk = responders.first().map(|(_, d)| d.clone()).or(desk);
         let refresh = Arc::new(tokio::sync::Notify::new());
         let mut tasks = Vec::new();
         if let Some(d) = desk.clone() {
@@ -162,14 +184,14 @@ impl DeskLink {
                 tx.clone(),
                 refresh.clone(),
             )));
-            tasks.push(tokio::spawn(poll_executors(d, refresh.clone())));
-        }
-        if !agents.is_empty() {
-            tasks.push(tokio::spawn(poll_capabilities(agents, tx.clone())));
+            tasks.push(tokio::spawn(poll_executors(d.clone(), refresh.clone())));
+            tasks.push(tokio::spawn(poll_offers(d, tx.clone())));
         }
         (
             DeskLink {
                 desk,
+                responders,
+                current: std::cell::Cell::new(0),
                 tx,
                 refresh,
                 tasks,
@@ -178,8 +200,33 @@ impl DeskLink {
         )
     }
 
+    /// The desk acting now: the current demo responder's, else the one desk.
+    fn acting(&self) -> Option<Arc<Desk>> {
+        match self.responders.get(self.current.get()) {
+            Some((_, d)) => Some(d.clone()),
+            None => self.desk.clone(),
+        }
+    }
+
+    /// Who acts now among the demo's responders.
+    fn responder(&self) -> Option<&str> {
+        self.responders
+            .get(self.current.get())
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Act as the next demo responder; returns who that is.
+    fn switch(&self) -> Option<&str> {
+        if self.responders.is_empty() {
+            return None;
+        }
+        self.current
+            .set((self.current.get() + 1) % self.responders.len());
+        self.responder()
+    }
+
     fn stage(&self, draft: StageDraft) {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.acting() else {
             return;
         };
         let tx = self.tx.clone();
@@ -207,7 +254,7 @@ impl DeskLink {
     }
 
     fn act(&self, p: Pending) {
-        let Some(desk) = self.desk.clone() else {
+        let Some(desk) = self.acting() else {
             return;
         };
         let tx = self.tx.clone();
@@ -320,29 +367,14 @@ async fn poll_queue(
     }
 }
 
-/// Ask each agent for the `agent.*` kinds it executes, again later for those that did not
-/// answer.
-async fn poll_capabilities(agents: Vec<String>, tx: mpsc::UnboundedSender<DeskReply>) {
-    use crate::respond::Executor;
-    let mut known: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+/// Ask the desk what its executors and agents can carry out, now and again later (an agent
+/// that was down comes back; the picker and the execute key judge by the latest answer).
+async fn poll_offers(desk: Arc<Desk>, tx: mpsc::UnboundedSender<DeskReply>) {
     loop {
-        for url in &agents {
-            if known.contains_key(url) {
-                continue;
-            }
-            // A fresh executor each time: one caches a failed health check for good.
-            let agent = crate::respond::agent::AgentExecutor::new(url);
-            if agent.health().await.is_some() {
-                known.insert(url.clone(), agent.kinds().await);
-            }
-        }
-        let mut kinds: Vec<String> = known.values().flatten().cloned().collect();
-        kinds.sort();
-        kinds.dedup();
-        if tx.send(DeskReply::Capabilities(kinds)).is_err() || known.len() == agents.len() {
+        if tx.send(DeskReply::Offers(desk.offers().await)).is_err() {
             return;
         }
-        tokio::time::sleep(CAPABILITIES_RETRY).await;
+        tokio::time::sleep(OFFERS_REFRESH).await;
     }
 }
 
@@ -382,7 +414,7 @@ async fn event_loop(
         read_only,
         desk,
         no_desk,
-        agents,
+        responders,
     } = opts;
     let mut app = App::new(keymap, demo_by_default).read_only(read_only);
     if desk.is_none() {
@@ -391,7 +423,8 @@ async fn event_loop(
             no_desk.as_deref().unwrap_or(app::NO_DESK)
         ));
     }
-    let (link, mut replies) = DeskLink::start(desk, agents);
+    let (link, mut replies) = DeskLink::start(desk, responders);
+    app.set_responder(link.responder());
     let mut seen_status: Option<Status> = None;
     let mut status_at = Instant::now();
     let mut changed = engine.changed();
@@ -470,6 +503,7 @@ fn handle(engine: &Engine, link: &DeskLink, app: &mut App, ev: &Event) {
         Some(Command::Stage(draft)) => link.stage(draft),
         Some(Command::Act(p)) => link.act(p),
         Some(Command::RefreshQueue) => link.refresh.notify_one(),
+        Some(Command::SwitchResponder) => app.switched_to(link.switch()),
         None => {}
     }
 }
@@ -493,7 +527,7 @@ fn on_reply(engine: &Engine, app: &mut App, reply: DeskReply) {
         }
         DeskReply::QueueError(e) => tracing::warn!("reading the action queue: {e}"),
         DeskReply::Done(kind, text) => app.set_status(kind, &text),
-        DeskReply::Capabilities(kinds) => app.set_capabilities(kinds),
+        DeskReply::Offers(offers) => app.set_offers(offers),
     }
 }
 

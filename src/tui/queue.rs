@@ -1,12 +1,12 @@
 //! The response workflow as the console shows it, in plain data: the action kinds that fit an
-//! identity (`KindChoice`, from `suggest_kinds`), queued actions as table rows (`ActionRow`, from
+//! identity (`KindChoice`, the suggestions of `respond::suggest`), queued actions as table rows (`ActionRow`, from
 //! the workflow's `Action`), and what the app asks the desk to do (`StageDraft`, `Pending`).
 //! Screens are drawn from these, so they can be tested with hand-made data and no store.
 //!
 //! Everything that came from a person or an agent (reasons, evidence, principals, dry-run
 //! text) is `SafeText` here: an agent's proposal is untrusted text on a responder's terminal.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::core::Millis;
 use crate::core::SafeText;
@@ -15,106 +15,14 @@ use crate::core::policy::IdentityFacts;
 use crate::core::reason::Reason;
 use crate::core::state::IdentityState;
 use crate::core::workflow::{Action, ActionState, Via};
-use crate::respond::builtin;
-use crate::respond::suggest::suggest;
+use crate::respond::suggest::{Offers, Suggestion, suggest};
 
 /// Reasons copied into a proposal's evidence.
 const EVIDENCE_REASONS: usize = 4;
 
-/// One action kind that fits an identity, with its params filled in from the evidence.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KindChoice {
-    pub kind: String,
-    /// In the order the kind documents them.
-    pub params: Vec<(String, String)>,
-    /// What executing it would do (the dry run in one line).
-    pub does: String,
-    /// How it is undone; `None` when it cannot be.
-    pub undo: Option<String>,
-    /// Params the evidence does not give: the console cannot stage it, the CLI can.
-    pub missing: Vec<String>,
-}
-
-impl KindChoice {
-    fn builtin(kind: &str, params: &[(&str, Option<String>)]) -> KindChoice {
-        let b = builtin(kind);
-        let mut have = Vec::new();
-        let mut missing = Vec::new();
-        for (k, v) in params {
-            match v {
-                Some(v) if !v.is_empty() => have.push((k.to_string(), v.clone())),
-                _ => missing.push(k.to_string()),
-            }
-        }
-        KindChoice {
-            kind: kind.to_string(),
-            params: have,
-            does: b.map_or_else(|| kind.to_string(), |b| b.does.to_string()),
-            undo: b.and_then(|b| b.undo).map(str::to_string),
-            missing,
-        }
-    }
-
-    /// Can be staged as it is.
-    pub fn ready(&self) -> bool {
-        self.missing.is_empty()
-    }
-
-    pub fn params_json(&self) -> Value {
-        Value::Object(
-            self.params
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect::<Map<String, Value>>(),
-        )
-    }
-
-    /// `user=ci-bot, access_key_id=AKIA…`.
-    pub fn params_label(&self) -> String {
-        self.params
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// The action kinds that fit an identity, most targeted first, with params pre-filled from what
-/// is known of it and its recent events (`respond::suggest`, newest first), followed by every
-/// `agent.*` kind the connected agents advertise in `capabilities`.
-pub fn suggest_kinds(
-    st: &IdentityState,
-    recent: &[&Event],
-    capabilities: &[String],
-) -> Vec<KindChoice> {
-    let mut out: Vec<KindChoice> = suggest(&st.record, recent)
-        .into_iter()
-        .map(|s| {
-            let params: Vec<(&str, Option<String>)> = s
-                .params
-                .iter()
-                .map(|(k, v)| (k.as_str(), v.clone()))
-                .collect();
-            KindChoice::builtin(&s.kind, &params)
-        })
-        .collect();
-    let mut agent_kinds: Vec<&String> = capabilities
-        .iter()
-        .filter(|k| k.starts_with("agent."))
-        .collect();
-    agent_kinds.sort();
-    agent_kinds.dedup();
-    for k in agent_kinds {
-        out.push(KindChoice {
-            kind: k.clone(),
-            params: Vec::new(),
-            does: "carried out by the agent that offers it".into(),
-            undo: Some("as the agent describes it (in the dry run once staged)".into()),
-            missing: Vec::new(),
-        });
-    }
-    out
-}
+/// One action kind that fits an identity: the suggestion itself (`respond::suggest`), so the
+/// picker shows what `blastdoor action suggest` prints, in its order.
+pub type KindChoice = Suggestion;
 
 /// The selected identity, as the picker and a proposal need it.
 #[derive(Debug, Clone, PartialEq)]
@@ -135,7 +43,7 @@ impl Subject {
         st: &IdentityState,
         why: &[Reason],
         recent: &[&Event],
-        capabilities: &[String],
+        offers: &Offers,
     ) -> Subject {
         let evidence = why
             .iter()
@@ -154,7 +62,7 @@ impl Subject {
                 blast_radius: Some(st.blast),
             },
             evidence,
-            choices: suggest_kinds(st, recent, capabilities),
+            choices: suggest(&st.record, recent, offers),
         }
     }
 }

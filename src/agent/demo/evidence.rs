@@ -59,11 +59,17 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
                 "recipientAccountId": m.scope,
             });
             if !b.ok {
-                r["errorCode"] = json!("AccessDenied");
-                r["errorMessage"] = json!(format!(
-                    "User: {principal} is not authorized to perform: {}:{} on resource: {}",
-                    call.service, call.op, call.resource
-                ));
+                let (code, message) = b.refusal.clone().unwrap_or_else(|| {
+                    (
+                        "AccessDenied",
+                        format!(
+                            "User: {principal} is not authorized to perform: {}:{} on resource: {}",
+                            call.service, call.op, call.resource
+                        ),
+                    )
+                });
+                r["errorCode"] = json!(code);
+                r["errorMessage"] = json!(message);
             }
             r
         }
@@ -76,6 +82,18 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
                 .service
                 .split_once('/')
                 .map_or((call.service, None), |(r, s)| (r, Some(s)));
+            let mut extra =
+                json!({"authentication.kubernetes.io/credential-id": [format!("JTI={cred_id}")]});
+            // A bound token names its pod, wherever it is used from.
+            if let Some(pod) = contain::pod_of(m) {
+                extra["authentication.kubernetes.io/pod-name"] = json!([pod]);
+            }
+            let status = match &b.refusal {
+                Some((code, message)) if !b.ok => {
+                    json!({"code": 403, "status": "Failure", "reason": code, "message": message})
+                }
+                _ => json!({"code": if b.ok { 200 } else { 403 }}),
+            };
             json!({
                 "kind": "Event",
                 "apiVersion": "audit.k8s.io/v1",
@@ -87,21 +105,26 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
                 "user": {
                     "username": principal,
                     "groups": ["system:serviceaccounts", format!("system:serviceaccounts:{}", m.scope), "system:authenticated"],
-                    "extra": {"authentication.kubernetes.io/credential-id": [format!("JTI={cred_id}")]},
+                    "extra": extra,
                 },
                 "sourceIPs": [b.ip],
                 "userAgent": if b.signals.is_empty() { "kube-client/v0.30.2" } else { "kubectl/v1.30.2 (linux/amd64)" },
                 "objectRef": {"resource": resource, "subresource": sub, "namespace": ns, "name": obj},
-                "responseStatus": {"code": if b.ok { 200 } else { 403 }},
+                "responseStatus": status,
                 "requestReceivedTimestamp": when,
             })
         }
         Family::Vault => json!({
             "time": when,
             "type": "response",
-            "auth": {"accessor": cred_id, "display_name": format!("{}-{}", m.scope, m.short), "token_type": "service"},
+            "auth": {"accessor": cred_id, "display_name": format!("{}-{}", m.scope, m.short), "token_type": "service",
+                     "entity_id": contain::entity_of(principal)},
             "request": {"id": id, "operation": call.op, "path": call.resource, "remote_address": b.ip, "mount_type": call.service},
-            "error": if b.ok { Value::Null } else { json!("permission denied") },
+            "error": match (&b.refusal, b.ok) {
+                (_, true) => Value::Null,
+                (Some((_, message)), false) => json!(message),
+                (None, false) => json!("permission denied"),
+            },
         }),
         Family::Github => json!({
             "@timestamp": now,
@@ -114,6 +137,7 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
             "token_id": cred_id,
             "target": call.resource,
             "outcome": if b.ok { "success" } else { "forbidden" },
+            "error": refusal_message(b),
         }),
         Family::Gitlab => json!({
             "created_at": when,
@@ -125,6 +149,7 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
             "ip_address": b.ip,
             "job_token_id": cred_id,
             "outcome": if b.ok { "success" } else { "forbidden" },
+            "error": refusal_message(b),
         }),
         Family::Tool => json!({
             "type": "tool_call",
@@ -136,6 +161,7 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
             "client_ip": b.ip,
             "api_key_id": cred_id,
             "outcome": if b.ok { "ok" } else { "denied" },
+            "error": refusal_message(b),
         }),
     };
     if let (Some(Value::Object(extra)), Some(obj)) = (&b.extra, raw.as_object_mut()) {
@@ -179,6 +205,14 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
         },
         signals: b.signals.clone(),
         raw: raw.into(),
+    }
+}
+
+/// A containment's refusal as the source logs it (`null` for any other call).
+fn refusal_message(b: &Beat) -> Value {
+    match &b.refusal {
+        Some((_, m)) if !b.ok => json!(m),
+        _ => Value::Null,
     }
 }
 

@@ -31,6 +31,8 @@
 //! Its `raw` record carries the name as the source would log it, unescaped: raw evidence is
 //! untrusted too, and whatever shows it must sanitise it.
 
+use std::sync::Arc;
+
 use rand::RngExt;
 use rand::seq::IndexedRandom;
 use rand_chacha::ChaCha8Rng;
@@ -43,10 +45,13 @@ use crate::core::model::{
 };
 use crate::core::state::format_time;
 
+mod contain;
 mod evidence;
 mod org;
 mod story;
 
+use contain::Fate;
+pub use contain::{Containment, DemoExecutor, capabilities};
 use evidence::build_event;
 
 /// Simulated time one `step` is meant to cover.
@@ -253,6 +258,8 @@ struct Beat {
     grant: Option<Permission>,
     /// Extra evidence merged into `raw` (response elements).
     extra: Option<Value>,
+    /// Why it was refused when a containment refused it: the error code and message logged.
+    refusal: Option<(&'static str, String)>,
 }
 
 /// The simulated organisation.
@@ -266,6 +273,8 @@ pub struct Fleet {
     last: Option<Millis>,
     /// The current round's script, built once per round.
     script: Option<(u64, Vec<Beat>)>,
+    /// What the demo's executors put in force: every call is checked against it.
+    contained: Arc<Containment>,
 }
 
 // ---- random identifiers ----
@@ -344,7 +353,37 @@ impl Fleet {
             start: None,
             last: None,
             script: None,
+            contained: Arc::default(),
         }
+    }
+
+    /// The executor that contains this fleet's identities: what it does, the fleet's calls
+    /// show from the next step on.
+    pub fn executor(&self) -> DemoExecutor {
+        DemoExecutor::new(self.contained.clone(), &self.members)
+    }
+
+    /// What a containment in force makes of one call `b` of member `m`: `None` when the call
+    /// is never made (its workload is cut off).
+    fn react(contained: &Containment, m: &Member, mut b: Beat) -> Option<Beat> {
+        if contained.is_empty() {
+            return Some(b);
+        }
+        let cred = b
+            .credential
+            .as_ref()
+            .or(m.credential.as_ref())
+            .map(|c| c.id.to_string())
+            .unwrap_or_default();
+        match contained.fate(m, &b.call, &b.ip, &cred) {
+            Fate::As => {}
+            Fate::Silent => return None,
+            Fate::Refused { code, message } => {
+                b.ok = false;
+                b.refusal = Some((code, message));
+            }
+        }
+        Some(b)
     }
 
     /// Every identity with its credentials, permissions and tags (`GET /v1/inventory`).
@@ -428,7 +467,9 @@ impl Fleet {
                 };
                 let ip = pick(&mut self.rng, &m.ips).to_string();
                 let beat = story::beat(now, i, call.clone(), &ip, !denied, &[]);
-                out.push(build_event(m, &mut self.rng, now, &beat));
+                if let Some(beat) = Fleet::react(&self.contained, m, beat) {
+                    out.push(build_event(m, &mut self.rng, now, &beat));
+                }
             }
         }
     }
@@ -449,8 +490,10 @@ impl Fleet {
                 continue;
             };
             for beat in beats.iter().filter(|b| b.at > from && b.at <= to) {
-                if let Some(m) = self.members.get(beat.who) {
-                    out.push(build_event(m, &mut self.rng, to, beat));
+                if let Some(m) = self.members.get(beat.who)
+                    && let Some(beat) = Fleet::react(&self.contained, m, beat.clone())
+                {
+                    out.push(build_event(m, &mut self.rng, to, &beat));
                 }
             }
             self.script = Some((round, beats));
@@ -607,5 +650,205 @@ mod tests {
             ci.iter().any(|w| w.detail.contains("exfiltration")),
             "{ci:?}"
         );
+    }
+
+    // ---- containment: the fleet reacts as the real system would ----
+
+    use crate::core::containment::contained_of;
+    use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Via};
+    use crate::respond::Executor;
+    use crate::respond::suggest::{Offers, offers_of, suggest};
+
+    /// A fleet and a core at `t` seconds into the first incident, the demo's executor beside.
+    fn at_incident(seed: u64, secs: i64) -> (Fleet, Core, Millis, Incident) {
+        let mut fleet = Fleet::new(seed);
+        let mut core = Core::new();
+        core.update(Msg::Inventory {
+            identities: fleet.inventory(),
+            now: T0,
+        });
+        let until = T0 + STORY_START_MS + secs * 1000;
+        let mut t = T0;
+        while t <= until {
+            let events = fleet.step(t);
+            core.update(Msg::Events { events, now: t });
+            t += TICK_MS;
+        }
+        let inc = fleet.incident(0);
+        (fleet, core, t, inc)
+    }
+
+    fn offers(fleet: &Fleet) -> Offers {
+        let exec: Arc<dyn Executor> = Arc::new(fleet.executor());
+        futures_util::FutureExt::now_or_never(offers_of(&[exec])).unwrap()
+    }
+
+    /// Contain `who` with its first suggestion, through the demo's executor, at `now`; the
+    /// core learns of it as the engine tells it. Returns the done action.
+    fn contain_first(fleet: &Fleet, core: &mut Core, who: &str, now: Millis) -> Action {
+        let idx = core.lookup(who).expect("the identity is known");
+        let recent: Vec<&Event> = core
+            .feed(Some(idx), 20)
+            .into_iter()
+            .map(|f| &f.event)
+            .collect();
+        let s = suggest(&core.get(idx).unwrap().record, &recent, &offers(fleet));
+        let first = &s[0];
+        assert!(first.executable && first.reversible(), "{who}: {s:#?}");
+        let mut a = workflow::stage(
+            Proposal {
+                id: format!("act_{}", first.kind),
+                identity: who.into(),
+                kind: first.kind.clone(),
+                target: serde_json::json!({"identity": who}),
+                params: first.params_json(),
+                proposed_by: Proposer {
+                    principal: "alice".into(),
+                    via: Via::Cli,
+                    agent: None,
+                },
+                reason: "demo".into(),
+                evidence: vec![],
+                reversible: true,
+                dry_run: Default::default(),
+            },
+            workflow::Rules {
+                required_approvals: 1,
+                approval_ttl: 60_000,
+                action_ttl: 600_000,
+            },
+            false,
+            now,
+        );
+        let exec = fleet.executor();
+        let o = futures_util::FutureExt::now_or_never(exec.execute(&a, "k1"))
+            .unwrap()
+            .expect("executed");
+        a.state = ActionState::Done;
+        a.outcome = o.detail;
+        a.updated_at = now;
+        core.update(Msg::Contained {
+            items: contained_of(&a).into_iter().collect(),
+        });
+        a
+    }
+
+    fn run_on(fleet: &mut Fleet, core: &mut Core, from: Millis, secs: i64) -> Vec<Event> {
+        let mut out = Vec::new();
+        let mut t = from;
+        while t <= from + secs * 1000 {
+            let events = fleet.step(t);
+            out.extend(events.iter().cloned());
+            core.update(Msg::Events { events, now: t });
+            t += TICK_MS;
+        }
+        out
+    }
+
+    #[test]
+    fn the_attackers_key_disabled_its_calls_fail_as_invalid_and_the_user_shows_contained() {
+        // 17 s in, the attacker uses the access key it created for the escalated user.
+        let (mut fleet, mut core, now, inc) = at_incident(7, 18);
+        let a = contain_first(&fleet, &mut core, &inc.escalated, now);
+        assert_eq!(a.kind, "aws.disable_access_key");
+        assert_eq!(a.outcome["status"], "Inactive");
+        let key = a.params["access_key_id"].as_str().unwrap().to_string();
+        let after = run_on(&mut fleet, &mut core, now + TICK_MS, 15);
+        let tried: Vec<&Event> = after
+            .iter()
+            .filter(|e| e.credential.as_ref().is_some_and(|c| c.id.as_str() == key))
+            .collect();
+        assert!(!tried.is_empty(), "the attacker tries again");
+        assert!(
+            tried.iter().all(|e| e.status == Status::Failure),
+            "and fails"
+        );
+        assert!(tried[0].raw.value()["errorCode"] == "InvalidClientTokenId");
+        let idx = core.lookup(&inc.escalated).unwrap();
+        let c = core.containment_of(idx).unwrap();
+        assert_eq!(c.state, "contained");
+        let st = core.get(idx).unwrap();
+        let k = st
+            .record
+            .credentials
+            .iter()
+            .find(|c| c.id.as_str() == key)
+            .unwrap();
+        assert_eq!(k.status, crate::core::CredentialStatus::Inactive);
+    }
+
+    #[test]
+    fn a_quarantined_pod_goes_silent_but_its_replayed_token_is_the_leak_alert() {
+        // 19 s in the service account is still quiet; its token is replayed from 20 s on.
+        let (mut fleet, mut core, now, inc) = at_incident(7, 19);
+        let a = contain_first(&fleet, &mut core, &inc.service_account, now);
+        assert_eq!(a.kind, "k8s.quarantine_pod");
+        let after = run_on(&mut fleet, &mut core, now + TICK_MS, 20);
+        let own: Vec<&Event> = after
+            .iter()
+            .filter(|e| e.actor.key() == inc.service_account)
+            .collect();
+        assert!(!own.is_empty(), "the replay goes on from the other pod");
+        let idx = core.lookup(&inc.service_account).unwrap();
+        assert_eq!(core.containment_of(idx).unwrap().state, "leaking");
+        // The suggestion now knows the token is used outside its pod: take the grants away.
+        let recent: Vec<&Event> = core
+            .feed(Some(idx), 20)
+            .into_iter()
+            .map(|f| &f.event)
+            .collect();
+        let s = suggest(&core.get(idx).unwrap().record, &recent, &offers(&fleet));
+        assert_eq!(s[0].kind, "k8s.delete_rolebinding", "{s:#?}");
+        assert!(s[0].executable, "{s:#?}");
+    }
+
+    #[test]
+    fn an_isolated_ci_token_is_refused_until_rolled_back() {
+        let (mut fleet, mut core, now, inc) = at_incident(7, 1);
+        let a = contain_first(&fleet, &mut core, &inc.stolen_ci, now);
+        assert_eq!(a.kind, "agent.isolate_workload");
+        let after = run_on(&mut fleet, &mut core, now + TICK_MS, 12);
+        let own: Vec<&Event> = after
+            .iter()
+            .filter(|e| e.actor.key() == inc.stolen_ci)
+            .collect();
+        assert!(own.len() > 5, "the attacker keeps trying");
+        assert!(own.iter().all(|e| e.status == Status::Failure));
+        let idx = core.lookup(&inc.stolen_ci).unwrap();
+        assert_eq!(core.containment_of(idx).unwrap().state, "contained");
+        let exec = fleet.executor();
+        let back = futures_util::FutureExt::now_or_never(exec.rollback(&a, "k1"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.detail["status"], "released");
+        core.update(Msg::Contained { items: vec![] });
+        assert!(core.containment_of(idx).is_none());
+        let later = run_on(&mut fleet, &mut core, now + 13_000, 10);
+        assert!(
+            later
+                .iter()
+                .any(|e| e.actor.key() == inc.stolen_ci && e.status == Status::Success),
+            "released: it works again"
+        );
+    }
+
+    #[test]
+    fn every_identity_of_the_fleet_has_a_reversible_action_the_demo_runs() {
+        let (fleet, core, _, _) = at_incident(7, 30);
+        let offers = offers(&fleet);
+        for r in fleet.inventory() {
+            let idx = core.lookup(&r.key()).unwrap();
+            let recent: Vec<&Event> = core
+                .feed(Some(idx), 20)
+                .into_iter()
+                .map(|f| &f.event)
+                .collect();
+            let s = suggest(&core.get(idx).unwrap().record, &recent, &offers);
+            assert!(
+                s.first().is_some_and(|x| x.executable && x.reversible()),
+                "{}: {s:#?}",
+                r.key()
+            );
+        }
     }
 }

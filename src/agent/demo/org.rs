@@ -267,6 +267,7 @@ pub(super) fn organisation(seed: u64) -> (ChaCha8Rng, Vec<Member>, Cast) {
     b.ci_tokens();
     b.ai_agents();
     b.noise();
+    b.workload_tags();
     (b.rng, b.members, b.cast)
 }
 
@@ -1270,6 +1271,35 @@ impl Builder {
                 "GetObject",
                 "arn:aws:s3:::acme-prod-analytics-etl/data/part-0001.parquet",
             )];
+        }
+    }
+
+    /// What a real inventory tells of a service account's workload: the pod its token is bound
+    /// to, and the role bindings that give it its namespaced roles (named after the role, as
+    /// most are). Containment acts on these.
+    fn workload_tags(&mut self) {
+        for m in &mut self.members {
+            let Some(pod) = super::contain::pod_of(m) else {
+                continue;
+            };
+            let mut tags = vec![format!("pod={}/{pod}", m.scope)];
+            for p in &m.record.permissions {
+                let Some((ns, role)) = p
+                    .via
+                    .as_deref()
+                    .and_then(|v| v.strip_prefix("Role "))
+                    .and_then(|v| v.split_once('/'))
+                else {
+                    continue;
+                };
+                let tag = crate::core::binding_tag(Some(ns), role, role);
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+            // The debugging grant nobody removed is the one to take away first.
+            tags[1..].sort_by_key(|t| !t.contains("-debug"));
+            m.record.tags.extend(tags.iter().map(|t| SafeText::new(t)));
         }
     }
 

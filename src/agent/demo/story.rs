@@ -427,5 +427,6 @@ pub(super) fn beat(
         credential: None,
         grant: None,
         extra: None,
+        refusal: None,
     }
 }

@@ -414,6 +414,7 @@ fn a_grant_updates_the_blast_of_those_who_reach_it_and_a_revocation_lowers_it() 
             detail: SafeText::new("granted AdministratorAccess"),
             by: None,
             signal: None,
+            removes: None,
         }],
         now: 1,
     });

@@ -27,8 +27,7 @@ use tokio::sync::OnceCell;
 use crate::core::workflow::{Action, DryRun};
 use crate::respond::{BoxFut, ExecError, ExecStatus, Executor, Outcome, Plan};
 
-/// The documented name of the inline policy that revokes a role's older sessions.
-pub const REVOKE_POLICY: &str = "AWSRevokeOlderSessions";
+pub use super::{REVOKE_POLICY, deny_all_policy_name};
 
 pub const KINDS: &[&str] = &[
     "aws.disable_access_key",
@@ -115,11 +114,6 @@ fn op_of(a: &Action) -> Result<Op, String> {
         "aws.revoke_role_sessions" => Ok(Op::RevokeSessions { role: need("role")? }),
         other => Err(format!("{other}: not an aws.* kind this executor knows")),
     }
-}
-
-/// The inline deny-all policy's name for idempotency key `key`.
-pub fn deny_all_policy_name(key: &str) -> String {
-    format!("BlastdoorDenyAll-{}", &key[..key.len().min(16)])
 }
 
 /// The statement id that marks a revocation made under `key`.

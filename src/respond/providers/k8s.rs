@@ -36,8 +36,7 @@ use crate::respond::{BoxFut, ExecError, ExecStatus, Executor, Outcome, Plan};
 pub const QUARANTINE: &str = "k8s.quarantine_pod";
 pub const DELETE_BINDING: &str = "k8s.delete_rolebinding";
 pub const SCALE_ZERO: &str = "k8s.scale_to_zero";
-pub const QUARANTINE_LABEL: &str = "blastdoor.io/quarantine";
-pub const QUARANTINE_POLICY: &str = "blastdoor-quarantine";
+pub use super::{QUARANTINE_LABEL, QUARANTINE_POLICY};
 pub const REPLICAS_ANNOTATION: &str = "blastdoor.io/replicas-before";
 /// Fields the API server sets; a recreated object must not carry them.
 const SERVER_SET: &[&str] = &[

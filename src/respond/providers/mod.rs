@@ -16,6 +16,19 @@ use std::sync::Arc;
 
 use super::Executor;
 
+pub use rest::fingerprint;
+
+/// The documented name of the inline policy that revokes a role's older sessions.
+pub const REVOKE_POLICY: &str = "AWSRevokeOlderSessions";
+/// The label a quarantined pod carries, and the deny-all NetworkPolicy that selects it.
+pub const QUARANTINE_LABEL: &str = "blastdoor.io/quarantine";
+pub const QUARANTINE_POLICY: &str = "blastdoor-quarantine";
+
+/// The inline deny-all policy's name for idempotency key `key`.
+pub fn deny_all_policy_name(key: &str) -> String {
+    format!("BlastdoorDenyAll-{}", &key[..key.len().min(16)])
+}
+
 /// The executors the `[providers.*]` sections of `config.toml` configure.
 pub fn from_config(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
     let mut out: Vec<Arc<dyn Executor>> = Vec::new();

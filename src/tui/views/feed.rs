@@ -71,6 +71,9 @@ pub fn render(
                 Span::raw(" "),
             ];
             let style = if f.denied {
+                // Marked first, in words too: a long resource would push "(denied)" off a
+                // narrow pane, and a contained credential's refused calls must show.
+                spans.push(Span::styled("✗ ", theme.style("feed.denied")));
                 theme.style("feed.denied")
             } else {
                 theme.style("feed")

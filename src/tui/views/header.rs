@@ -31,6 +31,15 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewData, theme: &Theme) {
     } else if only_demo {
         first.push(Span::styled(" demo fleet ", theme.style("ui.header.demo")));
     }
+    if let Some(who) = &h.responder {
+        // Playing the demo's throwaway responders: who signs now, marked as the demo's.
+        let text = if narrow {
+            format!("· you: {who} ")
+        } else {
+            format!("· you: {who} (a throwaway demo key) ")
+        };
+        first.push(Span::styled(text, theme.style("ui.header.demo")));
+    }
     if h.leaks > 0 {
         // A contained credential acting again is the loudest thing on screen, colour or not.
         first.push(Span::styled(

@@ -129,7 +129,13 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 Screen::Identities => HINTS,
                 Screen::Approvals => QUEUE_HINTS,
             };
-            for (actions, what) in hints {
+            // Playing the demo's responders: who acts now, and how to become the other one.
+            let demo: &[(&[Action], &str)] = if app.responder().is_some() {
+                &[(&[Action::SwitchResponder], "other responder")]
+            } else {
+                &[]
+            };
+            for (actions, what) in demo.iter().chain(hints) {
                 let Some(keys) = keys_label(app.keymap(), actions) else {
                     continue;
                 };

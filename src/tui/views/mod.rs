@@ -155,6 +155,8 @@ pub struct RowData {
     pub threat: f64,
     pub activity: [u16; ACTIVITY_BUCKETS],
     pub last_seen: Option<Millis>,
+    /// A done action contains it: `Some(true)` once it acted again after (a leak).
+    pub contained: Option<bool>,
 }
 
 /// One feed line.
@@ -235,6 +237,8 @@ pub struct HeaderData {
     /// Containment leaks seen (one per action), and the newest one's summary.
     pub leaks: usize,
     pub last_leak: Option<SafeText>,
+    /// The demo's throwaway responder acting here, when the console plays them.
+    pub responder: Option<SafeText>,
 }
 
 /// Everything one frame shows, copied out of the core.
@@ -306,6 +310,7 @@ impl ViewData {
                     threat: st.threat,
                     activity: st.activity(now),
                     last_seen: st.last_seen(),
+                    contained: core.containment_of(id).map(|c| c.state == "leaking"),
                 })
             })
             .collect();
@@ -317,7 +322,7 @@ impl ViewData {
                 .map(|f| &f.event)
                 .collect();
             core.get(id)
-                .map(|st| Subject::with_evidence(st, &core.why(id), &recent, &app.capabilities))
+                .map(|st| Subject::with_evidence(st, &core.why(id), &recent, &app.offers))
         });
         let queue_page = layout_queue_rows(screen, app);
         let queue_cursor = app.queue_cursor.min(app.queue.len().saturating_sub(1));
@@ -352,6 +357,7 @@ impl ViewData {
             demo_by_default: app.demo_by_default,
             leaks: core.leaks().len(),
             last_leak: core.leaks().last().map(|l| SafeText::new(&l.summary())),
+            responder: app.responder.clone(),
         };
         ViewData {
             now,
@@ -459,6 +465,22 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         None => format!("{} · never seen active", fmt_count(st.events)),
     };
     lines.push(field("events", &seen));
+    if let Some(c) = core.containment_of(id) {
+        lines.push(field(
+            "contained",
+            &format!(
+                "{} {} at {}{}",
+                c.action,
+                c.kind,
+                c.at.get(11..19).unwrap_or(&c.at),
+                if c.state == "leaking" {
+                    ": LEAKING, it acted again after"
+                } else {
+                    ": holding"
+                }
+            ),
+        ));
+    }
     for l in core.leaks_of(id) {
         lines.push(DetailLine::Heading("CONTAINMENT LEAK!".into()));
         lines.push(DetailLine::Note(SafeText::new(&format!(

@@ -1,5 +1,6 @@
-//! The acting overlays: the picker (the action kinds that fit the selected identity, each with
-//! its dry run and how it is undone), the justification input, and the confirmation that names
+//! The acting overlays: the picker (the action kinds that fit the selected identity, best first,
+//! each with its dry run, how it is undone, and what to configure when it cannot run here), the
+//! justification input, and the confirmation that names
 //! the action and its target. Keys shown here are fixed (Enter, Esc, `y`, `n`), never remapped:
 //! a confirmation must read the same on every responder's screen.
 
@@ -62,7 +63,9 @@ pub fn render_picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows: usize = subject
         .choices
         .iter()
-        .map(|c| 3 + usize::from(!c.params.is_empty()))
+        .map(|c| {
+            3 + usize::from(!c.params_label().is_empty()) + usize::from(!c.executable && c.ready())
+        })
         .sum();
     let height = (rows as u16 + 3).min(area.height.saturating_sub(2));
     let r = popup(frame, area, width, height);
@@ -84,7 +87,7 @@ pub fn render_picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .iter()
         .map(|c| {
             let mut lines = vec![Line::styled(c.kind.clone(), theme.style("detail.heading"))];
-            if !c.params.is_empty() {
+            if !c.params_label().is_empty() {
                 lines.push(Line::from(vec![
                     Span::styled("  params  ", label),
                     Span::raw(truncate(&c.params_label(), text_w.saturating_sub(10))),
@@ -101,7 +104,7 @@ pub fn render_picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                         truncate(
                             &format!(
                                 "{}: not known from the evidence (use the CLI)",
-                                c.missing.join(", ")
+                                c.missing().join(", ")
                             ),
                             text_w.saturating_sub(10),
                         ),
@@ -119,8 +122,18 @@ pub fn render_picker(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             };
             lines.push(dry);
             lines.push(undo);
+            // What cannot run here says so, and what to configure (missing params said above).
+            if let (false, true, Some(why)) = (c.executable, c.ready(), &c.why_not) {
+                lines.push(Line::from(vec![
+                    Span::styled("  cannot  ", label),
+                    Span::styled(
+                        truncate(&format!("run here: {why}"), text_w.saturating_sub(10)),
+                        theme.style("ui.warning"),
+                    ),
+                ]));
+            }
             let item = ListItem::new(Text::from(lines));
-            if c.ready() { item } else { item.style(dim) }
+            if c.executable { item } else { item.style(dim) }
         })
         .collect();
     let list = List::new(items)

@@ -1,6 +1,7 @@
 //! The ranked identities table. Rows are built for the visible window only (the core hands out
 //! just those), so a million identities cost what twenty do. The selected row is reversed and
 //! bold and carries a `▶` marker, and the sorted column is marked `▼`: neither relies on colour.
+//! A contained identity is badged `[contained]`, one that acted again after it `[LEAK]`.
 
 use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Rect};
@@ -23,8 +24,19 @@ fn identity_cell<'a>(
     r: &'a super::RowData,
     with_key: bool,
     dim: ratatui::style::Style,
+    theme: &Theme,
 ) -> Cell<'a> {
-    let mut spans = vec![safe_span(&r.display, Default::default())];
+    let mut spans = Vec::new();
+    // Contained (or leaking) says so in words first: the badge must not rely on colour.
+    match r.contained {
+        Some(false) => spans.push(Span::styled(
+            "[contained] ",
+            theme.style("containment.held"),
+        )),
+        Some(true) => spans.push(Span::styled("[LEAK] ", theme.style("containment.leak"))),
+        None => {}
+    }
+    spans.push(safe_span(&r.display, Default::default()));
     if with_key && r.key.as_str() != r.display.as_str() {
         spans.push(Span::raw("  "));
         spans.push(safe_span(&r.key, dim));
@@ -106,7 +118,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, view: &ViewData, theme: 
     let rows = view.rows.iter().map(|r| {
         let mut cells = vec![
             Cell::new(Line::from(r.rank.to_string()).alignment(Alignment::Right)).style(label),
-            identity_cell(r, area.width >= KEY_WIDTH, label),
+            identity_cell(r, area.width >= KEY_WIDTH, label, theme),
         ];
         if full {
             cells.push(Cell::new(r.kind));
