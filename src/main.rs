@@ -156,7 +156,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("blastdoor: cannot start the async runtime: {e}");
+            headless::say(&format!("blastdoor: cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -169,7 +169,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("blastdoor: {e:#}");
+            headless::say(&format!("blastdoor: {e:#}"));
             ExitCode::from(code_of(&e))
         }
     }
@@ -279,9 +279,11 @@ fn init_logging(tui: bool) {
                 .try_init();
         }
     } else {
+        // Plain text (no colour codes): every byte goes through the output sanitiser.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter("error"))
-            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_writer(|| headless::sanitised(std::io::stderr(), Format::Table))
             .try_init();
     }
 }
@@ -299,14 +301,15 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Rank { top, by, live_for }) => {
             let config = load_config(&g)?;
+            let format = Format::resolve(g.format);
             let opts = headless::rank::RankOptions {
                 engine: engine_options(&g, &config)?,
                 top,
                 by,
-                format: Format::resolve(g.format),
+                format,
                 live_for: secs("--live-for", live_for)?,
             };
-            let mut out = std::io::stdout().lock();
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::rank::run(opts, &mut out).await?;
             // The ranking is printed and nothing is left to write: exit without tearing down a
             // core that may hold millions of identities and thousands of decoded events (5% of
@@ -329,12 +332,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 duration: duration.map(|d| secs("--duration", d)).transpose()?,
                 store: watched_state(&g),
             };
-            let mut out = std::io::stdout();
+            let mut out = headless::sanitised(std::io::stdout(), Format::Ndjson);
             headless::watch::run(opts, &mut out).await
         }
         Some(Command::Audit { verb }) => {
-            let mut out = std::io::stdout().lock();
             let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }
         Some(Command::Agent { listen, demo }) => {
@@ -359,14 +362,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Action { verb }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
-            let mut out = std::io::stdout().lock();
-            headless::action::run(&desk, &verb, Format::resolve(g.format), &mut out).await?;
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::action::run(&desk, &verb, format, &mut out).await?;
             Ok(())
         }
         Some(Command::Run { script }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
-            let mut out = std::io::stdout().lock();
-            headless::script::run(&desk, &script, Format::resolve(g.format), &mut out).await
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::script::run(&desk, &script, format, &mut out).await
         }
         Some(Command::CheckConfig) => {
             let mut problems = config::check(g.config.as_deref());
@@ -385,7 +390,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             } else {
                 for p in &problems {
-                    eprintln!("{p}");
+                    headless::say(&p.to_string());
                 }
                 Err(Failure::usage(format!(
                     "check-config: {} problem(s) found",
@@ -411,7 +416,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .map_err(|problems| {
                 for p in &problems {
-                    eprintln!("{p}");
+                    headless::say(&p.to_string());
                 }
                 Failure::usage(format!(
                     "{} configuration problem(s); run `blastdoor check-config`",

@@ -42,7 +42,7 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     }
     let stats = engine.stats();
     for p in engine.problems() {
-        eprintln!("blastdoor: skipped: {p}");
+        super::say(&format!("blastdoor: skipped: {p}"));
     }
     let ranked = engine.write(|c| c.top(opts.top, opts.by));
     if stats.ingested == 0 && ranked.is_empty() && stats.rejected > 0 {
@@ -52,10 +52,10 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         ));
     }
     if stats.rejected > 0 {
-        eprintln!(
+        super::say(&format!(
             "blastdoor: {} events ingested, {} records skipped",
             stats.ingested, stats.rejected
-        );
+        ));
     }
     print_ranking(&ranked, opts.format, out)
 }

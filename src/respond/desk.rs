@@ -19,8 +19,10 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Value, json};
 
 use crate::auth::{AllowedSigners, Signer};
+use crate::core::SafeText;
 use crate::core::model::Millis;
 use crate::core::policy::{IdentityFacts, Policy};
+use crate::core::text::escape_value;
 use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
 use crate::exit::Failure;
 use crate::respond::{ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan};
@@ -45,6 +47,26 @@ pub struct StageRequest {
     pub agent: Option<String>,
     /// What the console knows about the identity (for pre-authorised playbooks).
     pub facts: IdentityFacts,
+}
+
+impl StageRequest {
+    /// The request with what someone typed or an agent sent made inert, as telemetry is
+    /// (`SafeText`): nothing raw reaches the queue, the audit log or a responder's screen.
+    pub fn inert(mut self) -> StageRequest {
+        let safe = |s: &mut String| *s = SafeText::new(s).to_string();
+        safe(&mut self.identity);
+        safe(&mut self.kind);
+        safe(&mut self.reason);
+        self.evidence.iter_mut().for_each(safe);
+        if let Some(a) = &mut self.agent {
+            safe(a);
+        }
+        escape_value(&mut self.params);
+        if let Some(t) = &mut self.target {
+            escape_value(t);
+        }
+        self
+    }
 }
 
 /// Retries of transient executor errors: capped exponential backoff with full jitter.
@@ -320,6 +342,7 @@ impl Desk {
     /// `may = "propose"` (and within its rate); otherwise the responder is the key holder.
     /// A pre-authorised playbook stages and executes at once (via `playbook`).
     pub async fn stage(&self, req: StageRequest) -> anyhow::Result<Action> {
+        let req = req.inert();
         let now = self.now();
         validate_kind(&req)?;
         let (principal, via) = match (req.via, &req.agent) {
@@ -503,7 +526,7 @@ impl Desk {
             &me,
             self.via,
             "denied",
-            json!({"reason": reason}),
+            json!({"reason": SafeText::new(reason)}),
             |a, now| workflow::deny(a, &me, now),
         )
     }
