@@ -34,6 +34,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "policy",
     "providers",
     "crown_jewels",
+    "limits",
 ];
 
 /// Why a config could not be loaded.
@@ -74,6 +75,10 @@ pub struct Config {
     /// `secrets`) in every blast radius that reaches them.
     #[serde(default)]
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
+    /// `[limits]`: the longest line or record, the largest decompressed file and ratio (see
+    /// `ingest::limits`); over one, the record or file is named, counted and skipped.
+    #[serde(default)]
+    pub limits: crate::ingest::Limits,
     /// The file this was loaded from, when there was one (relative paths are relative to it).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -101,6 +106,7 @@ impl Default for Config {
             policy: None,
             providers: toml::Table::new(),
             crown_jewels: Vec::new(),
+            limits: crate::ingest::Limits::default(),
             path: None,
             user_dir: None,
         }

@@ -214,6 +214,12 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
                 inv.display()
             )));
         }
+        if let Some(kind) = blastdoor::engine::sources::special_file(inv) {
+            return Err(Failure::usage(format!(
+                "--inventory {}: {kind}, not a regular file: give the inventory JSON file",
+                inv.display()
+            )));
+        }
     }
     Ok(EngineOptions {
         sources: specs,
@@ -221,6 +227,7 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         demo_seed: g.demo_seed,
         data_clock: false,
         crown_jewels: config.crown_jewels.clone(),
+        limits: config.limits,
     })
 }
 

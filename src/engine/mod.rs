@@ -37,6 +37,8 @@ pub struct EngineOptions {
     pub data_clock: bool,
     /// Crown jewels from `config.toml`: what counts as sensitive beyond the defaults.
     pub crown_jewels: Vec<crate::core::graph::CrownJewel>,
+    /// `[limits]` of `config.toml`: the longest record, the largest decompressed file.
+    pub limits: crate::ingest::Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -99,6 +101,7 @@ pub(crate) struct Inner {
     version: watch::Sender<u64>,
     rate: Mutex<RateMeter>,
     problems: Mutex<Vec<String>>,
+    limits: crate::ingest::Limits,
 }
 
 /// A cheap handle on the running engine.
@@ -124,6 +127,7 @@ impl Engine {
             version,
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
+            limits: opts.limits,
         });
         let engine = Engine {
             inner: inner.clone(),
@@ -131,7 +135,7 @@ impl Engine {
         };
         tokio::spawn(core_task(inner.clone(), rx, opts.data_clock));
         for path in &opts.inventories {
-            let identities = sources::load_inventory(path)?;
+            let identities = sources::load_inventory(path, &opts.limits)?;
             engine.deliver_inventory(identities).await;
         }
         for spec in &opts.sources {
@@ -212,6 +216,11 @@ impl Engine {
     }
 
     // ---- for sources ----
+
+    /// The limits every source reads within.
+    pub(crate) fn limits(&self) -> crate::ingest::Limits {
+        self.inner.limits
+    }
 
     pub(crate) fn register(&self, name: String, finite: bool) -> usize {
         if finite {
