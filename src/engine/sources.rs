@@ -715,7 +715,11 @@ pub fn read_collect(
 
 /// Does this line hold one whole JSON object (as JSON Lines do)?
 fn complete_object(text: &str) -> bool {
-    text.ends_with('}') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    // With the trailing commas `parse_json` tolerates, as decoding the line would: one thread
+    // (which decodes it) and several (which only look) must judge the first line alike.
+    text.ends_with('}')
+        && (serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+            || ingest::parse_json(text).is_ok())
 }
 
 /// A whole document: one value, an array (each item reported by index), or several
@@ -1152,6 +1156,39 @@ mod tests {
                 && rejects[0].contains("decompressed to more than 64 KiB ([limits] max_file"),
             "{rejects:?}"
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever mix of good, broken, long, blank and not-UTF-8 lines (and a first line
+        /// with a trailing comma, which decodes), one thread and several read the same.
+        #[test]
+        fn one_thread_and_several_read_any_mix_of_lines_alike(
+            kinds in proptest::collection::vec(0u8..6, 1..40),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("mix.jsonl");
+            let mut bytes = Vec::new();
+            for (i, k) in kinds.iter().enumerate() {
+                match k {
+                    0 => bytes.extend(trail_line(i % 60).into_bytes()),
+                    1 => bytes.extend(b"{\"broken\": ".to_vec()),
+                    2 => bytes.extend(format!("{{\"pad\": \"{}\"}}", "x".repeat(3000)).into_bytes()),
+                    3 => {}
+                    4 => bytes.extend(b"{\"a\": \"\xff\"}".to_vec()),
+                    _ => {
+                        let t = trail_line(i % 60);
+                        bytes.extend(format!("{},}}", &t[..t.len() - 1]).into_bytes());
+                    }
+                }
+                bytes.push(b'\n');
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let limits = ingest::Limits { max_record: 2048, ..Default::default() };
+            let one = read_all_within(&path, &limits, u64::MAX, 1);
+            let many = read_all_within(&path, &limits, 0, 3);
+            proptest::prop_assert_eq!(one, many);
+        }
     }
 
     #[cfg(unix)]

@@ -333,4 +333,25 @@ mod tests {
             Err(Skip::TooLong { bytes: 10, max: 6 })
         );
     }
+
+    proptest::proptest! {
+        /// Streams and files cut the same lines, whatever pieces the bytes come in.
+        #[test]
+        fn the_splitter_cuts_the_lines_the_reader_reads(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    proptest::strategy::Just(b'\n'),
+                    proptest::strategy::Just(b'\r'),
+                    proptest::strategy::Just(0xffu8),
+                    proptest::strategy::Just(b'a'),
+                    proptest::prelude::any::<u8>(),
+                ],
+                0..300,
+            ),
+            max in 1usize..40,
+            piece in 1usize..50,
+        ) {
+            proptest::prop_assert_eq!(read_all(&bytes, max), split_all(&bytes, max, piece));
+        }
+    }
 }
