@@ -11,6 +11,7 @@ use blastdoor::core::SortKey;
 use blastdoor::engine::{EngineOptions, SourceSpec};
 use blastdoor::exit::{Failure, code_of};
 use blastdoor::headless::{self, Format};
+use blastdoor::respond::redact::RedactingWriter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -261,12 +262,35 @@ fn load_config(g: &Global) -> anyhow::Result<Config> {
     Config::load(g.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))
 }
 
-/// Logs go to a file in TUI mode (never to the terminal it draws on), to stderr otherwise.
+/// Logs go to a file in TUI mode (never to the terminal it draws on), to stderr otherwise;
+/// either way through the output sanitiser and the secret redactor.
 fn init_logging(tui: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = |default: &str| {
-        EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+        let mut f =
+            EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+        // The SDK's and the HTTP stack's request traces print credentials (sigv4's canonical
+        // request holds the AWS session token; request dumps hold X-Vault-Token): never below
+        // these levels, whatever BLASTDOOR_LOG asks.
+        for cap in [
+            "aws_sigv4=info",
+            "aws_smithy_runtime=debug",
+            "aws_smithy_runtime_api=debug",
+            "aws_smithy_http_client=debug",
+            "aws_runtime=debug",
+            "aws_config=debug",
+            "hyper=debug",
+            "hyper_util=debug",
+            "reqwest=debug",
+            "h2=info",
+        ] {
+            if let Ok(d) = cap.parse() {
+                f = f.add_directive(d);
+            }
+        }
+        f
     };
+    let safe = |w| headless::sanitised(RedactingWriter(w), Format::Table);
     if tui {
         let dir = directories::ProjectDirs::from("", "", "blastdoor")
             .map(|d| d.data_local_dir().to_path_buf());
@@ -279,10 +303,11 @@ fn init_logging(tui: bool) {
                 .ok()
         });
         if let Some(file) = file {
+            let file = std::sync::Arc::new(file);
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter("warn"))
                 .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
+                .with_writer(move || safe(LogSink::File(file.clone())))
                 .try_init();
         }
     } else {
@@ -290,8 +315,29 @@ fn init_logging(tui: bool) {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter("error"))
             .with_ansi(false)
-            .with_writer(|| headless::sanitised(std::io::stderr(), Format::Table))
+            .with_writer(move || safe(LogSink::Stderr(std::io::stderr())))
             .try_init();
+    }
+}
+
+/// Where log lines go: an appended file (each line one write) or stderr.
+enum LogSink {
+    File(std::sync::Arc<std::fs::File>),
+    Stderr(std::io::Stderr),
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogSink::File(f) => (&**f).write(buf),
+            LogSink::Stderr(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogSink::File(f) => (&**f).flush(),
+            LogSink::Stderr(e) => e.flush(),
+        }
     }
 }
 

@@ -25,6 +25,7 @@ use crate::core::policy::{IdentityFacts, Policy};
 use crate::core::text::escape_value;
 use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
 use crate::exit::Failure;
+use crate::respond::redact::Redacting;
 use crate::respond::{ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan};
 use crate::store::audit::{AuditEvent, append_in};
 use crate::store::{Store, queue};
@@ -179,7 +180,11 @@ impl Desk {
             policy,
             allowed,
             signer,
-            executors,
+            // Whatever an executor answers is redacted before it is kept or shown.
+            executors: executors
+                .into_iter()
+                .map(|e| Arc::new(Redacting(e)) as Arc<dyn Executor>)
+                .collect(),
             clock: Arc::new(wall_ms),
             retry: Retry::default(),
             via: Via::Cli,

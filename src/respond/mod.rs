@@ -11,6 +11,7 @@
 pub mod agent;
 pub mod desk;
 pub mod providers;
+pub mod redact;
 pub mod suggest;
 
 use std::future::Future;
