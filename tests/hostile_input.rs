@@ -106,9 +106,14 @@ fn a_fifo_or_a_device_as_a_source_is_refused_by_name_at_once() {
         assert_eq!(code(&o), 2, "{err}");
         assert!(err.contains(&source) && err.contains(kind), "{err}");
         assert!(!err.contains("Not a directory"), "{err}");
-        let o = run(bd().args(["rank", "--inventory", &source]));
-        assert_eq!(code(&o), 2, "{}", stderr(&o));
-        assert!(stderr(&o).contains(kind), "{}", stderr(&o));
+        for args in [
+            vec!["rank", "--inventory", &source],
+            vec!["audit", "verify", "--file", &source],
+        ] {
+            let o = run(bd().args(&args));
+            assert_eq!(code(&o), 2, "{args:?}: {}", stderr(&o));
+            assert!(stderr(&o).contains(kind), "{}", stderr(&o));
+        }
     }
 }
 

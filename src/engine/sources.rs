@@ -827,7 +827,8 @@ async fn stream_task(engine: Engine, id: usize, url: String) {
             && let Some(inv_url) = inventory_url(&url)
             && let Ok(resp) = client.get(&inv_url).send().await
             && resp.status().is_success()
-            && let Ok(inv) = resp.json::<ingest::native::Inventory>().await
+            && let Some(body) = capped_body(resp, engine.limits().max_file).await
+            && let Ok(inv) = serde_json::from_slice::<ingest::native::Inventory>(&body)
         {
             engine.deliver_inventory(inv.identities).await;
             inventory_loaded = true;
@@ -860,6 +861,23 @@ async fn stream_task(engine: Engine, id: usize, url: String) {
         engine.set_health(id, Health::Retrying, Some(why));
         tokio::time::sleep(backoff(attempt, id as u64 ^ attempt as u64)).await;
     }
+}
+
+/// A response's body, or `None` past `max` bytes (an agent's inventory is read whole: it must
+/// not be able to fill the memory).
+async fn capped_body(mut resp: reqwest::Response, max: u64) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if (body.len() + chunk.len()) as u64 > max {
+            tracing::warn!(
+                "an inventory over [limits] max_file ({}) was not read",
+                ingest::limits::show_size(max)
+            );
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {

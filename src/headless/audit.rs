@@ -44,6 +44,13 @@ pub fn run(
 ) -> anyhow::Result<()> {
     match cmd {
         AuditCmd::Verify { file: Some(file) } => {
+            // An export may come from anywhere: a FIFO would block, /dev/zero never ends.
+            if let Some(kind) = crate::engine::sources::special_file(&file) {
+                return Err(Failure::usage(format!(
+                    "--file {}: {kind}, not a regular file: give the export file",
+                    file.display()
+                )));
+            }
             let bytes = std::fs::read(&file).map_err(|e| {
                 Failure::usage(format!("--file {}: cannot read: {e}", file.display()))
             })?;

@@ -210,6 +210,11 @@ fn redact_outcome(mut o: Outcome) -> Outcome {
     o
 }
 
+/// An executor's answer, redacted.
+fn redact_answer(r: Result<Outcome, ExecError>) -> Result<Outcome, ExecError> {
+    r.map(redact_outcome).map_err(redact_error)
+}
+
 /// An executor whose every answer is redacted before the desk sees it: the desk wraps each
 /// executor it is given, so no provider's echo of a secret is ever stored or shown.
 pub struct Redacting(pub Arc<dyn Executor>);
@@ -246,13 +251,7 @@ impl Executor for Redacting {
         a: &'a Action,
         key: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
-        Box::pin(async move {
-            self.0
-                .execute(a, key)
-                .await
-                .map(redact_outcome)
-                .map_err(redact_error)
-        })
+        Box::pin(async move { redact_answer(self.0.execute(a, key).await) })
     }
 
     fn status<'a>(&'a self, key: &'a str) -> BoxFut<'a, Result<Option<Outcome>, ExecError>> {
@@ -270,13 +269,7 @@ impl Executor for Redacting {
         a: &'a Action,
         key: &'a str,
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
-        Box::pin(async move {
-            self.0
-                .rollback(a, key)
-                .await
-                .map(redact_outcome)
-                .map_err(redact_error)
-        })
+        Box::pin(async move { redact_answer(self.0.rollback(a, key).await) })
     }
 }
 
