@@ -7,7 +7,7 @@
 #   document  one pretty-printed JSON document of SIZE MiB: refused at max_record
 # The inputs are built in ${TMPDIR:-/tmp}/blastdoor-hostile (removed afterwards unless KEEP=1),
 # never in the repository. Peak resident memory is /usr/bin/time's maximum RSS.
-# Usage: benches/hostile-memory.sh [SIZE_MIB]
+# Usage: benches/hostile-memory.sh [SIZE_MIB]   (BLASTDOOR_BIN=path: that binary, no build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=${1:-1024}
@@ -15,8 +15,11 @@ dir=${TMPDIR:-/tmp}/blastdoor-hostile
 mkdir -p "$dir"
 [ "${KEEP:-0}" = 1 ] || trap 'rm -rf "$dir"' EXIT
 
-cargo build --release --locked --bin blastdoor 2>&1 | tail -1 >&2
-bd=target/release/blastdoor
+bd=${BLASTDOOR_BIN:-}
+if [ -z "$bd" ]; then
+  cargo build --release --locked --bin blastdoor 2>&1 | tail -1 >&2
+  bd=target/release/blastdoor
+fi
 
 python3 - "$dir" "$size" <<'EOF'
 import base64, gzip, os, random, sys
@@ -80,8 +83,9 @@ for name in lines repeated bomb oneline document; do
   f=$(ls "$dir/$name".*.gz)
   cfg=$dir/default.toml
   [ "$name" = repeated ] && cfg=$dir/raised.toml
-  stats=$( { /usr/bin/time -f '%M %e' "$bd" --config "$cfg" rank --source "$f" --format json --top 20 \
-      >/dev/null 2>"$dir/$name.err"; } 2>&1 | tail -1)
+  /usr/bin/time -o "$dir/$name.time" -f '%M %e' "$bd" --config "$cfg" rank --source "$f" \
+    --format json --top 20 >/dev/null 2>"$dir/$name.err" || true
+  stats=$(tail -1 "$dir/$name.time")
   events=$(grep -oE '[0-9]+ events ingested' "$dir/$name.err" | grep -oE '^[0-9]+' || echo "-")
   said=$(grep -m1 -oE '(line [0-9]+: .{0,90})' "$dir/$name.err" || echo "(nothing skipped)")
   printf '%-10s %10s %12s %10s %8s  %s\n' "$name" "$(( $(stat -c%s "$f") >> 20 ))" \

@@ -25,6 +25,10 @@ pub use sources::SourceSpec;
 pub const CHANNEL_BATCHES: usize = 256;
 /// Identities of an inventory applied under one lock of the core.
 const INVENTORY_SLICE: usize = 2048;
+/// Events from finite sources queued for the core at most: the core is what `rank` waits on
+/// with many identities, and 256 full batches of decoded events held ~300 MB while it caught up.
+/// Enough to keep it busy; what the queue holds stays within ~100 MB.
+const BACKFILL_EVENTS: usize = 32_768;
 
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -81,6 +85,8 @@ pub(crate) enum Input {
         source: usize,
         events: Vec<Event>,
         changes: Vec<Change>,
+        /// A finite source's share of `BACKFILL_EVENTS`, given back once applied.
+        room: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     Inventory {
         identities: Vec<IdentityRecord>,
@@ -102,6 +108,7 @@ pub(crate) struct Inner {
     rate: Mutex<RateMeter>,
     problems: Mutex<Vec<String>>,
     limits: crate::ingest::Limits,
+    backfill: Arc<tokio::sync::Semaphore>,
 }
 
 /// A cheap handle on the running engine.
@@ -128,6 +135,7 @@ impl Engine {
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
             limits: opts.limits,
+            backfill: Arc::new(tokio::sync::Semaphore::new(BACKFILL_EVENTS)),
         });
         let engine = Engine {
             inner: inner.clone(),
@@ -312,6 +320,7 @@ impl Engine {
             source,
             events,
             changes,
+            room: None,
         }) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -336,12 +345,21 @@ impl Engine {
         events: Vec<Event>,
         changes: Vec<Change>,
     ) {
+        let weight = events.len().clamp(1, BACKFILL_EVENTS) as u32;
+        let room = self
+            .inner
+            .backfill
+            .clone()
+            .acquire_many_owned(weight)
+            .await
+            .ok();
         let _ = self
             .tx
             .send(Input::Events {
                 source,
                 events,
                 changes,
+                room,
             })
             .await;
     }
@@ -402,6 +420,7 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     source,
                     events,
                     changes,
+                    room: _room,
                 } => {
                     let n = events.len() as u64;
                     total += n;
