@@ -180,7 +180,8 @@ impl Desk {
             policy,
             allowed,
             signer,
-            // Whatever an executor answers is redacted before it is kept or shown.
+            // Whatever an executor answers is redacted before it is kept or shown (agents'
+            // answers too; providers' are already, and redacting twice changes nothing).
             executors: executors
                 .into_iter()
                 .map(|e| Arc::new(Redacting(e)) as Arc<dyn Executor>)
