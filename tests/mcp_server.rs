@@ -74,6 +74,16 @@ fn session(
         .collect()
 }
 
+fn audit_export(dir: &Path) -> String {
+    let out = bd(dir)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .args(["audit", "export"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn is_refusal(v: &Value) -> bool {
     v.get("error").is_some() || v["result"]["isError"] == json!(true)
 }
@@ -166,13 +176,7 @@ fn a_named_agent_proposal_lands_staged_and_an_unnamed_agent_is_refused() {
     assert_eq!(q[0]["reason"], "key used from a new ASN at 03:00");
 
     // Both the proposal and the refusal are in the audit log, with the agents' names.
-    let out = bd(dir.path())
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .args(["audit", "export"])
-        .output()
-        .unwrap();
-    let audit = String::from_utf8_lossy(&out.stdout);
+    let audit = audit_export(dir.path());
     assert!(
         audit.contains("agent:triage-bot") && audit.contains("agent:rogue-bot"),
         "{audit}"
@@ -220,13 +224,7 @@ fn a_hostile_proposal_and_agent_name_are_made_inert_in_the_queue_the_log_and_the
     assert!(is_refusal(&r[&10]) && all_inert(&r[&10]), "{}", r[&10]);
     let q = queue(dir.path());
     assert!(all_inert(&json!(q)), "{q:?}");
-    let out = bd(dir.path())
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .args(["audit", "export"])
-        .output()
-        .unwrap();
-    let audit = String::from_utf8(out.stdout).unwrap();
+    let audit = audit_export(dir.path());
     assert!(
         audit
             .chars()
