@@ -4,9 +4,11 @@ copied into the repository): small records of every format, as lines and as docu
 
   detect/    raw records and small documents, for detection and whichever decoder it picks
   decoders/  one byte naming the decoder (see fuzz_targets/decoders.rs) + one JSON record
+  sources/   one mode byte (see fuzz_targets/sources.rs) + a small file: JSON Lines, a one-line
+             delivery file, a pretty-printed document; plain, to be gzipped, or gzipped already
 
 Usage: fuzz/seed.py CORPUS_DIR OUT_DIR (OUT_DIR gets detect/ and decoders/)."""
-import hashlib, json, os, sys
+import gzip, hashlib, json, os, sys
 
 corpus, out = sys.argv[1], sys.argv[2]
 PER_FILE = 6          # records taken from each source file
@@ -116,6 +118,27 @@ seed(OCSF, {"class_uid": 6003, "category_uid": 6, "activity_id": 1, "time": 1700
 seed(AWS_IAM, {"UserDetailList": [{"UserName": "ci", "Arn": "arn:aws:iam::1:user/ci", "AttachedManagedPolicies": [{"PolicyName": "AdministratorAccess", "PolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}], "UserPolicyList": [{"PolicyName": "p", "PolicyDocument": {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}}]}], "RoleDetailList": [{"RoleName": "r", "Arn": "arn:aws:iam::1:role/r", "AssumeRolePolicyDocument": "%7B%22Statement%22%3A%5B%5D%7D"}], "Policies": []})
 seed(K8S_RBAC, {"kind": "List", "items": [{"kind": "ServiceAccount", "metadata": {"name": "runner", "namespace": "ci"}}, {"kind": "ClusterRoleBinding", "metadata": {"name": "b"}, "roleRef": {"kind": "ClusterRole", "name": "cluster-admin"}, "subjects": [{"kind": "ServiceAccount", "name": "runner", "namespace": "ci"}]}, {"kind": "ClusterRole", "metadata": {"name": "cluster-admin"}, "rules": [{"verbs": ["*"], "resources": ["*"], "apiGroups": ["*"]}]}]})
 seed(GITHUB, {"action": "org.add_member", "actor": "octocat", "org": "acme", "created_at": 1700000000000, "user": "mallory"})
-for kind in ("detect", "decoders"):
+# The file reader: mode byte bits 0-2 set the line limit (64 << n bytes), bits 3-4 plain (0, 1),
+# gzipped by the target (2) or a gzip stream as it is (3).
+def source_seed(text):
+    for mode in (0x03, 0x07, 0x13):
+        write("sources", bytes([mode]) + text)
+    write("sources", bytes([0x1b]) + gzip.compress(text))
+files = list(walk("otrf-security-datasets"))[:2] + list(walk("tetragon"))[:2]
+for p in files:
+    try:
+        with open(p, "rb") as f:
+            head = b"".join(f.readline() for _ in range(PER_FILE))
+        source_seed(head[:MAX_BYTES // 2])
+    except OSError:
+        pass
+for p in list(walk("invictus-ir-aws-dataset/CloudTrail"))[:3]:
+    d = doc(p)
+    if d:
+        small = {"Records": d.get("Records", [])[:3]}
+        source_seed(json.dumps(small).encode())
+        source_seed(json.dumps(small, indent=2).encode())
+source_seed(b'{"a": 1}\n\xff\xfe not utf-8\n' + b"x" * 600 + b"\n{}\n")
+for kind in ("detect", "decoders", "sources"):
     d = os.path.join(out, kind)
     print(f"{kind}: {len(os.listdir(d)) if os.path.isdir(d) else 0} seeds", file=sys.stderr)

@@ -36,6 +36,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "crown_jewels",
     "endpoints",
     "webhook",
+    "limits",
 ];
 
 /// Why a config could not be loaded.
@@ -82,6 +83,10 @@ pub struct Config {
     /// `[webhook]`: how webhook callers authenticate (`engine::live`).
     #[serde(default)]
     pub webhook: crate::engine::live::WebhookAuthConfig,
+    /// `[limits]`: the longest line or record, the largest decompressed file and ratio (see
+    /// `ingest::limits`); over one, the record or file is named, counted and skipped.
+    #[serde(default)]
+    pub limits: crate::ingest::Limits,
     /// The file this was loaded from, when there was one (relative paths are relative to it).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -111,6 +116,7 @@ impl Default for Config {
             crown_jewels: Vec::new(),
             endpoints: Default::default(),
             webhook: Default::default(),
+            limits: crate::ingest::Limits::default(),
             path: None,
             user_dir: None,
         }

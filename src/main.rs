@@ -11,6 +11,7 @@ use blastdoor::core::SortKey;
 use blastdoor::engine::{EngineOptions, SourceSpec};
 use blastdoor::exit::{Failure, code_of};
 use blastdoor::headless::{self, Format};
+use blastdoor::respond::redact::RedactingWriter;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -173,7 +174,7 @@ fn main() -> ExitCode {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("blastdoor: cannot start the async runtime: {e}");
+            headless::say(&format!("blastdoor: cannot start the async runtime: {e}"));
             return ExitCode::from(1);
         }
     };
@@ -186,7 +187,7 @@ fn main() -> ExitCode {
             }) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("blastdoor: {e:#}");
+            headless::say(&format!("blastdoor: {e:#}"));
             ExitCode::from(code_of(&e))
         }
     }
@@ -231,6 +232,12 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
                 inv.display()
             )));
         }
+        if let Some(kind) = blastdoor::engine::sources::special_file(inv) {
+            return Err(Failure::usage(format!(
+                "--inventory {}: {kind}, not a regular file: give the inventory JSON file",
+                inv.display()
+            )));
+        }
     }
     Ok(EngineOptions {
         sources: specs,
@@ -241,6 +248,7 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         endpoints: config.endpoints(),
         webhook: config.webhook.clone(),
         relay: None,
+        limits: config.limits,
     })
 }
 
@@ -304,12 +312,35 @@ fn load_config(g: &Global) -> anyhow::Result<Config> {
     Config::load(g.config.as_deref()).map_err(|e| Failure::usage(e.to_string()))
 }
 
-/// Logs go to a file in TUI mode (never to the terminal it draws on), to stderr otherwise.
+/// Logs go to a file in TUI mode (never to the terminal it draws on), to stderr otherwise;
+/// either way through the output sanitiser and the secret redactor.
 fn init_logging(tui: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = |default: &str| {
-        EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default))
+        let mut f =
+            EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+        // The SDK's and the HTTP stack's request traces print credentials (sigv4's canonical
+        // request holds the AWS session token; request dumps hold X-Vault-Token): never below
+        // these levels, whatever BLASTDOOR_LOG asks.
+        for cap in [
+            "aws_sigv4=info",
+            "aws_smithy_runtime=debug",
+            "aws_smithy_runtime_api=debug",
+            "aws_smithy_http_client=debug",
+            "aws_runtime=debug",
+            "aws_config=debug",
+            "hyper=debug",
+            "hyper_util=debug",
+            "reqwest=debug",
+            "h2=info",
+        ] {
+            if let Ok(d) = cap.parse() {
+                f = f.add_directive(d);
+            }
+        }
+        f
     };
+    let safe = |w| headless::sanitised(RedactingWriter(w), Format::Table);
     if tui {
         let dir = directories::ProjectDirs::from("", "", "blastdoor")
             .map(|d| d.data_local_dir().to_path_buf());
@@ -322,17 +353,41 @@ fn init_logging(tui: bool) {
                 .ok()
         });
         if let Some(file) = file {
+            let file = std::sync::Arc::new(file);
             let _ = tracing_subscriber::fmt()
                 .with_env_filter(filter("warn"))
                 .with_ansi(false)
-                .with_writer(std::sync::Mutex::new(file))
+                .with_writer(move || safe(LogSink::File(file.clone())))
                 .try_init();
         }
     } else {
+        // Plain text (no colour codes): every byte goes through the output sanitiser.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter("error"))
-            .with_writer(std::io::stderr)
+            .with_ansi(false)
+            .with_writer(move || safe(LogSink::Stderr(std::io::stderr())))
             .try_init();
+    }
+}
+
+/// Where log lines go: an appended file (each line one write) or stderr.
+enum LogSink {
+    File(std::sync::Arc<std::fs::File>),
+    Stderr(std::io::Stderr),
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogSink::File(f) => (&**f).write(buf),
+            LogSink::Stderr(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogSink::File(f) => (&**f).flush(),
+            LogSink::Stderr(e) => e.flush(),
+        }
     }
 }
 
@@ -349,15 +404,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Rank { top, by, live_for }) => {
             let config = load_config(&g)?;
+            let format = Format::resolve(g.format);
             let opts = headless::rank::RankOptions {
                 engine: engine_options(&g, &config)?,
                 top,
                 by,
-                format: Format::resolve(g.format),
+                format,
                 live_for: secs("--live-for", live_for)?,
                 store: watched_state(&g),
             };
-            let mut out = std::io::stdout().lock();
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::rank::run(opts, &mut out).await?;
             // The ranking is printed and nothing is left to write: exit without tearing down a
             // core that may hold millions of identities and thousands of decoded events (5% of
@@ -380,12 +436,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 duration: duration.map(|d| secs("--duration", d)).transpose()?,
                 store: watched_state(&g),
             };
-            let mut out = std::io::stdout();
+            let mut out = headless::sanitised(std::io::stdout(), Format::Ndjson);
             headless::watch::run(opts, &mut out).await
         }
         Some(Command::Audit { verb }) => {
-            let mut out = std::io::stdout().lock();
             let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }
         Some(Command::Agent {
@@ -459,14 +515,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Action { verb }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
-            let mut out = std::io::stdout().lock();
-            headless::action::run(&desk, &verb, Format::resolve(g.format), &mut out).await?;
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::action::run(&desk, &verb, format, &mut out).await?;
             Ok(())
         }
         Some(Command::Run { script }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
-            let mut out = std::io::stdout().lock();
-            headless::script::run(&desk, &script, Format::resolve(g.format), &mut out).await
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::script::run(&desk, &script, format, &mut out).await
         }
         Some(Command::CheckConfig) => {
             let mut problems = config::check(g.config.as_deref());
@@ -485,7 +543,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 Ok(())
             } else {
                 for p in &problems {
-                    eprintln!("{p}");
+                    headless::say(&p.to_string());
                 }
                 Err(Failure::usage(format!(
                     "check-config: {} problem(s) found",
@@ -511,7 +569,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             )
             .map_err(|problems| {
                 for p in &problems {
-                    eprintln!("{p}");
+                    headless::say(&p.to_string());
                 }
                 Failure::usage(format!(
                     "{} configuration problem(s); run `blastdoor check-config`",

@@ -34,7 +34,9 @@ fn appends_are_numbered_from_one_and_read_back() {
     let recs = store.audit_records(2, 10).unwrap();
     assert_eq!(recs.len(), 2);
     assert_eq!(recs[0].seq, 2);
-    assert_eq!(recs[0].event, ev("approved", 1));
+    // Read back as logged: with its escape and bidi characters made inert.
+    assert_eq!(recs[0].event, *ev("approved", 1).inert());
+    assert_eq!(recs[0].event.detail["text"], "esc\\u{1b}[31m bidi\\u{202e}");
     assert_eq!(recs[1].prev, recs[0].hash);
     assert_eq!(store.audit_len().unwrap(), 3);
     let report = store.audit_verify().unwrap();

@@ -312,6 +312,49 @@ async fn tail_follows_a_file_across_rotation_and_truncation() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tailed_line_that_is_not_utf8_or_over_max_record_costs_that_line_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.log");
+    let line = |user: &str, pad: usize| {
+        serde_json::json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "stage": "ResponseComplete",
+            "verb": "get", "user": {"username": user}, "objectRef": {"resource": "pods", "namespace": "a", "name": "p"},
+            "sourceIPs": ["10.0.0.1"], "stageTimestamp": "2026-11-26T03:00:00Z", "responseStatus": {"code": 200},
+            "annotations": {"pad": "x".repeat(pad)}})
+        .to_string()
+            + "\n"
+    };
+    let mut bytes = line("alice", 0).into_bytes();
+    let mut bad = line("mallory", 0).into_bytes();
+    bad[30] = 0xff;
+    bytes.extend(bad);
+    bytes.extend(line("mallory", 4096).into_bytes());
+    bytes.extend(line("bob", 0).into_bytes());
+    std::fs::write(&path, bytes).unwrap();
+    let engine = Engine::start(EngineOptions {
+        sources: vec![SourceSpec::parse(&format!("tail:{}", path.display())).unwrap()],
+        data_clock: true,
+        limits: blastdoor::ingest::Limits {
+            max_record: 2048,
+            ..Default::default()
+        },
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    wait_for(&engine, "alice and bob", |e| e.stats().ingested == 2).await;
+    wait_for(&engine, "two rejects", |e| e.stats().rejected == 2).await;
+    let problems = engine.problems().join("\n");
+    assert!(
+        problems.contains("audit.log: line 2: not UTF-8"),
+        "{problems}"
+    );
+    assert!(
+        problems.contains("audit.log: line 3: 4.3 KiB long, over [limits] max_record = 2 KiB"),
+        "{problems}"
+    );
+}
+
 /// The NATS server the test command started (`NATS_URL`); skipped with a message when absent,
 /// except under CI=true.
 fn nats_url() -> Option<String> {

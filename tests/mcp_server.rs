@@ -74,6 +74,16 @@ fn session(
         .collect()
 }
 
+fn audit_export(dir: &Path) -> String {
+    let out = bd(dir)
+        .arg("--state")
+        .arg(dir.join("state"))
+        .args(["audit", "export"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
+}
+
 fn is_refusal(v: &Value) -> bool {
     v.get("error").is_some() || v["result"]["isError"] == json!(true)
 }
@@ -166,17 +176,64 @@ fn a_named_agent_proposal_lands_staged_and_an_unnamed_agent_is_refused() {
     assert_eq!(q[0]["reason"], "key used from a new ASN at 03:00");
 
     // Both the proposal and the refusal are in the audit log, with the agents' names.
-    let out = bd(dir.path())
-        .arg("--state")
-        .arg(dir.path().join("state"))
-        .args(["audit", "export"])
-        .output()
-        .unwrap();
-    let audit = String::from_utf8_lossy(&out.stdout);
+    let audit = audit_export(dir.path());
     assert!(
         audit.contains("agent:triage-bot") && audit.contains("agent:rogue-bot"),
         "{audit}"
     );
+}
+
+/// Every string in `v` is inert: nothing a `jq -r` or a terminal would act on.
+fn all_inert(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.chars().all(blastdoor::core::text::is_inert),
+        Value::Array(a) => a.iter().all(all_inert),
+        Value::Object(m) => m.values().all(all_inert),
+        _ => true,
+    }
+}
+
+#[test]
+fn a_hostile_proposal_and_agent_name_are_made_inert_in_the_queue_the_log_and_the_answers() {
+    let hostile = "stolen\x1b]52;c;cm0gLXJm\x07\x1b[2J\u{202e}\u{9b}\u{e0041}";
+    let dir = tempfile::tempdir().unwrap();
+    policy(dir.path(), "[agents.triage-bot]\nmay = \"propose\"\n");
+    let mut p = proposal(1);
+    p["reason"] = json!(hostile);
+    p["evidence"] = json!([hostile]);
+    p["params"]["note"] = json!(hostile);
+    let r = session(dir.path(), "triage-bot", &[("propose_containment", p)]);
+    assert!(!is_refusal(&r[&10]), "{}", r[&10]);
+    // (Calls of one session run at once: the list comes in a session of its own.)
+    let r = session(dir.path(), "triage-bot", &[("list_actions", json!({}))]);
+    let listed = &r[&10]["result"]["structuredContent"];
+    assert!(
+        listed["actions"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("stolen\\u{1b}]52;"),
+        "{listed}"
+    );
+    assert!(all_inert(listed), "{listed}");
+    // An agent named with escapes is refused, and named inertly in the log.
+    let r = session(
+        dir.path(),
+        &format!("bot{hostile}"),
+        &[("propose_containment", proposal(2))],
+    );
+    assert!(is_refusal(&r[&10]) && all_inert(&r[&10]), "{}", r[&10]);
+    let q = queue(dir.path());
+    assert!(all_inert(&json!(q)), "{q:?}");
+    let audit = audit_export(dir.path());
+    assert!(
+        audit
+            .chars()
+            .all(|c| c == '\n' || blastdoor::core::text::is_inert(c)),
+        "{audit}"
+    );
+    for line in audit.lines() {
+        assert!(all_inert(&serde_json::from_str(line).unwrap()), "{line}");
+    }
 }
 
 #[test]

@@ -585,7 +585,8 @@ fn dropped_events_and_failing_sources_are_visible() {
 
 #[test]
 fn a_hostile_identity_name_renders_inert() {
-    let hostile = "evil\x1b[2J\x1b]0;pwned\x07\u{202e}x";
+    // Also C1 CSI and an invisible tag character (which would misalign the columns).
+    let hostile = "evil\x1b[2J\x1b]0;pwned\x07\u{202e}x\u{e0041}\u{9b}";
     let mut screen = Screen::new(160, 48);
     let mut rec = record(
         Provider::Aws,
@@ -612,17 +613,14 @@ fn a_hostile_identity_name_renders_inert() {
     let buf = screen.term.backend().buffer().clone();
     for cell in buf.content() {
         assert!(
-            !cell
-                .symbol()
-                .chars()
-                .any(|c| c.is_control() || ('\u{202a}'..='\u{202e}').contains(&c)),
-            "raw control character in {:?}",
+            cell.symbol().chars().all(blastdoor::core::text::is_inert),
+            "raw control or invisible character in {:?}",
             cell.symbol()
         );
     }
     let text = screen.text();
     assert!(
-        text.contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}x"),
+        text.contains("evil\\u{1b}[2J\\u{1b}]0;pwned\\u{7}\\u{202e}x\\u{e0041}"),
         "the escaped form is visible: {text}"
     );
 }

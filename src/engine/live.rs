@@ -29,34 +29,32 @@ fn file_id(_m: &std::fs::Metadata) -> u64 {
     0
 }
 
-/// Decode complete lines of `buf`, keeping a trailing partial line for later.
+/// Decode the lines `piece` completes (a partial last line is kept by `lines` for later).
 fn take_lines(
-    buf: &mut Vec<u8>,
+    lines: &mut ingest::lines::LineSplitter,
+    piece: &[u8],
     out: &mut ingest::Decoded,
     rejects: &mut Vec<String>,
     name: &str,
-    line_no: &mut u64,
 ) {
-    let mut start = 0;
-    while let Some(nl) = buf[start..].iter().position(|b| *b == b'\n') {
-        let line = &buf[start..start + nl];
-        start += nl + 1;
-        *line_no += 1;
-        let Ok(text) = std::str::from_utf8(line) else {
-            rejects.push(format!("{name}: line {line_no}: not UTF-8 text"));
-            continue;
+    lines.push(piece, |n, line| {
+        let text = match line {
+            Ok(t) => t.trim(),
+            Err(skip) => return rejects.push(format!("{name}: line {n}: {skip}")),
         };
-        let text = text.trim();
         if text.is_empty() {
-            continue;
+            return;
         }
         match ingest::decode_record(text) {
             Ok(d) => out.extend(d),
-            Err(e) => rejects.push(format!("{name}: line {line_no}: {e}")),
+            Err(e) => rejects.push(format!("{name}: line {n}: {e}")),
         }
-    }
-    buf.drain(..start);
+    });
 }
+
+/// Most bytes read from a followed file at once: a file that grew by gigabytes is read in
+/// pieces, not into memory whole.
+const TAIL_PIECE: u64 = 1 << 20;
 
 /// Follow a file: read what is there, then what is appended; when the path is replaced
 /// (rotation: another inode) finish the old file and start on the new one from its beginning;
@@ -65,17 +63,22 @@ pub(crate) async fn tail_task(engine: Engine, id: usize, path: PathBuf) {
     let name = format!("tail:{}", path.display());
     let mut file: Option<(std::fs::File, u64)> = None;
     let mut pos = 0u64;
-    let mut buf: Vec<u8> = Vec::new();
-    let mut line_no = 0u64;
+    let mut lines = ingest::lines::LineSplitter::new(engine.limits().record());
     let mut waiting_said = false;
     loop {
         if file.is_none() {
-            match std::fs::File::open(&path).and_then(|f| f.metadata().map(|m| (f, file_id(&m)))) {
+            // Opening a FIFO would block until someone writes to it; a device never ends.
+            let opened = match super::sources::special_file(&path) {
+                Some(kind) => Err(std::io::Error::other(format!("{kind}, not a regular file"))),
+                None => {
+                    std::fs::File::open(&path).and_then(|f| f.metadata().map(|m| (f, file_id(&m))))
+                }
+            };
+            match opened {
                 Ok(f) => {
                     file = Some(f);
                     pos = 0;
-                    line_no = 0;
-                    buf.clear();
+                    lines.reset();
                     engine.set_health(id, Health::Up, None);
                     waiting_said = false;
                 }
@@ -102,20 +105,21 @@ pub(crate) async fn tail_task(engine: Engine, id: usize, path: PathBuf) {
         if len < pos {
             // Truncated in place: start again.
             pos = 0;
-            line_no = 0;
-            buf.clear();
+            lines.reset();
             let _ = f.seek(SeekFrom::Start(0));
         }
         if len > pos {
             let _ = f.seek(SeekFrom::Start(pos));
-            let _ = f.by_ref().take(len - pos).read_to_end(&mut chunk);
+            let _ = f
+                .by_ref()
+                .take((len - pos).min(TAIL_PIECE))
+                .read_to_end(&mut chunk);
             pos += chunk.len() as u64;
         }
         if !chunk.is_empty() {
-            buf.extend_from_slice(&chunk);
             let mut out = ingest::Decoded::default();
             let mut rejects = Vec::new();
-            take_lines(&mut buf, &mut out, &mut rejects, &name, &mut line_no);
+            take_lines(&mut lines, &chunk, &mut out, &mut rejects, &name);
             for r in rejects {
                 engine.reject(id, r);
             }
@@ -367,7 +371,8 @@ pub fn decode_webhook_body(
 ) -> (ingest::Decoded, Option<String>) {
     let mut out = ingest::Decoded::default();
     let Ok(text) = std::str::from_utf8(body) else {
-        return (out, Some("body is not UTF-8".into()));
+        // Not one JSON document; NDJSON with a bad line costs that line.
+        return decode_ndjson(body, out, "body is not UTF-8".into());
     };
     if let Some(ev) = github_event {
         return match ingest::parse_json(text) {
@@ -383,25 +388,33 @@ pub fn decode_webhook_body(
             let problem = errors.first().map(|e| e.to_string());
             (d, problem)
         }
-        Err(first) => {
-            let mut problem = None;
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
-                match ingest::decode_record(line) {
-                    Ok(d) => out.extend(d),
-                    Err(e) => {
-                        problem.get_or_insert(format!("line {}: {e}", i + 1));
-                    }
-                }
+        Err(first) => decode_ndjson(body, out, first.to_string()),
+    }
+}
+
+/// A body read as NDJSON, line by line: what decoded, and the first problem (or `otherwise`
+/// when nothing did and no line said why).
+fn decode_ndjson(
+    body: &[u8],
+    mut out: ingest::Decoded,
+    otherwise: String,
+) -> (ingest::Decoded, Option<String>) {
+    let mut problem = None;
+    ingest::lines::split(body, body.len(), |n, line| match line.map(str::trim) {
+        Ok("") => {}
+        Ok(text) => match ingest::decode_record(text) {
+            Ok(d) => out.extend(d),
+            Err(e) => {
+                problem.get_or_insert(format!("line {n}: {e}"));
             }
-            if out.is_empty() {
-                (out, Some(problem.unwrap_or_else(|| first.to_string())))
-            } else {
-                (out, problem)
-            }
+        },
+        Err(skip) => {
+            problem.get_or_insert(format!("line {n}: {skip}"));
         }
+    });
+    if out.is_empty() {
+        (out, Some(problem.unwrap_or(otherwise)))
+    } else {
+        (out, problem)
     }
 }

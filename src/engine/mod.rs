@@ -25,6 +25,10 @@ pub use sources::SourceSpec;
 pub const CHANNEL_BATCHES: usize = 256;
 /// Identities of an inventory applied under one lock of the core.
 const INVENTORY_SLICE: usize = 2048;
+/// Events from finite sources queued for the core at most: the core is what `rank` waits on
+/// with many identities, and 256 full batches of decoded events held ~300 MB while it caught up.
+/// Enough to keep it busy; what the queue holds stays within ~100 MB.
+const BACKFILL_EVENTS: usize = 32_768;
 
 #[derive(Debug, Clone, Default)]
 pub struct EngineOptions {
@@ -70,6 +74,8 @@ impl EngineOptions {
     pub fn uses_data_clock(&self) -> bool {
         self.data_clock || self.sources.iter().all(SourceSpec::is_finite)
     }
+    /// `[limits]` of `config.toml`: the longest record, the largest decompressed file.
+    pub limits: crate::ingest::Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -112,6 +118,8 @@ pub(crate) enum Input {
         source: usize,
         events: Vec<Event>,
         changes: Vec<Change>,
+        /// A finite source's share of `BACKFILL_EVENTS`, given back once applied.
+        room: Option<tokio::sync::OwnedSemaphorePermit>,
     },
     Inventory {
         identities: Vec<IdentityRecord>,
@@ -137,6 +145,8 @@ pub(crate) struct Inner {
     problems: Mutex<Vec<String>>,
     /// Agents whose event streams are sources (the in-process demo agent among them).
     agents: Mutex<Vec<String>>,
+    limits: crate::ingest::Limits,
+    backfill: Arc<tokio::sync::Semaphore>,
 }
 
 /// A cheap handle on the running engine.
@@ -166,6 +176,8 @@ impl Engine {
             rate: Mutex::new(RateMeter::default()),
             problems: Mutex::new(Vec::new()),
             agents: Mutex::new(Vec::new()),
+            limits: opts.limits,
+            backfill: Arc::new(tokio::sync::Semaphore::new(BACKFILL_EVENTS)),
         });
         let engine = Engine {
             inner: inner.clone(),
@@ -173,7 +185,7 @@ impl Engine {
         };
         tokio::spawn(core_task(inner.clone(), rx, opts.uses_data_clock()));
         for path in &opts.inventories {
-            let identities = sources::load_inventory(path)?;
+            let identities = sources::load_inventory(path, &opts.limits)?;
             engine.deliver_inventory(identities).await;
         }
         for spec in &opts.sources {
@@ -276,6 +288,11 @@ impl Engine {
 
     // ---- for sources ----
 
+    /// The limits every source reads within.
+    pub(crate) fn limits(&self) -> crate::ingest::Limits {
+        self.inner.limits
+    }
+
     pub(crate) fn register(&self, name: String, finite: bool) -> usize {
         if finite {
             self.inner.finite_left.fetch_add(1, Ordering::SeqCst);
@@ -366,6 +383,7 @@ impl Engine {
             source,
             events,
             changes,
+            room: None,
         }) {
             Ok(()) => true,
             Err(mpsc::error::TrySendError::Full(_)) => {
@@ -390,12 +408,21 @@ impl Engine {
         events: Vec<Event>,
         changes: Vec<Change>,
     ) {
+        let weight = events.len().clamp(1, BACKFILL_EVENTS) as u32;
+        let room = self
+            .inner
+            .backfill
+            .clone()
+            .acquire_many_owned(weight)
+            .await
+            .ok();
         let _ = self
             .tx
             .send(Input::Events {
                 source,
                 events,
                 changes,
+                room,
             })
             .await;
     }
@@ -456,6 +483,7 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     source,
                     events,
                     changes,
+                    room: _room,
                 } => {
                     let n = events.len() as u64;
                     total += n;

@@ -145,19 +145,23 @@ async fn run(engine: &Engine, id: usize, spec: &NatsSpec, attempt: &mut u32) -> 
         while let Some(m) = batch.next().await {
             let m = m.map_err(|e| format!("fetch: {e}"))?;
             let seq = m.info().map(|i| i.stream_sequence).unwrap_or(0);
-            match std::str::from_utf8(&m.payload) {
-                Ok(text) => {
-                    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                        match ingest::decode_record(line) {
-                            Ok(d) => decoded.extend(d),
-                            Err(e) => {
-                                engine.reject(id, format!("{}: message {seq}: {e}", spec.subject))
-                            }
-                        }
-                    }
+            // A message may carry several lines; a bad one costs that line.
+            let several = m.payload.iter().filter(|b| **b == b'\n').count() > 1;
+            ingest::lines::split(&m.payload, engine.limits().record(), |n, line| {
+                let at = if several {
+                    format!("{}: message {seq} line {n}", spec.subject)
+                } else {
+                    format!("{}: message {seq}", spec.subject)
+                };
+                match line.map(str::trim) {
+                    Ok("") => {}
+                    Ok(text) => match ingest::decode_record(text) {
+                        Ok(d) => decoded.extend(d),
+                        Err(e) => engine.reject(id, format!("{at}: {e}")),
+                    },
+                    Err(skip) => engine.reject(id, format!("{at}: {skip}")),
                 }
-                Err(_) => engine.reject(id, format!("{}: message {seq}: not UTF-8", spec.subject)),
-            }
+            });
             last = Some(m);
         }
         let Some(last) = last else { continue };

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use crate::core::{Event, IdentityRecord};
 use crate::engine::{Engine, Health};
 use crate::ingest;
+use crate::ingest::lines::LineReader;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceSpec {
@@ -46,6 +47,11 @@ impl SourceSpec {
                     "--source {s}: give the file to follow, as tail:PATH"
                 ));
             }
+            if let Some(kind) = special_file(Path::new(p)) {
+                return Err(format!(
+                    "--source {s}: {kind}, not a regular file: tail: follows a file that grows (a log file)"
+                ));
+            }
             return Ok(SourceSpec::Tail(PathBuf::from(p)));
         }
         if let Some(a) = s.strip_prefix("webhook:") {
@@ -70,6 +76,11 @@ impl SourceSpec {
         if !p.exists() {
             return Err(format!(
                 "--source {s}: no such file or folder (give a path, http(s)://…/v1/events, or demo)"
+            ));
+        }
+        if let Some(kind) = special_file(&p) {
+            return Err(format!(
+                "--source {s}: {kind}, not a file or folder: blastdoor reads files to their end, and this one has none; copy what it carries into a file, or send it to a webhook: or nats:// source"
             ));
         }
         Ok(SourceSpec::Path(p))
@@ -164,14 +175,56 @@ fn spec_agent(url: &str) -> Option<String> {
 }
 
 const BATCH: usize = 512;
+/// What the files being read at once may hold in records, at most (see `file_task`).
+const READ_BUDGET: u64 = 192 << 20;
 
 /// Files under a path: the file itself, or every regular file in a folder, sorted for a stable
 /// order. Hidden files are skipped. A symbolic link to a file is read (evidence is often staged
 /// as links to where it was collected); a link to a folder is not followed, so no link loop can
 /// make a walk endless.
 pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
+    files_under_noting(path, &mut Vec::new())
+}
+
+/// What a path is when it is neither a regular file nor a folder (following links): a FIFO,
+/// a device, a socket. Such a file has no end to read to (`/dev/zero`), or blocks (a FIFO).
+pub fn special_file(path: &Path) -> Option<&'static str> {
+    let ft = std::fs::metadata(path).ok()?.file_type();
+    if ft.is_file() || ft.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if ft.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if ft.is_char_device() {
+            return Some("a character device");
+        }
+        if ft.is_block_device() {
+            return Some("a block device");
+        }
+        if ft.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("a special file")
+}
+
+/// [`files_under`], noting in `skipped` the special files (FIFOs, devices, sockets) a folder
+/// holds, which are not read.
+pub fn files_under_noting(
+    path: &Path,
+    skipped: &mut Vec<(PathBuf, &'static str)>,
+) -> std::io::Result<Vec<PathBuf>> {
     if path.is_file() {
         return Ok(vec![path.to_path_buf()]);
+    }
+    if let Some(kind) = special_file(path) {
+        return Err(std::io::Error::other(format!(
+            "{kind}, not a file or folder"
+        )));
     }
     let mut out = Vec::new();
     let mut stack = vec![path.to_path_buf()];
@@ -190,6 +243,8 @@ pub fn files_under(path: &Path) -> std::io::Result<Vec<PathBuf>> {
                 stack.push(p);
             } else if (ft.is_file() || ft.is_symlink() && p.is_file()) && !is_documentation(&p) {
                 out.push(p);
+            } else if let Some(kind) = special_file(&p) {
+                skipped.push((p, kind));
             }
         }
     }
@@ -219,21 +274,10 @@ fn is_documentation(p: &Path) -> bool {
         )
 }
 
-fn open(path: &Path) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let f = std::fs::File::open(path)?;
-    if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(BufReader::with_capacity(
-            1 << 16,
-            flate2::read::MultiGzDecoder::new(f),
-        )))
-    } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
-    }
-}
-
 async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
     engine.set_health(id, Health::Up, None);
-    let files = match files_under(&path) {
+    let mut special = Vec::new();
+    let files = match files_under_noting(&path, &mut special) {
         Ok(f) => f,
         Err(e) => {
             engine.reject(id, format!("{}: cannot read: {e}", path.display()));
@@ -241,6 +285,10 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             return;
         }
     };
+    for (p, kind) in special {
+        engine.problem(format!("{}: {kind}, not read", p.display()));
+    }
+    let limits = engine.limits();
     if files.is_empty() {
         engine.problem(format!(
             "{}: no files to read here (hidden files, READMEs and licences are skipped)",
@@ -264,7 +312,9 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
     // stays at a few batches per reader.
     // Three files per thread in flight: a reader that finished early waits for the one being
     // delivered, and with one per thread the threads sat idle a third of the time (perf).
-    let readers = decode_threads() * 3;
+    // Each holds up to one record of `max_record`: with records raised far above the default,
+    // fewer are in flight, so memory stays within READ_BUDGET.
+    let readers = (decode_threads() * 3).min((READ_BUDGET / limits.max_record).max(1) as usize);
     let mut pending = std::collections::VecDeque::new();
     let mut files = files.into_iter();
     let mut done = 0u64;
@@ -277,7 +327,7 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             let f2 = file.clone();
             let read = Arc::new(AtomicU64::new(0));
             let read2 = read.clone();
-            let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2));
+            let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2, &limits));
             pending.push_back((file, size, rx, read, reader));
         }
         let Some((file, size, mut rx, read, reader)) = pending.pop_front() else {
@@ -343,7 +393,13 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-fn open_counted(path: &Path, n: &Arc<AtomicU64>) -> std::io::Result<Box<dyn BufRead + Send>> {
+/// A file's bytes (decompressed for `.gz`, within `max_file` and `max_ratio`), counting what
+/// is read from the disk into `n`.
+fn open_counted(
+    path: &Path,
+    n: &Arc<AtomicU64>,
+    limits: &ingest::Limits,
+) -> std::io::Result<Box<dyn BufRead + Send>> {
     let f = Counting {
         inner: std::fs::File::open(path)?,
         n: n.clone(),
@@ -351,7 +407,7 @@ fn open_counted(path: &Path, n: &Arc<AtomicU64>) -> std::io::Result<Box<dyn BufR
     if path.extension().is_some_and(|e| e == "gz") {
         Ok(Box::new(BufReader::with_capacity(
             1 << 16,
-            flate2::read::MultiGzDecoder::new(f),
+            ingest::limits::Bounded::new(flate2::read::MultiGzDecoder::new(f), n.clone(), *limits),
         )))
     } else {
         Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
@@ -421,22 +477,32 @@ fn read_file(
     path: &Path,
     tx: &tokio::sync::mpsc::Sender<FileItem>,
     counter: &Arc<AtomicU64>,
+    limits: &ingest::Limits,
 ) -> std::io::Result<()> {
-    read_file_with(path, tx, counter, PARALLEL_MIN_BYTES, decode_threads())
+    read_file_with(
+        path,
+        tx,
+        counter,
+        limits,
+        PARALLEL_MIN_BYTES,
+        decode_threads(),
+    )
 }
 
 /// `read_file`, decoding JSON Lines on `workers` threads when the file is `parallel_min` bytes
-/// or more. Whatever the threads, records are delivered and rejects named in file order.
+/// or more. Whatever the threads, records are delivered and rejects named in file order. A bad
+/// line (too long, not UTF-8, not a record) costs that line; a file over a limit of `limits` is
+/// named and its reading stops, keeping everything read before.
 fn read_file_with(
     path: &Path,
     tx: &tokio::sync::mpsc::Sender<FileItem>,
     counter: &Arc<AtomicU64>,
+    limits: &ingest::Limits,
     parallel_min: u64,
     workers: usize,
 ) -> std::io::Result<()> {
     let size = path.metadata().map_or(0, |m| m.len());
     let parallel = workers > 1 && size >= parallel_min;
-    let mut r = open_counted(path, counter)?;
     let mut sink = Sink {
         tx,
         batch: ingest::Decoded::default(),
@@ -445,23 +511,42 @@ fn read_file_with(
     };
     // Room for a one-line file (an S3 delivery file is one line) or a long line, so the line
     // is not grown by doubling and copying (a tenth of `rank`'s time on delivery files, perf).
-    let mut line = String::with_capacity((size as usize).min(1 << 20) + 1);
-    let mut n = 0usize;
+    let mut r = LineReader::new(open_counted(path, counter, limits)?, limits.record())
+        .with_capacity((size as usize).min(1 << 20));
+    let read = read_lines(path, &mut r, &mut sink, parallel, workers);
+    if let Err(e) = &read {
+        // What was read before the error is kept, and the error names the line it stopped at.
+        let at = r.line_number() + 1;
+        if let Some(limit) = ingest::limits::Exceeded::of(e) {
+            sink.reject(format!(
+                "{}: line {at}: {limit}; stopped reading it (the records before are kept)",
+                path.display()
+            ));
+        } else {
+            sink.reject(format!("{}: line {at}: cannot read: {e}", path.display()));
+        }
+    }
+    sink.finish();
+    Ok(())
+}
+
+fn read_lines(
+    path: &Path,
+    r: &mut LineReader<Box<dyn BufRead + Send>>,
+    sink: &mut Sink<'_>,
+    parallel: bool,
+    workers: usize,
+) -> std::io::Result<()> {
     let mut seen_record = false;
-    loop {
-        line.clear();
-        let read = match r.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(k) => k,
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                sink.reject(not_utf8(path, n + 1));
-                break;
+    while let Some((n, line)) = r.next_line()? {
+        let text = match line {
+            Ok(t) => t.trim(),
+            Err(skip) => {
+                sink.reject(format!("{}: line {n}: {skip}", path.display()));
+                continue;
             }
-            Err(e) => return Err(e),
         };
-        n += 1;
-        let text = line.trim();
-        if read == 0 || text.is_empty() {
+        if text.is_empty() {
             continue;
         }
         // The first line, when decoding it is what tells the file's shape.
@@ -482,17 +567,20 @@ fn read_file_with(
                 false
             };
             if document {
-                r.read_to_string(&mut line)?;
-                decode_whole(path, &line, &mut sink);
-                sink.finish();
+                match r.rest_as_document()? {
+                    Ok(doc) => decode_whole(path, doc, sink),
+                    Err(skip) => sink.reject(format!(
+                        "{}: the document from line {n}: {skip}",
+                        path.display()
+                    )),
+                }
                 return Ok(());
             }
         }
         seen_record = true;
         if parallel {
-            decode_lines_parallel(path, (n, text.to_string()), &mut r, &mut sink, workers)?;
-            sink.finish();
-            return Ok(());
+            let first = (n, Ok(text.to_string()));
+            return decode_lines_parallel(path, first, r, sink, workers);
         }
         match first.unwrap_or_else(|| decode_line(path, n, text)) {
             Ok(d) => {
@@ -503,7 +591,6 @@ fn read_file_with(
             Err(p) => sink.reject(p),
         }
     }
-    sink.finish();
     Ok(())
 }
 
@@ -513,41 +600,40 @@ fn decode_line(path: &Path, n: usize, text: &str) -> Result<ingest::Decoded, Str
     ingest::decode_record(text).map_err(|e| format!("{}: line {n}: {e}", path.display()))
 }
 
-/// The reject for a file that stops being UTF-8 at line `n`.
-fn not_utf8(path: &Path, n: usize) -> String {
-    format!(
-        "{}: line {n}: not UTF-8 text, skipped the rest of the file",
-        path.display()
-    )
-}
-
 /// One chunk of a JSON Lines file, decoded: what its records gave, and its rejects in order.
 type Chunk = (ingest::Decoded, Vec<String>);
 
+/// A line handed to the decoding threads: its number, and its text or the reject the reading
+/// thread already wrote for it (kept in line, so rejects stay in file order).
+type NumberedLine = (usize, Result<String, String>);
+
+/// Most bytes of lines in one chunk: with long lines a chunk holds fewer of them.
+const CHUNK_BYTES: usize = 4 << 20;
+
 /// Decode the rest of a JSON Lines file (its first record line is `first`) on `workers`
-/// threads, `CHUNK_LINES` lines at a time. This thread reads and hands out chunks, and delivers
-/// decoded chunks to the sink in file order; at most two chunks per worker are in flight, so
-/// memory stays bounded however large the file.
+/// threads, `CHUNK_LINES` lines (or `CHUNK_BYTES`) at a time. This thread reads and hands out
+/// chunks, and delivers decoded chunks to the sink in file order; at most two chunks per worker
+/// are in flight, so memory stays bounded however large the file.
 fn decode_lines_parallel(
     path: &Path,
-    first: (usize, String),
-    r: &mut dyn BufRead,
+    first: NumberedLine,
+    r: &mut LineReader<Box<dyn BufRead + Send>>,
     sink: &mut Sink<'_>,
     workers: usize,
 ) -> std::io::Result<()> {
     use std::sync::{Mutex, mpsc};
-    let decode = |lines: Vec<(usize, String)>| -> Chunk {
+    let decode = |lines: Vec<NumberedLine>| -> Chunk {
         let mut out = ingest::Decoded::default();
         let mut rejects = Vec::new();
-        for (n, line) in &lines {
-            match decode_line(path, *n, line.trim()) {
+        for (n, line) in lines {
+            match line.and_then(|l| decode_line(path, n, l.trim())) {
                 Ok(d) => out.extend(d),
                 Err(p) => rejects.push(p),
             }
         }
         (out, rejects)
     };
-    let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<(usize, String)>)>();
+    let (job_tx, job_rx) = mpsc::channel::<(u64, Vec<NumberedLine>)>();
     let (done_tx, done_rx) = mpsc::channel::<(u64, Chunk)>();
     let job_rx = Mutex::new(job_rx);
     std::thread::scope(|scope| {
@@ -588,36 +674,30 @@ fn decode_lines_parallel(
             }
             alive
         };
+        let mut chunk_bytes = first.1.as_ref().map_or(0, String::len);
         let mut chunk = vec![first];
-        let mut n = chunk[0].0;
-        let mut line = String::new();
         let result = loop {
-            line.clear();
-            let eof = match r.read_line(&mut line) {
-                Ok(0) => true,
-                Ok(_) => false,
-                Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                    // Everything before this line is delivered first, then the reject.
-                    if !chunk.is_empty() {
-                        let _ = job_tx.send((sent, std::mem::take(&mut chunk)));
-                        sent += 1;
+            // A read error ends the file; everything before it is delivered first.
+            let next = r.next_line();
+            let eof = !matches!(next, Ok(Some(_)));
+            if let Ok(Some((n, line))) = next {
+                match line {
+                    Ok(t) if t.trim().is_empty() => {}
+                    Ok(t) => {
+                        chunk_bytes += t.len();
+                        chunk.push((n, Ok(t.to_string())));
                     }
-                    while open && delivered < sent {
-                        open = deliver_next(&mut ready, &mut delivered, sink);
+                    Err(skip) => {
+                        chunk.push((n, Err(format!("{}: line {n}: {skip}", path.display()))))
                     }
-                    sink.reject(not_utf8(path, n + 1));
-                    break Ok(());
-                }
-                Err(e) => break Err(e),
-            };
-            if !eof {
-                n += 1;
-                if !line.trim().is_empty() {
-                    chunk.push((n, std::mem::take(&mut line)));
                 }
             }
-            if chunk.len() >= CHUNK_LINES || (eof && !chunk.is_empty()) {
+            if chunk.len() >= CHUNK_LINES
+                || chunk_bytes >= CHUNK_BYTES
+                || (eof && !chunk.is_empty())
+            {
                 let _ = job_tx.send((sent, std::mem::take(&mut chunk)));
+                chunk_bytes = 0;
                 sent += 1;
                 while open && sent - delivered > 2 * workers as u64 {
                     open = deliver_next(&mut ready, &mut delivered, sink);
@@ -627,7 +707,7 @@ fn decode_lines_parallel(
                 while open && delivered < sent {
                     open = deliver_next(&mut ready, &mut delivered, sink);
                 }
-                break Ok(());
+                break next.map(|_| ());
             }
         };
         drop(job_tx);
@@ -635,9 +715,39 @@ fn decode_lines_parallel(
     })
 }
 
+/// Read one file as a file source does, to its end, collecting what it sends: the batches, and
+/// the rejects in order (`more N` for those only counted). For tests and the fuzz target.
+#[doc(hidden)]
+pub fn read_collect(
+    path: &Path,
+    limits: &ingest::Limits,
+    parallel_min: u64,
+    workers: usize,
+) -> (Vec<ingest::Decoded>, Vec<String>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 20);
+    let counter = Arc::new(AtomicU64::new(0));
+    if let Err(e) = read_file_with(path, &tx, &counter, limits, parallel_min, workers) {
+        let _ = tx.blocking_send(FileItem::Reject(format!("{}: {e}", path.display())));
+    }
+    drop(tx);
+    let (mut decoded, mut rejects) = (Vec::new(), Vec::new());
+    while let Some(item) = rx.blocking_recv() {
+        match item {
+            FileItem::Decoded(d) => decoded.push(d),
+            FileItem::Reject(p) => rejects.push(p),
+            FileItem::MoreRejected(n) => rejects.push(format!("more {n}")),
+        }
+    }
+    (decoded, rejects)
+}
+
 /// Does this line hold one whole JSON object (as JSON Lines do)?
 fn complete_object(text: &str) -> bool {
-    text.ends_with('}') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    // With the trailing commas `parse_json` tolerates, as decoding the line would: one thread
+    // (which decodes it) and several (which only look) must judge the first line alike.
+    text.ends_with('}')
+        && (serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+            || ingest::parse_json(text).is_ok())
 }
 
 /// A whole document: one value, an array (each item reported by index), or several
@@ -686,12 +796,20 @@ fn decode_whole(path: &Path, text: &str, sink: &mut Sink<'_>) {
     }
 }
 
-/// An `--inventory` file, read whole before the sources start.
-pub fn load_inventory(path: &Path) -> anyhow::Result<Vec<IdentityRecord>> {
+/// An `--inventory` file, read whole before the sources start, within `[limits] max_file`.
+pub fn load_inventory(path: &Path, limits: &ingest::Limits) -> anyhow::Result<Vec<IdentityRecord>> {
     let mut text = String::new();
-    open(path)
-        .and_then(|mut r| r.read_to_string(&mut text))
+    let max = limits.max_file;
+    open_counted(path, &Arc::default(), limits)
+        .and_then(|r| r.take(max + 1).read_to_string(&mut text))
         .map_err(|e| anyhow::anyhow!("--inventory {}: cannot read: {e}", path.display()))?;
+    if text.len() as u64 > max {
+        anyhow::bail!(
+            "--inventory {}: larger than [limits] max_file = {} (config.toml raises it)",
+            path.display(),
+            ingest::limits::show_size(max)
+        );
+    }
     match ingest::decode_document(&text) {
         Ok(d) if !d.inventory.is_empty() => Ok(d.inventory),
         Ok(_) => {
@@ -738,7 +856,8 @@ async fn stream_task(engine: Engine, id: usize, url: String, client: reqwest::Cl
             && let Some(inv_url) = inventory_url(&url)
             && let Ok(resp) = client.get(&inv_url).send().await
             && resp.status().is_success()
-            && let Ok(inv) = resp.json::<ingest::native::Inventory>().await
+            && let Some(body) = capped_body(resp, engine.limits().max_file).await
+            && let Ok(inv) = serde_json::from_slice::<ingest::native::Inventory>(&body)
         {
             engine.deliver_inventory(inv.identities).await;
             inventory_loaded = true;
@@ -771,6 +890,23 @@ async fn stream_task(engine: Engine, id: usize, url: String, client: reqwest::Cl
         engine.set_health(id, Health::Retrying, Some(why));
         tokio::time::sleep(backoff(attempt, id as u64 ^ attempt as u64)).await;
     }
+}
+
+/// A response's body, or `None` past `max` bytes (an agent's inventory is read whole: it must
+/// not be able to fill the memory).
+async fn capped_body(mut resp: reqwest::Response, max: u64) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.ok()? {
+        if (body.len() + chunk.len()) as u64 > max {
+            tracing::warn!(
+                "an inventory over [limits] max_file ({}) was not read",
+                ingest::limits::show_size(max)
+            );
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
 
 fn describe_reqwest(e: &reqwest::Error) -> String {
@@ -806,7 +942,7 @@ async fn read_stream(
     cursor: &mut Option<u64>,
 ) -> Result<(), String> {
     let mut body = resp.bytes_stream();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = ingest::lines::LineSplitter::new(engine.limits().record());
     let mut batch: Vec<Event> = Vec::new();
     let mut sse_id: Option<u64> = None;
     let mut flush_at = tokio::time::Instant::now() + Duration::from_millis(50);
@@ -826,28 +962,28 @@ async fn read_stream(
             return Ok(());
         };
         let chunk = chunk.map_err(|e| e.to_string())?;
-        pending.extend_from_slice(&chunk);
-        while let Some(nl) = pending.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = pending.drain(..=nl).collect();
-            let Ok(text) = std::str::from_utf8(&line) else {
-                engine.reject(id, "stream: a line that is not UTF-8 was skipped".into());
-                continue;
+        lines.push(&chunk, |_, line| {
+            let text = match line {
+                Ok(t) => t,
+                Err(skip) => {
+                    let at = format!("{cursor:?}");
+                    return engine.reject(id, format!("stream: line after cursor {at}: {skip}"));
+                }
             };
-            let text = text.trim_end_matches(['\r', '\n']);
             let payload = if sse {
                 if let Some(v) = text.strip_prefix("id:") {
                     sse_id = v.trim().parse().ok();
-                    continue;
+                    return;
                 }
                 match text.strip_prefix("data:") {
                     Some(d) => d.trim_start(),
-                    None => continue,
+                    None => return,
                 }
             } else {
                 text
             };
             if payload.trim().is_empty() {
-                continue;
+                return;
             }
             match ingest::native::decode_line(payload) {
                 Ok(l) => {
@@ -858,7 +994,7 @@ async fn read_stream(
                 }
                 Err(e) => engine.reject(id, format!("stream: record after cursor {cursor:?}: {e}")),
             }
-        }
+        });
         if batch.len() >= BATCH {
             engine.offer(id, std::mem::take(&mut batch));
         }
@@ -894,28 +1030,26 @@ mod tests {
     /// (Rejects go out as they are found and records in batches, so the two interleave
     /// differently; each on its own is in file order either way.)
     fn read_all(path: &Path, parallel_min: u64, workers: usize) -> Vec<String> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel(1 << 20);
-        read_file_with(
-            path,
-            &tx,
-            &Arc::new(AtomicU64::new(0)),
-            parallel_min,
-            workers,
-        )
-        .unwrap();
-        drop(tx);
-        let (mut events, mut changes, mut rejects) = (Vec::new(), Vec::new(), Vec::new());
-        while let Some(item) = rx.blocking_recv() {
-            match item {
-                FileItem::Decoded(d) => {
-                    events.extend(d.events.iter().map(|e| format!("{e:?}")));
-                    changes.extend(d.changes.iter().map(|c| format!("{c:?}")));
-                }
-                FileItem::Reject(p) => rejects.push(format!("reject {p}")),
-                FileItem::MoreRejected(n) => rejects.push(format!("more {n}")),
-            }
-        }
-        [events, changes, rejects].concat()
+        read_all_within(path, &ingest::Limits::default(), parallel_min, workers)
+    }
+
+    fn read_all_within(
+        path: &Path,
+        limits: &ingest::Limits,
+        parallel_min: u64,
+        workers: usize,
+    ) -> Vec<String> {
+        let (decoded, rejects) = read_collect(path, limits, parallel_min, workers);
+        let events = decoded
+            .iter()
+            .flat_map(|d| d.events.iter().map(|e| format!("{e:?}")));
+        let changes = decoded
+            .iter()
+            .flat_map(|d| d.changes.iter().map(|c| format!("{c:?}")));
+        events
+            .chain(changes)
+            .chain(rejects.into_iter().map(|r| format!("reject {r}")))
+            .collect()
     }
 
     #[test]
@@ -950,13 +1084,188 @@ mod tests {
             &one[..3]
         );
         assert!(
-            one.iter().any(|l| l.starts_with("more ")),
+            one.iter().any(|l| l.starts_with("reject more ")),
             "more than 20 rejects are summed up"
         );
         assert_eq!(one.len(), many.len());
         for (i, (a, b)) in one.iter().zip(&many).enumerate() {
             assert_eq!(a, b, "item {i} differs");
         }
+    }
+
+    /// A CloudTrail record as one JSON line, for user `u`.
+    fn trail_line(u: usize) -> String {
+        format!(
+            r#"{{"eventVersion":"1.08","userIdentity":{{"type":"IAMUser","arn":"arn:aws:iam::123456789012:user/svc-{u}","accountId":"123456789012"}},"eventTime":"2026-11-26T03:00:{u:02}Z","eventSource":"iam.amazonaws.com","eventName":"ListUsers","sourceIPAddress":"198.51.100.1"}}"#
+        )
+    }
+
+    fn events_and_rejects(lines: &[String]) -> (usize, Vec<&String>) {
+        let rejects: Vec<&String> = lines.iter().filter(|l| l.starts_with("reject")).collect();
+        (lines.len() - rejects.len(), rejects)
+    }
+
+    #[test]
+    fn one_invalid_utf8_byte_costs_its_line_only_on_one_thread_and_on_several() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("five.jsonl");
+        let mut bytes = Vec::new();
+        for u in 1..=5 {
+            let mut line = trail_line(u).into_bytes();
+            if u == 2 {
+                line.insert(40, 0xff);
+            }
+            bytes.extend(line);
+            bytes.push(b'\n');
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        for (min, workers) in [(u64::MAX, 1), (0, 3)] {
+            let all = read_all(&path, min, workers);
+            let (events, rejects) = events_and_rejects(&all);
+            assert_eq!(events, 4, "{all:?}");
+            assert_eq!(rejects.len(), 1, "{rejects:?}");
+            assert!(
+                rejects[0].contains("five.jsonl: line 2: not UTF-8"),
+                "{rejects:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_line_over_max_record_is_named_and_skipped_and_the_next_one_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("long.jsonl");
+        let long = format!("{{\"junk\": \"{}\"}}", "x".repeat(5000));
+        let text = [trail_line(1), long, trail_line(3)].join("\n");
+        std::fs::write(&path, text).unwrap();
+        let limits = ingest::Limits {
+            max_record: 4096,
+            ..Default::default()
+        };
+        for (min, workers) in [(u64::MAX, 1), (0, 3)] {
+            let all = read_all_within(&path, &limits, min, workers);
+            let (events, rejects) = events_and_rejects(&all);
+            assert_eq!(events, 2, "{all:?}");
+            assert!(
+                rejects.len() == 1
+                    && rejects[0].contains(
+                        "long.jsonl: line 2: 4.9 KiB long, over [limits] max_record = 4 KiB"
+                    ),
+                "{rejects:?}"
+            );
+        }
+    }
+
+    fn gzip(path: &Path, parts: &[&[u8]]) {
+        use std::io::Write;
+        let f = std::fs::File::create(path).unwrap();
+        let mut gz = flate2::write::GzEncoder::new(f, flate2::Compression::default());
+        for p in parts {
+            gz.write_all(p).unwrap();
+        }
+        gz.finish().unwrap();
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_stopped_named_and_what_came_before_it_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bomb.json.gz");
+        let head = format!("{}\n{}\n", trail_line(1), trail_line(2));
+        // 64 MiB of zeros compress a thousand times: a bomb, and one endless line too.
+        gzip(&path, &[head.as_bytes(), &vec![0u8; 64 << 20]]);
+        let all = read_all(&path, u64::MAX, 1);
+        let (events, rejects) = events_and_rejects(&all);
+        assert_eq!(events, 2, "{all:?}");
+        assert_eq!(rejects.len(), 1, "{rejects:?}");
+        assert!(
+            rejects[0].contains("bomb.json.gz: line 3: decompresses")
+                && rejects[0].contains("max_ratio = 100"),
+            "{rejects:?}"
+        );
+    }
+
+    #[test]
+    fn a_compressed_file_over_max_file_is_stopped_at_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.jsonl.gz");
+        let lines: String = (0..2000).map(|u| trail_line(u % 60) + "\n").collect();
+        gzip(&path, &[lines.as_bytes()]);
+        let limits = ingest::Limits {
+            max_file: 64 << 10,
+            ..Default::default()
+        };
+        let all = read_all_within(&path, &limits, u64::MAX, 1);
+        let (events, rejects) = events_and_rejects(&all);
+        let per_line = lines.len() / 2000;
+        assert!(events > 0 && events <= (64 << 10) / per_line, "{events}");
+        assert!(
+            rejects.len() == 1
+                && rejects[0].contains("decompressed to more than 64 KiB ([limits] max_file"),
+            "{rejects:?}"
+        );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Whatever mix of good, broken, long, blank and not-UTF-8 lines (and a first line
+        /// with a trailing comma, which decodes), one thread and several read the same.
+        #[test]
+        fn one_thread_and_several_read_any_mix_of_lines_alike(
+            kinds in proptest::collection::vec(0u8..6, 1..40),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("mix.jsonl");
+            let mut bytes = Vec::new();
+            for (i, k) in kinds.iter().enumerate() {
+                match k {
+                    0 => bytes.extend(trail_line(i % 60).into_bytes()),
+                    1 => bytes.extend(b"{\"broken\": ".to_vec()),
+                    2 => bytes.extend(format!("{{\"pad\": \"{}\"}}", "x".repeat(3000)).into_bytes()),
+                    3 => {}
+                    4 => bytes.extend(b"{\"a\": \"\xff\"}".to_vec()),
+                    _ => {
+                        let t = trail_line(i % 60);
+                        bytes.extend(format!("{},}}", &t[..t.len() - 1]).into_bytes());
+                    }
+                }
+                bytes.push(b'\n');
+            }
+            std::fs::write(&path, &bytes).unwrap();
+            let limits = ingest::Limits { max_record: 2048, ..Default::default() };
+            let one = read_all_within(&path, &limits, u64::MAX, 1);
+            let many = read_all_within(&path, &limits, 0, 3);
+            proptest::prop_assert_eq!(one, many);
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_and_devices_are_refused_by_name_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        let made = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        for (p, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (Path::new("/dev/zero"), "a character device"),
+        ] {
+            let e = SourceSpec::parse(p.to_str().unwrap()).unwrap_err();
+            assert!(
+                e.contains(kind) && e.contains("not a file or folder"),
+                "{e}"
+            );
+            let e = SourceSpec::parse(&format!("tail:{}", p.display())).unwrap_err();
+            assert!(e.contains(kind), "{e}");
+        }
+        // In a folder, a FIFO is noted and skipped; the files beside it are read.
+        std::fs::write(dir.path().join("a.json"), "{}").unwrap();
+        let mut skipped = Vec::new();
+        let files = files_under_noting(dir.path(), &mut skipped).unwrap();
+        assert_eq!(files, [dir.path().join("a.json")]);
+        assert_eq!(skipped, [(fifo, "a FIFO (named pipe)")]);
     }
 
     #[test]

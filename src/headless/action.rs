@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::auth::{AllowedSigners, Signer};
 use crate::core::policy::{IdentityFacts, Policy};
+use crate::core::text::escaped_json;
 use crate::core::workflow::{Action, Via, ts};
 use crate::engine::{EngineOptions, SourceSpec};
 use crate::exit::Failure;
@@ -300,12 +301,18 @@ pub async fn suggest(
     Ok(())
 }
 
+/// Actions come from the shared state, which anyone who can write the database can fill: their
+/// text is printed escaped, in JSON too (`escaped_json`), and `out` escapes whatever is left.
 pub fn print_list(all: &[Action], format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(all)?)?,
+        Format::Json => writeln!(
+            out,
+            "{}",
+            serde_json::to_string_pretty(&escaped_json(all)?)?
+        )?,
         Format::Ndjson => {
             for a in all {
-                writeln!(out, "{}", serde_json::to_string(a)?)?;
+                writeln!(out, "{}", serde_json::to_string(&escaped_json(a)?)?)?;
             }
         }
         Format::Table => {
@@ -333,8 +340,8 @@ pub fn print_list(all: &[Action], format: Format, out: &mut dyn Write) -> anyhow
 
 pub fn print_action(a: &Action, format: Format, out: &mut dyn Write) -> anyhow::Result<()> {
     match format {
-        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(a)?)?,
-        Format::Ndjson => writeln!(out, "{}", serde_json::to_string(a)?)?,
+        Format::Json => writeln!(out, "{}", serde_json::to_string_pretty(&escaped_json(a)?)?)?,
+        Format::Ndjson => writeln!(out, "{}", serde_json::to_string(&escaped_json(a)?)?)?,
         Format::Table => {
             writeln!(out, "{}  {}  {}", a.id, a.state, a.kind)?;
             writeln!(out, "  identity   {}", a.identity)?;

@@ -6,6 +6,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::core::text::escaped_json;
 use crate::exit::Failure;
 use crate::headless::{Format, cell};
 use crate::store::audit::{self, AuditRecord, now_ms};
@@ -53,6 +54,13 @@ pub fn run(
             file: Some(file),
             checkpoint,
         } => {
+            // An export may come from anywhere: a FIFO would block, /dev/zero never ends.
+            if let Some(kind) = crate::engine::sources::special_file(&file) {
+                return Err(Failure::usage(format!(
+                    "--file {}: {kind}, not a regular file: give the export file",
+                    file.display()
+                )));
+            }
             let bytes = std::fs::read(&file).map_err(|e| {
                 Failure::usage(format!("--file {}: cannot read: {e}", file.display()))
             })?;
@@ -180,7 +188,7 @@ fn tail(
     match format {
         // A JSON array cannot grow while following; stream NDJSON then, as `watch` does.
         Format::Json if !follow => {
-            serde_json::to_writer_pretty(&mut *out, &records)?;
+            serde_json::to_writer_pretty(&mut *out, &escaped_json(&records)?)?;
             writeln!(out)?;
         }
         Format::Json | Format::Ndjson => print_ndjson(&records, out)?,
@@ -213,7 +221,7 @@ fn tail(
 
 fn print_ndjson(records: &[AuditRecord], out: &mut dyn Write) -> anyhow::Result<()> {
     for r in records {
-        serde_json::to_writer(&mut *out, r)?;
+        serde_json::to_writer(&mut *out, &escaped_json(r)?)?;
         writeln!(out)?;
     }
     Ok(())
@@ -225,8 +233,8 @@ fn print_table(records: &[AuditRecord], out: &mut dyn Write) -> anyhow::Result<(
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_else(|| r.at.to_string());
         // Record fields come from other people's input (reasons, agent names): escape them so
-        // nothing in the log can drive the terminal.
-        let safe = |s: &str| s.escape_debug().to_string();
+        // nothing in the log can drive the terminal or break the columns.
+        let safe = |s: &str| crate::core::text::escape(s).into_owned();
         writeln!(
             out,
             "{:>6}  {:<24}  {}  {}  {}  {}  {}",

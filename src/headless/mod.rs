@@ -8,7 +8,9 @@ pub mod rank;
 pub mod script;
 pub mod watch;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+
+use crate::core::text::{Escape, Inert, escape_lines};
 
 /// How headless output is printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -29,6 +31,28 @@ impl Format {
             }
         })
     }
+}
+
+impl Format {
+    /// How output in this format is escaped on its way out.
+    pub fn escape(self) -> Escape {
+        match self {
+            Format::Table => Escape::Text,
+            Format::Json | Format::Ndjson => Escape::Json,
+        }
+    }
+}
+
+/// `w` behind the one output sanitiser, escaping as `format` needs: what a face prints to
+/// stdout goes through it, so no field it prints can drive the terminal or a `jq -r`.
+pub fn sanitised<W: Write>(w: W, format: Format) -> Inert<W> {
+    Inert::new(w, format.escape())
+}
+
+/// A message on stderr through the same sanitiser (newlines kept). Never panics: stderr may be
+/// a terminal that has gone away.
+pub fn say(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{}", escape_lines(message));
 }
 
 /// Shorten text to `width` characters for a table cell.

@@ -32,7 +32,7 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     let engine = read_sources(opts.engine, opts.live_for, opts.store.as_deref()).await?;
     let stats = engine.stats();
     for p in engine.problems() {
-        eprintln!("blastdoor: skipped: {p}");
+        super::say(&format!("blastdoor: skipped: {p}"));
     }
     let ranked = engine.write(|c| c.top(opts.top, opts.by));
     if stats.ingested == 0 && ranked.is_empty() && stats.rejected > 0 {
@@ -42,10 +42,10 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
         ));
     }
     if stats.rejected > 0 {
-        eprintln!(
+        super::say(&format!(
             "blastdoor: {} events ingested, {} records skipped",
             stats.ingested, stats.rejected
-        );
+        ));
     }
     print_ranking(&ranked, opts.format, out)
 }

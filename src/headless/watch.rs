@@ -116,7 +116,7 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
         }
         let snap = snapshot(&engine, opts.top, opts.by);
         for l in snap.containment_leaks.iter().skip(told) {
-            eprintln!("blastdoor: {}", l.summary);
+            super::say(&format!("blastdoor: {}", l.summary));
         }
         told = snap.containment_leaks.len();
         serde_json::to_writer(&mut *out, &snap)?;

@@ -11,6 +11,8 @@ pub mod github;
 pub mod k8s_audit;
 pub mod k8s_rbac;
 pub mod lenient;
+pub mod limits;
+pub mod lines;
 pub mod native;
 pub mod ocsf;
 pub mod sanitize;
@@ -25,6 +27,7 @@ use crate::core::{
 };
 
 pub use detect::{Format, detect};
+pub use limits::Limits;
 
 /// What one record or document turned into: events, the inventory changes they made to other
 /// identities, and inventory snapshots. A record may legitimately yield nothing (a Kubernetes

@@ -80,12 +80,16 @@ pub struct ProposeContainment {
     pub evidence: Option<Vec<String>>,
 }
 
-fn ok(v: Value) -> Result<CallToolResult, rmcp::ErrorData> {
+/// Every answer goes out through the output sanitiser: actions read back from the shared state
+/// and messages quoting what someone wrote are escaped like the rest.
+fn ok(mut v: Value) -> Result<CallToolResult, rmcp::ErrorData> {
+    crate::core::text::escape_value(&mut v);
     Ok(CallToolResult::structured(v))
 }
 
 fn refused(msg: impl Into<String>) -> Result<CallToolResult, rmcp::ErrorData> {
-    Ok(CallToolResult::error(vec![ContentBlock::text(msg.into())]))
+    let msg = crate::core::text::escape_lines(&msg.into()).into_owned();
+    Ok(CallToolResult::error(vec![ContentBlock::text(msg)]))
 }
 
 /// Strings in evidence are sanitised like everything else that leaves blastdoor: an agent may

@@ -19,10 +19,13 @@ use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Value, json};
 
 use crate::auth::{AllowedSigners, Signer, approval};
+use crate::core::SafeText;
 use crate::core::model::Millis;
 use crate::core::policy::{IdentityFacts, Policy};
+use crate::core::text::escape_value;
 use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
 use crate::exit::Failure;
+use crate::respond::redact::Redacting;
 use crate::respond::suggest::{Offers, offers_of};
 use crate::respond::{
     ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan, what_to_configure,
@@ -48,6 +51,26 @@ pub struct StageRequest {
     pub agent: Option<String>,
     /// What the console knows about the identity (for pre-authorised playbooks).
     pub facts: IdentityFacts,
+}
+
+impl StageRequest {
+    /// The request with what someone typed or an agent sent made inert, as telemetry is
+    /// (`SafeText`): nothing raw reaches the queue, the audit log or a responder's screen.
+    pub fn inert(mut self) -> StageRequest {
+        let safe = |s: &mut String| *s = SafeText::new(s).to_string();
+        safe(&mut self.identity);
+        safe(&mut self.kind);
+        safe(&mut self.reason);
+        self.evidence.iter_mut().for_each(safe);
+        if let Some(a) = &mut self.agent {
+            safe(a);
+        }
+        escape_value(&mut self.params);
+        if let Some(t) = &mut self.target {
+            escape_value(t);
+        }
+        self
+    }
 }
 
 /// Retries of transient executor errors: capped exponential backoff with full jitter.
@@ -160,7 +183,12 @@ impl Desk {
             policy,
             allowed,
             signer,
-            executors,
+            // Whatever an executor answers is redacted before it is kept or shown (agents'
+            // answers too; providers' are already, and redacting twice changes nothing).
+            executors: executors
+                .into_iter()
+                .map(|e| Arc::new(Redacting(e)) as Arc<dyn Executor>)
+                .collect(),
             clock: Arc::new(wall_ms),
             retry: Retry::default(),
             via: Via::Cli,
@@ -353,6 +381,7 @@ impl Desk {
     /// `may = "propose"` (and within its rate); otherwise the responder is the key holder.
     /// A pre-authorised playbook stages and executes at once (via `playbook`).
     pub async fn stage(&self, req: StageRequest) -> anyhow::Result<Action> {
+        let req = req.inert();
         let now = self.now();
         validate_kind(&req)?;
         let (principal, via) = match (req.via, &req.agent) {
@@ -538,7 +567,7 @@ impl Desk {
             &me,
             self.via,
             "denied",
-            json!({"reason": reason}),
+            json!({"reason": SafeText::new(reason)}),
             |a, now| workflow::deny(a, &me, now),
         )
     }

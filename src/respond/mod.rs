@@ -12,6 +12,7 @@ pub mod agent;
 pub mod demo_responders;
 pub mod desk;
 pub mod providers;
+pub mod redact;
 pub mod suggest;
 
 use std::future::Future;

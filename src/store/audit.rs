@@ -65,6 +65,33 @@ pub struct AuditEvent {
     pub detail: serde_json::Value,
 }
 
+impl AuditEvent {
+    /// The event with its text made inert, as it is logged: reasons, agent names and provider
+    /// messages are other people's input, and what the log holds is exported and read as it is
+    /// (an export must match its hashes, so escaping can only happen before hashing).
+    pub fn inert(&self) -> std::borrow::Cow<'_, AuditEvent> {
+        use crate::core::text::{escape, escape_value, is_inert_value};
+        let clean = |s: &str| matches!(escape(s), std::borrow::Cow::Borrowed(_));
+        if clean(&self.kind)
+            && clean(&self.actor)
+            && clean(&self.via)
+            && self.action_id.as_deref().is_none_or(clean)
+            && is_inert_value(&self.detail)
+        {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut ev = self.clone();
+        for s in [&mut ev.kind, &mut ev.actor, &mut ev.via] {
+            *s = escape(s).into_owned();
+        }
+        if let Some(a) = &mut ev.action_id {
+            *a = escape(a).into_owned();
+        }
+        escape_value(&mut ev.detail);
+        std::borrow::Cow::Owned(ev)
+    }
+}
+
 /// A stored record: the event plus its place in the chain.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct AuditRecord {
@@ -334,9 +361,10 @@ pub fn append_in(conn: &Connection, ev: &AuditEvent, at_ms: i64) -> anyhow::Resu
         conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
         return r;
     }
+    let ev = ev.inert();
     let detail = canonical_detail(&ev.detail)?;
     let mut buf = Vec::with_capacity(256 + detail.len());
-    Ok(append_one(conn, ev, &detail, at_ms, tail(conn)?, &mut buf)?.0)
+    Ok(append_one(conn, &ev, &detail, at_ms, tail(conn)?, &mut buf)?.0)
 }
 
 /// Append after the record `(last, prev)`; returns the new `(seq, hash)`. The caller reads the
@@ -607,6 +635,7 @@ impl Store {
 
     /// Append many in one transaction (group commit): one fsync for the lot.
     pub fn audit_append_batch(&self, evs: &[AuditEvent], at_ms: i64) -> anyhow::Result<Vec<u64>> {
+        let evs: Vec<_> = evs.iter().map(AuditEvent::inert).collect();
         let details = evs
             .iter()
             .map(|e| canonical_detail(&e.detail))

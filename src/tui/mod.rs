@@ -11,6 +11,8 @@
 //! executor or a signature; the queue is read from the shared store every second (and after
 //! each action), so responders on one bastion see each other's approvals within a second. The terminal is restored on every way out: quit, error (the guard's `Drop`), panic (a
 //! hook) and SIGTERM/SIGHUP/SIGINT (a flag the loop polls; a second signal exits at once).
+//! A terminal that goes away (an SSH session dropped: its input hangs up, or SIGHUP) ends the
+//! console with exit 1 and a message, rather than leaving it reading a dead terminal.
 
 pub mod app;
 pub mod keymap;
@@ -383,6 +385,7 @@ pub async fn run(engine: Engine, opts: TuiOptions) -> anyhow::Result<()> {
     // Signals first: once raw mode is on, a default SIGTERM would leave the terminal broken.
     let signals = Signals::register()?;
     let mut terminal = TerminalGuard::enter()?;
+    let tty = TtyWatch::open();
     let mut input = InputThread::spawn();
     let result = event_loop(
         &engine,
@@ -390,10 +393,19 @@ pub async fn run(engine: Engine, opts: TuiOptions) -> anyhow::Result<()> {
         &mut terminal.terminal,
         &mut input.rx,
         &signals,
+        &tty,
     )
     .await;
     drop(input);
-    drop(terminal);
+    if tty.check().is_err() {
+        // Nothing can be written to a terminal that went away: restore what can be (the modes)
+        // and skip ratatui's own try, which would print "Failed to show the cursor".
+        tracing::warn!("{}", TtyWatch::GONE);
+        restore_terminal();
+        std::mem::forget(terminal);
+    } else {
+        drop(terminal);
+    }
     if signals.stopped() {
         tracing::info!("console stopped by a signal");
     }
@@ -406,6 +418,7 @@ async fn event_loop(
     terminal: &mut Terminal<CrosstermBackend<Stdout>>,
     input: &mut mpsc::Receiver<io::Result<Event>>,
     signals: &Signals,
+    tty: &TtyWatch,
 ) -> anyhow::Result<()> {
     let TuiOptions {
         theme,
@@ -434,12 +447,18 @@ async fn event_loop(
     let mut poll = tokio::time::interval(POLL);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
+        if signals.hung_up() {
+            anyhow::bail!("{} (SIGHUP)", TtyWatch::GONE);
+        }
         if app.should_quit() || signals.stopped() {
             return Ok(());
         }
         let due = last_draw.map_or_else(Instant::now, |t| t + FRAME);
         if dirty && Instant::now() >= due {
-            draw(terminal, engine, &mut app, &theme)?;
+            if let Err(e) = draw(terminal, engine, &mut app, &theme) {
+                tty.check()?;
+                return Err(e.into());
+            }
             dirty = false;
             last_draw = Some(Instant::now());
         }
@@ -461,8 +480,14 @@ async fn event_loop(
                     }
                     dirty = true;
                 }
-                Some(Err(e)) => return Err(anyhow::Error::new(e).context("reading terminal input")),
-                None => anyhow::bail!("terminal input stopped"),
+                Some(Err(e)) => {
+                    tty.check()?;
+                    return Err(anyhow::Error::new(e).context("reading terminal input"));
+                }
+                None => {
+                    tty.check()?;
+                    anyhow::bail!("terminal input stopped");
+                }
             },
             r = changed.changed(), if engine_alive => {
                 // A closed channel means the engine is gone: keep showing the last state.
@@ -474,6 +499,7 @@ async fn event_loop(
                 dirty = true;
             }
             _ = poll.tick() => {
+                tty.check()?;
                 if last_draw.is_none_or(|t| t.elapsed() >= IDLE_REDRAW) {
                     dirty = true;
                 }
@@ -643,11 +669,74 @@ impl InputThread {
 impl Drop for InputThread {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
-        // Unblock a pending send, then wait (at most one poll period) for the thread to end.
+        // Unblock a pending send, then wait (a few poll periods) for the thread to end. On a
+        // terminal that went away crossterm's read never returns: the thread is left behind
+        // (the process is about to exit) rather than waited for.
         self.rx.close();
         if let Some(h) = self.handle.take() {
-            let _ = h.join();
+            let deadline = Instant::now() + POLL * 3;
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if h.is_finished() {
+                let _ = h.join();
+            }
         }
+    }
+}
+
+/// Watches the terminal's input for a hangup: after an SSH session drops, the terminal reads
+/// as end-of-file or EIO forever, and crossterm's reader spins on it at 100% of a core instead
+/// of returning an error. poll(2) says so directly.
+struct TtyWatch {
+    #[cfg(unix)]
+    fd: Option<std::os::fd::RawFd>,
+    /// `/dev/tty`, when stdin is not the terminal (crossterm reads it then).
+    #[cfg(unix)]
+    _tty: Option<std::fs::File>,
+}
+
+impl TtyWatch {
+    const GONE: &'static str =
+        "the console's terminal went away (the session hung up); the console stopped";
+
+    fn open() -> TtyWatch {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: isatty only inspects the descriptor.
+            if unsafe { libc::isatty(libc::STDIN_FILENO) } == 1 {
+                return TtyWatch {
+                    fd: Some(libc::STDIN_FILENO),
+                    _tty: None,
+                };
+            }
+            let tty = std::fs::File::open("/dev/tty").ok();
+            TtyWatch {
+                fd: tty.as_ref().map(|f| f.as_raw_fd()),
+                _tty: tty,
+            }
+        }
+        #[cfg(not(unix))]
+        TtyWatch {}
+    }
+
+    /// `Err` (saying so) when the terminal has hung up or errs.
+    fn check(&self) -> anyhow::Result<()> {
+        #[cfg(unix)]
+        if let Some(fd) = self.fd {
+            let mut p = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd, a zero timeout: poll only reports the state.
+            let n = unsafe { libc::poll(&mut p, 1, 0) };
+            if n > 0 && p.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+                anyhow::bail!(Self::GONE);
+            }
+        }
+        Ok(())
     }
 }
 
@@ -655,6 +744,8 @@ impl Drop for InputThread {
 /// exit; a second signal exits at once, in case the loop is stuck.
 struct Signals {
     flag: Arc<AtomicBool>,
+    /// SIGHUP: the terminal hung up, which ends the console with an error.
+    hup: Arc<AtomicBool>,
     #[cfg(unix)]
     ids: Vec<signal_hook::SigId>,
 }
@@ -662,6 +753,7 @@ struct Signals {
 impl Signals {
     fn register() -> io::Result<Signals> {
         let flag = Arc::new(AtomicBool::new(false));
+        let hup = Arc::new(AtomicBool::new(false));
         #[cfg(unix)]
         {
             use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -674,14 +766,19 @@ impl Signals {
                 )?);
                 ids.push(signal_hook::flag::register(sig, flag.clone())?);
             }
-            Ok(Signals { flag, ids })
+            ids.push(signal_hook::flag::register(SIGHUP, hup.clone())?);
+            Ok(Signals { flag, hup, ids })
         }
         #[cfg(not(unix))]
-        Ok(Signals { flag })
+        Ok(Signals { flag, hup })
     }
 
     fn stopped(&self) -> bool {
         self.flag.load(Ordering::Relaxed)
+    }
+
+    fn hung_up(&self) -> bool {
+        self.hup.load(Ordering::Relaxed)
     }
 }
 

@@ -253,6 +253,17 @@ impl AwsExecutor {
                     l = l.endpoint_url(u.clone());
                 }
                 let conf = l.load().await;
+                // The credentials the chain resolved: redacted wherever an answer or a log line
+                // echoes them.
+                if let Some(p) = conf.credentials_provider() {
+                    use aws_sdk_iam::config::ProvideCredentials;
+                    if let Ok(c) = p.provide_credentials().await {
+                        crate::respond::redact::remember(c.secret_access_key());
+                        if let Some(t) = c.session_token() {
+                            crate::respond::redact::remember(t);
+                        }
+                    }
+                }
                 let mut b = aws_sdk_iam::config::Builder::from(&conf);
                 if conf.region().is_none() {
                     // IAM is global: its endpoint is signed for us-east-1.

@@ -29,8 +29,17 @@ pub fn deny_all_policy_name(key: &str) -> String {
     format!("BlastdoorDenyAll-{}", &key[..key.len().min(16)])
 }
 
-/// The executors the `[providers.*]` sections of `config.toml` configure.
+/// The executors the `[providers.*]` sections of `config.toml` configure, each answering
+/// through the redactor (`respond::redact`): whoever holds one (the desk, an agent) never
+/// keeps a secret a provider echoed.
 pub fn from_config(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
+    Ok(configured(providers)?
+        .into_iter()
+        .map(|e| Arc::new(super::redact::Redacting(e)) as Arc<dyn Executor>)
+        .collect())
+}
+
+fn configured(providers: &toml::Table) -> anyhow::Result<Vec<Arc<dyn Executor>>> {
     let mut out: Vec<Arc<dyn Executor>> = Vec::new();
     for (name, section) in providers {
         match name.as_str() {

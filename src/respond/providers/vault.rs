@@ -77,13 +77,35 @@ fn param(a: &Action, name: &str) -> Result<String, ExecError> {
         .ok_or_else(|| ExecError::Permanent(format!("{} needs --param {name}=…", a.kind)))
 }
 
-/// Drop anything token-like from a lookup answer before it is kept or shown.
-fn scrub(mut v: Value) -> Value {
-    if let Some(m) = v.as_object_mut() {
-        m.remove("id");
-        m.remove("client_token");
+/// What a token lookup may keep: facts about the token, never the token (`id`), its metadata
+/// (anything may be written there) or whatever else a server adds. An allow-list, so a server
+/// that echoes the token under a new name is not kept either.
+const TOKEN_FACTS: &[&str] = &[
+    "accessor",
+    "creation_time",
+    "creation_ttl",
+    "display_name",
+    "entity_id",
+    "expire_time",
+    "explicit_max_ttl",
+    "issue_time",
+    "num_uses",
+    "orphan",
+    "path",
+    "policies",
+    "renewable",
+    "ttl",
+    "type",
+];
+
+fn token_facts(v: Value) -> Value {
+    match v {
+        Value::Object(mut m) => {
+            m.retain(|k, _| TOKEN_FACTS.contains(&k.as_str()));
+            Value::Object(m)
+        }
+        _ => Value::Null,
     }
-    v
 }
 
 impl VaultExecutor {
@@ -136,7 +158,11 @@ impl VaultExecutor {
 
     fn token(&self) -> Result<String, ExecError> {
         match std::env::var(&self.token_env) {
-            Ok(t) if !t.trim().is_empty() => Ok(t.trim().to_string()),
+            Ok(t) if !t.trim().is_empty() => {
+                // An answer or a log line that echoes it is redacted, whatever its shape.
+                crate::respond::redact::remember(&t);
+                Ok(t.trim().to_string())
+            }
             _ => Err(ExecError::Permanent(format!(
                 "no Vault token: config.toml [providers.vault] token_env names {}, which is not set; export the token in {}",
                 self.token_env, self.token_env
@@ -209,7 +235,7 @@ impl VaultExecutor {
             )
             .await?;
         if a.code.is_success() {
-            return Ok(Some(scrub(
+            return Ok(Some(token_facts(
                 a.body.get("data").cloned().unwrap_or(Value::Null),
             )));
         }
