@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod aws_policy;
+pub mod index;
 pub mod k8s;
 pub mod reach;
 pub mod vault;
@@ -41,8 +42,36 @@ pub struct NodeInfo {
     pub principal: String,
     /// Boxed slices, not `Vec`s: set once per upsert, and every node pays for the field.
     pub tags: Box<[String]>,
-    /// The grants, kept only for identities that may escalate (others need none).
-    pub perms: Box<[Permission]>,
+    /// Its escalation grants, compiled (none for most identities, and none for an
+    /// administrator of everything, who gains nothing from becoming anyone).
+    pub rights: Rights,
+}
+
+/// What an identity's grants let it do to become others, compiled once per change of its
+/// grants, so that looking for edges matches resources only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Rights {
+    #[default]
+    None,
+    Aws(Box<aws::AwsRights>),
+    K8s(Box<k8s::K8sRights>),
+    /// Vault: it may mint tokens with any policy, so it can become any Vault identity.
+    Vault,
+}
+
+impl Rights {
+    pub fn compile(provider: Provider, perms: &[Permission]) -> Rights {
+        match provider {
+            Provider::Aws => aws::AwsRights::compile(perms)
+                .map(|r| Rights::Aws(Box::new(r)))
+                .unwrap_or_default(),
+            Provider::Kubernetes => k8s::K8sRights::compile(perms)
+                .map(|r| Rights::K8s(Box::new(r)))
+                .unwrap_or_default(),
+            Provider::Vault if vault::may_mint(perms) => Rights::Vault,
+            _ => Rights::None,
+        }
+    }
 }
 
 impl NodeInfo {
@@ -52,13 +81,49 @@ impl NodeInfo {
             kind: r.kind,
             principal: r.principal.to_string(),
             tags: r.tags.iter().map(|t| t.to_string()).collect(),
-            perms: Box::default(),
+            rights: Rights::None,
         }
     }
 
     /// A short name for paths: `role/prod-admin`, `serviceaccount prod/deployer`.
     pub fn short_name(&self) -> String {
         short_name(&self.principal)
+    }
+
+    /// The lists of `index` this identity is filed under, so that others find it.
+    pub fn filed_under(&self) -> Vec<index::Key> {
+        let mut out = Vec::new();
+        match self.provider {
+            Provider::Aws => aws::filed_under(self, &mut out),
+            Provider::Kubernetes => k8s::filed_under(self, &mut out),
+            Provider::Vault => vault::filed_under(self, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    /// Where the identities it may become are found.
+    pub fn targets(&self) -> Vec<index::Look> {
+        let mut out = Vec::new();
+        match self.provider {
+            Provider::Aws => aws::targets(self, &mut out),
+            Provider::Kubernetes => k8s::targets(self, &mut out),
+            Provider::Vault => vault::targets(self, &mut out),
+            _ => {}
+        }
+        out
+    }
+
+    /// Where the identities that may become it are found.
+    pub fn sources(&self) -> Vec<index::Look> {
+        let mut out = Vec::new();
+        match self.provider {
+            Provider::Aws => aws::sources(self, &mut out),
+            Provider::Kubernetes => k8s::sources(self, &mut out),
+            Provider::Vault => vault::sources(self, &mut out),
+            _ => {}
+        }
+        out
     }
 }
 
@@ -354,25 +419,7 @@ fn modelled_escalation(provider: Provider, action: &str) -> bool {
     }
 }
 
-/// Whether an identity's grants may let it become someone else (only those are kept and
-/// scanned for edges).
-pub fn may_escalate(provider: Provider, perms: &[Permission]) -> bool {
-    let actions: &[&str] = match provider {
-        Provider::Aws => aws::ESCALATION_ACTIONS,
-        Provider::Kubernetes => k8s::ESCALATION_ACTIONS,
-        Provider::Vault => vault::ESCALATION_ACTIONS,
-        _ => return false,
-    };
-    perms.iter().any(|p| {
-        p.effect == Effect::Allow
-            && (p.action.as_str() == "*"
-                || actions
-                    .iter()
-                    .any(|a| aws_policy::action_matches(p.action.as_str(), a)))
-    })
-}
-
-/// The strongest way `s` (an escalator) can become `t`.
+/// The strongest way `s` can become `t`.
 pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
     if s.provider != t.provider {
         return None;

@@ -9,12 +9,15 @@
 //! improvement wave; a change to one identity re-examines only the identities that can reach it
 //! (a grant that only adds, the common case, only those whose reach improves).
 
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use thin_vec::ThinVec;
 
-use super::{CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, class_index, edge, own_items};
+use super::index::{EdgeIndex, Look};
+use super::{
+    CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, Rights, class_index, edge, own_items,
+};
 use crate::core::keyindex::{KeyIndex, key_is};
 use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
 use crate::core::reason::{Reason, round1};
@@ -65,11 +68,9 @@ pub struct Containment {
 pub struct Graph {
     nodes: Vec<NodeInfo>,
     present: Vec<bool>,
-    escalators: Vec<u32>,
-    is_escalator: Vec<bool>,
     by_key: KeyIndex,
-    /// Principal ARN → roles whose trust policy names it.
-    trusted_by: HashMap<String, Vec<u32>>,
+    /// Where each node's edges are looked for.
+    index: EdgeIndex,
     /// Adjacency as `ThinVec`s (one pointer; an empty one allocates nothing): most identities
     /// have no edges at all, and a `Vec` header each was 48 bytes of every node.
     out: Vec<ThinVec<Edge>>,
@@ -154,11 +155,10 @@ impl Graph {
             kind: crate::core::IdentityKind::Unknown,
             principal: String::new(),
             tags: Box::default(),
-            perms: Box::default(),
+            rights: Rights::None,
         };
         self.nodes.resize(n, blank);
         self.present.resize(n, false);
-        self.is_escalator.resize(n, false);
         self.out.resize_with(n, ThinVec::new);
         self.rev.resize_with(n, ThinVec::new);
         self.items.resize_with(n, Box::default);
@@ -231,15 +231,14 @@ impl Graph {
 
     /// Tell the graph what an identity is now. `grew`: its grants and tags only grew since the
     /// last call (merges of events and changes), so nothing it reached can be lost.
+    ///
+    /// Its edges are looked for among candidates from the index, and only where they can have
+    /// changed: its out-edges when its escalation rights did, its in-edges when its kind or tags
+    /// (a role's trust) did. A new observed grant that is no escalation costs its own items only.
     pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, grew: bool) {
         self.grow(idx);
         let i = idx as usize;
         let fresh = !self.present[i];
-        let mut info = NodeInfo::from_record(rec);
-        let escalator = super::may_escalate(rec.provider, &rec.permissions);
-        if escalator {
-            info.perms = rec.permissions.as_slice().into();
-        }
         self.file_key(idx, rec.provider, rec.principal.as_str());
         // Before the edges change: who reached what through it until now (only they can lose).
         let before = (!fresh && !grew).then(|| self.dependents(idx));
@@ -252,75 +251,44 @@ impl Graph {
         self.items[i] = items.into_boxed_slice();
         self.own[i] = own;
         self.extra[i] = extra as u32;
-        if rec.provider == Provider::Aws {
-            for t in &info.tags {
-                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
-                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
-                    if p.starts_with("arn:") && !p.ends_with(":root") {
-                        let v = self.trusted_by.entry(p.to_string()).or_default();
-                        if !v.contains(&idx) {
-                            v.push(idx);
-                        }
-                    }
-                }
-            }
+        let mut info = NodeInfo::from_record(rec);
+        // An administrator of everything reaches nothing more through anyone (a hop only
+        // discounts): it needs no edge out, however many identities it could become.
+        if !saturated(&own) {
+            info.rights = Rights::compile(rec.provider, &rec.permissions);
         }
-        self.nodes[i] = info;
-        if escalator && !self.is_escalator[i] {
-            self.is_escalator[i] = true;
-            self.escalators.push(idx);
-        } else if !escalator && self.is_escalator[i] {
-            self.is_escalator[i] = false;
-            self.escalators.retain(|e| *e != idx);
+        let old = std::mem::replace(&mut self.nodes[i], info);
+        let node = &self.nodes[i];
+        let outs = fresh || old.rights != node.rights;
+        let ins = fresh || old.kind != node.kind || old.tags != node.tags;
+        if outs || ins {
+            let was = if fresh { Vec::new() } else { old.filed_under() };
+            self.index.refile(idx, &was, &node.filed_under());
         }
         // Out-edges: whom it can become.
-        self.clear_out(idx);
-        let targets: Vec<u32> = if escalator {
-            (0..self.nodes.len() as u32)
-                .filter(|t| *t != idx && self.present[*t as usize])
-                .collect()
-        } else {
-            self.trusted_by
-                .get(rec.principal.as_str())
-                .cloned()
-                .unwrap_or_default()
-        };
-        for t in targets {
-            if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
-                self.link(idx, t, kind, conditional);
+        if outs {
+            self.clear_out(idx);
+            for t in self.candidates(&self.nodes[i].targets(), idx) {
+                if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
+                    self.link(idx, t, kind, conditional);
+                }
             }
         }
         // In-edges: who can become it.
-        let old_sources = std::mem::take(&mut self.rev[i]);
-        for s in &old_sources {
-            let before_len = self.out[*s as usize].len();
-            self.out[*s as usize].retain(|e| e.to != idx);
-            self.edges -= before_len - self.out[*s as usize].len();
-        }
-        let mut sources: Vec<u32> = self.escalators.clone();
-        if rec.provider == Provider::Aws {
-            for t in &self.nodes[i].tags {
-                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
-                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
-                    let nodes = &self.nodes;
-                    if let Some(s) = self.by_key.get(&identity_key(Provider::Aws, p), |n, k| {
-                        node_has_key(nodes, n, k)
-                    }) {
-                        sources.push(s);
-                    }
-                }
-            }
-        }
-        sources.sort_unstable();
-        sources.dedup();
+        let mut old_sources = ThinVec::new();
         let mut new_sources = Vec::new();
-        for s in sources {
-            if s == idx || !self.present[s as usize] {
-                continue;
+        if ins {
+            old_sources = std::mem::take(&mut self.rev[i]);
+            for s in &old_sources {
+                let before_len = self.out[*s as usize].len();
+                self.out[*s as usize].retain(|e| e.to != idx);
+                self.edges -= before_len - self.out[*s as usize].len();
             }
-            if let Some((kind, conditional)) = edge(&self.nodes[s as usize], &self.nodes[i]) {
-                self.link(s, idx, kind, conditional);
-                new_sources.push(s);
+            for s in self.candidates(&self.nodes[i].sources(), idx) {
+                if let Some((kind, conditional)) = edge(&self.nodes[s as usize], &self.nodes[i]) {
+                    self.link(s, idx, kind, conditional);
+                    new_sources.push(s);
+                }
             }
         }
         match before {
@@ -335,6 +303,21 @@ impl Graph {
                 self.push(s);
             }
         }
+    }
+
+    /// The identities the lists point to, each once, in index order, present and not `idx`.
+    fn candidates(&self, looks: &[Look], idx: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for l in looks {
+            match l {
+                Look::List(k) => out.extend_from_slice(self.index.list(k)),
+                Look::Identity(key) => out.extend(self.find(key)),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&v| v != idx && self.present[v as usize]);
+        out
     }
 
     fn link(&mut self, from: u32, to: u32, kind: EdgeKind, conditional: bool) {
@@ -728,6 +711,12 @@ impl Graph {
     pub fn provider(&self, idx: u32) -> Option<Provider> {
         self.nodes.get(idx as usize).map(|n| n.provider)
     }
+}
+
+/// No grant weighs more than an administrator's on everything (`own_items`), so a node holding
+/// one reaches nothing stronger through others: one hop already discounts below it.
+fn saturated(own: &[f32; NCLASS]) -> bool {
+    own[NCLASS - 1] >= Sensitivity::Admin.weight() as f32 * HOP
 }
 
 /// The blast-radius formula: every class reached counts once, at its strongest, each closing a
