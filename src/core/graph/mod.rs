@@ -433,6 +433,8 @@ pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
 }
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod tests;
 
 /// Classify what a permission reaches, when the source did not say.

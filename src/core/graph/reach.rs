@@ -216,6 +216,23 @@ impl Graph {
         &self.items[idx as usize]
     }
 
+    /// What the graph keeps of a node that `upsert` has seen (tests compare edges pairwise).
+    #[cfg(test)]
+    pub(crate) fn node(&self, idx: u32) -> Option<&NodeInfo> {
+        let i = idx as usize;
+        self.present
+            .get(i)
+            .copied()
+            .unwrap_or(false)
+            .then(|| &self.nodes[i])
+    }
+
+    /// What a node reaches, class by class.
+    #[cfg(test)]
+    pub(crate) fn reach_of(&self, idx: u32) -> [f32; NCLASS] {
+        self.val[idx as usize]
+    }
+
     /// Add an edge directly (benchmarks and tests).
     pub fn add_edge(&mut self, from: u32, to: u32, kind: EdgeKind) {
         self.grow(from.max(to));
