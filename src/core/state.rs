@@ -7,7 +7,7 @@ use std::collections::{HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::core::containment::{self, Contained, Leak};
-use crate::core::graph::{Blast, CrownJewel, Graph, ReachPath};
+use crate::core::graph::{Blast, CrownJewel, Graph, Growth, ReachPath};
 use crate::core::model::{
     Change, Credential, CredentialKind, Effect as Grant, Event, IdentityKind, IdentityRecord,
     Millis, Signal, Status,
@@ -308,7 +308,9 @@ impl Core {
                                 .iter()
                                 .all(|p| p.effect == Grant::Allow || old.0.contains(p)));
                     if fresh || !same || r.tags.len() != old.1.len() {
-                        self.graph.upsert(idx, &self.ids[idx as usize].record, grew);
+                        let growth = if grew { Growth::Grew } else { Growth::Any };
+                        self.graph
+                            .upsert(idx, &self.ids[idx as usize].record, growth);
                     }
                     self.rescore(idx, &mut effects);
                 }
@@ -414,7 +416,8 @@ impl Core {
             let before = shape(&st.record);
             merge_from(&mut st.record, &e.actor);
             if fresh || shape(&st.record) != before {
-                self.graph.upsert(idx, &st.record, true);
+                self.graph
+                    .upsert(idx, &st.record, Growth::Appended(before.1));
             }
             if let Some(c) = &e.credential {
                 upsert_credential(&mut st.record.credentials, Cow::Borrowed(c));
@@ -516,7 +519,8 @@ impl Core {
         let before = shape(&st.record);
         merge_record(&mut st.record, c.target, false);
         if fresh || shape(&st.record) != before {
-            self.graph.upsert(idx, &st.record, true);
+            self.graph
+                .upsert(idx, &st.record, Growth::Appended(before.1));
         }
         let mut detail = c.detail.to_string();
         let signal = match &suspect {

@@ -59,7 +59,37 @@ pub enum Rights {
     Vault,
 }
 
+/// What changed in an identity since the graph last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    /// Anything: grants or tags may have been taken away.
+    Any,
+    /// Its grants and tags only grew: nothing it reached can be lost.
+    Grew,
+    /// Its grants only grew, appended after the first `n`, which are those the graph saw last
+    /// (how events and changes merge): only the new grants are looked at.
+    Appended(usize),
+}
+
 impl Rights {
+    /// Whether a grant can change what the rights compile to (it covers an escalation action,
+    /// or a call that runs code with a passed role).
+    pub fn touched_by(provider: Provider, p: &Permission) -> bool {
+        let a = p.action.as_str();
+        let any = |actions: &[&str]| actions.iter().any(|x| aws_policy::action_matches(a, x));
+        match provider {
+            Provider::Aws => {
+                any(aws::ESCALATION_ACTIONS)
+                    || aws::PASS_ROLE_SERVICES
+                        .iter()
+                        .any(|(_, run)| aws_policy::action_matches(a, run))
+            }
+            Provider::Kubernetes => any(k8s::ESCALATION_ACTIONS),
+            Provider::Vault => any(vault::ESCALATION_ACTIONS),
+            _ => false,
+        }
+    }
+
     pub fn compile(provider: Provider, perms: &[Permission]) -> Rights {
         match provider {
             Provider::Aws => aws::AwsRights::compile(perms)
@@ -284,7 +314,7 @@ const PROBES: &[(Sensitivity, &str)] = &[
 
 /// The class of an allowed grant, given the identity's denies: a wildcard whose strongest
 /// actions are all denied (or excluded by `NotAction`) counts as what is left.
-fn effective_class(p: &Permission, perms: &[Permission]) -> Sensitivity {
+fn effective_class(p: &Permission, perms: &[Permission], has_deny: bool) -> Sensitivity {
     let action = p.action.as_str();
     let res = p.resource.as_str();
     let not = action.starts_with(aws_policy::NOT);
@@ -293,7 +323,6 @@ fn effective_class(p: &Permission, perms: &[Permission]) -> Sensitivity {
     if !(not || wild) {
         return base;
     }
-    let has_deny = perms.iter().any(|d| d.effect == Effect::Deny);
     if !not && !has_deny {
         return base;
     }
@@ -346,15 +375,44 @@ pub fn own_items(
     perms: &[Permission],
     jewels: &[CrownJewel],
 ) -> (Vec<Item>, usize) {
-    let mut best: Vec<Item> = Vec::new();
+    let mut best = Vec::new();
+    let allowed = add_items(provider, perms, 0, jewels, &mut best);
+    finish_items(best, allowed)
+}
+
+/// `own_items` of grants appended to those `items` and `extra` came from: only the new grants
+/// are looked at. Valid when no new grant is a deny (a deny can take away an old grant).
+pub fn more_items(
+    provider: Provider,
+    perms: &[Permission],
+    from: usize,
+    jewels: &[CrownJewel],
+    items: &[Item],
+    extra: usize,
+) -> (Vec<Item>, usize) {
+    let mut best = items.to_vec();
+    let allowed = extra + items.len() + add_items(provider, perms, from, jewels, &mut best);
+    finish_items(best, allowed)
+}
+
+/// Merge the items of the allowed grants `perms[from..]` into `best` (the denies of all of
+/// `perms` apply); returns how many were allowed.
+fn add_items(
+    provider: Provider,
+    perms: &[Permission],
+    from: usize,
+    jewels: &[CrownJewel],
+    best: &mut Vec<Item>,
+) -> usize {
+    let has_deny = perms.iter().any(|d| d.effect == Effect::Deny);
     let mut allowed = 0usize;
-    for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
-        if fully_denied(p, perms) {
+    for p in perms[from..].iter().filter(|p| p.effect == Effect::Allow) {
+        if has_deny && fully_denied(p, perms) {
             continue;
         }
         allowed += 1;
         let action = p.action.as_str();
-        let mut class = effective_class(p, perms);
+        let mut class = effective_class(p, perms, has_deny);
         if action.ends_with(":bind") || action.ends_with(":escalate") {
             class = Sensitivity::Admin;
         }
@@ -370,17 +428,24 @@ pub fn own_items(
             0.7
         };
         let mut w = class.weight() * breadth;
+        let jewel = jewels
+            .iter()
+            .find(|j| j.reached_by(provider, p) && j.sensitivity >= class);
+        if let Some(j) = jewel {
+            class = j.sensitivity;
+            w = w.max(class.weight());
+        }
+        let slot = best.iter().position(|b| b.class == class);
+        // Most grants are weaker than what their class already holds: nothing to spell out.
+        if slot.is_some_and(|k| best[k].weight >= w as f32) {
+            continue;
+        }
         let mut detail = format!("{} on {}", p.action, p.resource);
         if let Some(v) = &p.via {
             detail.push_str(&format!(" (via {v})"));
         }
-        for j in jewels {
-            if j.reached_by(provider, p) && j.sensitivity >= class {
-                class = j.sensitivity;
-                w = w.max(class.weight());
-                detail.push_str(&format!(" [crown jewel: {}]", j.label()));
-                break;
-            }
+        if let Some(j) = jewel {
+            detail.push_str(&format!(" [crown jewel: {}]", j.label()));
         }
         let via = p
             .via
@@ -393,14 +458,18 @@ pub fn own_items(
             detail: detail.into(),
             via,
         };
-        match best.iter_mut().find(|b| b.class == class) {
-            Some(b) if b.weight >= item.weight => {}
-            Some(b) => *b = item,
+        match slot {
+            Some(k) => best[k] = item,
             None => best.push(item),
         }
     }
+    allowed
+}
+
+fn finish_items(mut best: Vec<Item>, allowed: usize) -> (Vec<Item>, usize) {
     let extra = allowed.saturating_sub(best.len());
-    best.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    // Strongest first, a tie by class: the same order however the grants arrived.
+    best.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(b.class.cmp(&a.class)));
     // Kept for every identity for as long as it lives: no spare slots.
     best.shrink_to_fit();
     (best, extra)

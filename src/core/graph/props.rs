@@ -276,14 +276,29 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(400))]
     #[test]
     fn indexed_edges_are_the_pairwise_edges_and_reach_what_every_pairwise_edge_reaches(
-        ops in proptest::collection::vec((0..PRINCIPALS, spec()), 1..48)
+        ops in proptest::collection::vec((0..PRINCIPALS, spec(), any::<bool>()), 1..48)
     ) {
         let mut g = Graph::default();
         let mut records: Vec<Option<IdentityRecord>> = vec![None; PRINCIPALS];
-        for (i, s) in &ops {
-            let rec = record(*i, s);
-            let grew = records[*i].as_ref().is_none_or(|old| only_grew(old, &rec));
-            g.upsert(*i as u32, &rec, grew);
+        for (i, s, append) in &ops {
+            let mut rec = record(*i, s);
+            // As events and changes merge: the new grants and tags after the old ones.
+            let growth = match &records[*i] {
+                Some(old) if *append => {
+                    let mut perms = old.permissions.clone();
+                    perms.extend(rec.permissions.into_iter().filter(|p| !old.permissions.contains(p)));
+                    rec.permissions = perms;
+                    let mut tags = old.tags.clone();
+                    tags.extend(rec.tags.into_iter().filter(|t| !old.tags.contains(t)));
+                    rec.tags = tags;
+                    rec.kind = if old.kind == IdentityKind::Unknown { rec.kind } else { old.kind };
+                    Growth::Appended(old.permissions.len())
+                }
+                Some(old) if only_grew(old, &rec) => Growth::Grew,
+                Some(_) => Growth::Any,
+                None => Growth::Appended(0),
+            };
+            g.upsert(*i as u32, &rec, growth);
             g.settle();
             records[*i] = Some(rec);
         }
@@ -292,6 +307,9 @@ proptest! {
         for (v, rec) in records.iter().enumerate() {
             if rec.is_some() {
                 prop_assert_eq!(g.reach_of(v as u32), p.reach_of(v as u32), "node {}", v);
+                // Items extended grant by grant are those of all the grants at once.
+                prop_assert_eq!(g.items_of(v as u32), p.items_of(v as u32), "node {}", v);
+                prop_assert_eq!(g.score(v as u32), p.score(v as u32), "node {}", v);
             }
         }
     }

@@ -16,10 +16,11 @@ use thin_vec::ThinVec;
 
 use super::index::{EdgeIndex, Look};
 use super::{
-    CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, Rights, class_index, edge, own_items,
+    CLASSES, CrownJewel, EdgeKind, Growth, Item, NCLASS, NodeInfo, Rights, class_index, edge,
+    more_items, own_items,
 };
 use crate::core::keyindex::{KeyIndex, key_is};
-use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
+use crate::core::model::{Effect, IdentityRecord, Provider, Sensitivity, identity_key};
 use crate::core::reason::{Reason, round1};
 
 /// What one hop keeps of a reachable weight.
@@ -246,25 +247,50 @@ impl Graph {
         self.push(from);
     }
 
-    /// Tell the graph what an identity is now. `grew`: its grants and tags only grew since the
-    /// last call (merges of events and changes), so nothing it reached can be lost.
+    /// Tell the graph what an identity is now, and how it changed since it last did.
     ///
     /// Its edges are looked for among candidates from the index, and only where they can have
     /// changed: its out-edges when its escalation rights did, its in-edges when its kind or tags
     /// (a role's trust) did. A new observed grant that is no escalation costs its own items only.
-    pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, grew: bool) {
+    pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, growth: Growth) {
         self.grow(idx);
         let i = idx as usize;
         let fresh = !self.present[i];
+        let perms = rec.permissions.as_slice();
+        // Appended grants, none of them a deny (which could take an old grant away).
+        let appended = match growth {
+            Growth::Appended(n)
+                if !fresh
+                    && n <= perms.len()
+                    && perms[n..].iter().all(|p| p.effect == Effect::Allow) =>
+            {
+                Some(n)
+            }
+            _ => None,
+        };
+        let grew = match growth {
+            Growth::Any => false,
+            Growth::Grew => true,
+            Growth::Appended(_) => fresh || appended.is_some(),
+        };
         self.file_key(idx, rec.provider, rec.principal.as_str());
-        // Before the edges change: who reached what through it until now (only they can lose).
-        let before = (!fresh && !grew).then(|| self.dependents(idx));
         self.present[i] = true;
-        let (items, extra) = own_items(rec.provider, &rec.permissions, &self.jewels);
+        let (items, extra) = match appended {
+            Some(n) => more_items(
+                rec.provider,
+                perms,
+                n,
+                &self.jewels,
+                &self.items[i],
+                self.extra[i] as usize,
+            ),
+            None => own_items(rec.provider, perms, &self.jewels),
+        };
         let mut own = [0f32; NCLASS];
         for it in &items {
             own[class_index(it.class)] = own[class_index(it.class)].max(it.weight);
         }
+        let was_saturated = !fresh && saturated(&self.own[i]);
         self.items[i] = items.into_boxed_slice();
         self.own[i] = own;
         self.extra[i] = extra as u32;
@@ -272,7 +298,17 @@ impl Graph {
         // An administrator of everything reaches nothing more through anyone (a hop only
         // discounts): it needs no edge out, however many identities it could become.
         if !saturated(&own) {
-            info.rights = Rights::compile(rec.provider, &rec.permissions);
+            info.rights = match appended {
+                Some(n)
+                    if !was_saturated
+                        && !perms[n..]
+                            .iter()
+                            .any(|p| Rights::touched_by(rec.provider, p)) =>
+                {
+                    self.nodes[i].rights.clone()
+                }
+                _ => Rights::compile(rec.provider, perms),
+            };
         }
         let old = std::mem::replace(&mut self.nodes[i], info);
         let node = &self.nodes[i];
@@ -282,14 +318,23 @@ impl Graph {
             let was = if fresh { Vec::new() } else { old.filed_under() };
             self.index.refile(idx, &was, &node.filed_under());
         }
+        // Before the edges change: who reached what through it until now (only they can lose,
+        // by a grant taken away or an edge, which grants that only grew can take too: a
+        // `trust-deny` tag).
+        let before = (!fresh && (!grew || outs || ins)).then(|| self.dependents(idx));
+        let mut lost = !grew;
         // Out-edges: whom it can become.
         if outs {
+            let was: Vec<u32> = self.out[i].iter().map(|e| e.to).collect();
             self.clear_out(idx);
             for t in self.candidates(&self.nodes[i].targets(), idx) {
                 if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
                     self.link(idx, t, kind, conditional);
                 }
             }
+            // Linked in index order, as the candidates come.
+            let now: Vec<u32> = self.out[i].iter().map(|e| e.to).collect();
+            lost |= was.iter().any(|t| now.binary_search(t).is_err());
         }
         // In-edges: who can become it.
         let mut old_sources = ThinVec::new();
@@ -307,16 +352,20 @@ impl Graph {
                     new_sources.push(s);
                 }
             }
+            old_sources.sort_unstable();
+            lost |= old_sources
+                .iter()
+                .any(|s| new_sources.binary_search(s).is_err());
         }
         match before {
             // It may have lost grants or edges: what depended on it is computed again.
-            Some(deps) => self.redo(deps),
+            Some(deps) if lost => self.redo(deps),
             // Reach only grows: whoever reaches it now re-examines its edges.
-            None => self.push(idx),
+            _ => self.push(idx),
         }
         self.mark(idx);
         for s in new_sources {
-            if !old_sources.contains(&s) {
+            if old_sources.binary_search(&s).is_err() {
                 self.push(s);
             }
         }
