@@ -13,7 +13,7 @@
 use compact_str::CompactString;
 
 use super::aws_policy::{
-    CONDITIONAL, NOT, TRUST, TRUST_DENY, account, action_matches, allows, is_conditional, trusts,
+    CONDITIONAL, NOT, TRUST, TRUST_DENY, account, allows, grants_by_action, is_conditional, trusts,
     verdict,
 };
 use super::index::{Key, Look, push_key};
@@ -66,20 +66,7 @@ pub struct AwsRights {
 impl AwsRights {
     /// `None` when no grant allows any escalation action.
     pub fn compile(perms: &[Permission]) -> Option<AwsRights> {
-        let by_action: [Box<[Permission]>; 6] = std::array::from_fn(|a| {
-            perms
-                .iter()
-                .filter(|p| action_matches(p.action.as_str(), ESCALATION_ACTIONS[a]))
-                .cloned()
-                .collect()
-        });
-        if !by_action
-            .iter()
-            .flatten()
-            .any(|p| p.effect == Effect::Allow)
-        {
-            return None;
-        }
+        let by_action = grants_by_action(perms, ESCALATION_ACTIONS)?;
         let runs = std::array::from_fn(|i| {
             allows(perms, PASS_ROLE_SERVICES[i].1, "*").map(is_conditional)
         });

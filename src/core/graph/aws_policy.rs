@@ -104,6 +104,26 @@ pub fn verdict<'a>(
     found
 }
 
+/// For each of `actions`, the grants (allow and deny, in order) whose action pattern covers
+/// it: an identity's grants sorted by action once, so that what it may do to others needs
+/// only resources matched. `None` when none of them is an allow.
+pub fn grants_by_action<const N: usize>(
+    perms: &[Permission],
+    actions: &[&str],
+) -> Option<[Box<[Permission]>; N]> {
+    let by: [Box<[Permission]>; N] = std::array::from_fn(|a| {
+        perms
+            .iter()
+            .filter(|p| action_matches(p.action.as_str(), actions[a]))
+            .cloned()
+            .collect()
+    });
+    by.iter()
+        .flatten()
+        .any(|p| p.effect == Effect::Allow)
+        .then_some(by)
+}
+
 /// Whether an unconditional deny among `perms` refuses `action` on `resource`.
 pub fn denied(perms: &[Permission], action: &str, resource: &str) -> bool {
     perms.iter().any(|p| {

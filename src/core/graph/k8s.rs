@@ -6,7 +6,7 @@
 
 use compact_str::CompactString;
 
-use super::aws_policy::action_matches;
+use super::aws_policy::grants_by_action;
 use super::index::{Key, Look, push_key};
 use super::{EdgeKind, NodeInfo, Rights};
 use crate::core::model::{Effect, IdentityKind, Permission};
@@ -48,18 +48,7 @@ pub struct K8sRights {
 impl K8sRights {
     /// `None` when no grant allows any escalation action.
     pub fn compile(perms: &[Permission]) -> Option<K8sRights> {
-        let by_action: [Box<[Permission]>; 8] = std::array::from_fn(|a| {
-            perms
-                .iter()
-                .filter(|p| action_matches(p.action.as_str(), ESCALATION_ACTIONS[a]))
-                .cloned()
-                .collect()
-        });
-        by_action
-            .iter()
-            .flatten()
-            .any(|p| p.effect == Effect::Allow)
-            .then_some(K8sRights { by_action })
+        grants_by_action(perms, ESCALATION_ACTIONS).map(|by_action| K8sRights { by_action })
     }
 
     /// Whether action `a` is allowed in namespace `ns` (a `*` scope is cluster-wide).

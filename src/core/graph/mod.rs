@@ -122,37 +122,30 @@ impl NodeInfo {
 
     /// The lists of `index` this identity is filed under, so that others find it.
     pub fn filed_under(&self) -> Vec<index::Key> {
-        let mut out = Vec::new();
-        match self.provider {
-            Provider::Aws => aws::filed_under(self, &mut out),
-            Provider::Kubernetes => k8s::filed_under(self, &mut out),
-            Provider::Vault => vault::filed_under(self, &mut out),
-            _ => {}
-        }
-        out
+        self.ask([aws::filed_under, k8s::filed_under, vault::filed_under])
     }
 
     /// Where the identities it may become are found.
     pub fn targets(&self) -> Vec<index::Look> {
-        let mut out = Vec::new();
-        match self.provider {
-            Provider::Aws => aws::targets(self, &mut out),
-            Provider::Kubernetes => k8s::targets(self, &mut out),
-            Provider::Vault => vault::targets(self, &mut out),
-            _ => {}
-        }
-        out
+        self.ask([aws::targets, k8s::targets, vault::targets])
     }
 
     /// Where the identities that may become it are found.
     pub fn sources(&self) -> Vec<index::Look> {
+        self.ask([aws::sources, k8s::sources, vault::sources])
+    }
+
+    /// The answer of its provider's function among those of AWS, Kubernetes and Vault (the
+    /// providers with escalation edges); nothing for the others.
+    fn ask<T>(&self, by: [fn(&NodeInfo, &mut Vec<T>); 3]) -> Vec<T> {
         let mut out = Vec::new();
-        match self.provider {
-            Provider::Aws => aws::sources(self, &mut out),
-            Provider::Kubernetes => k8s::sources(self, &mut out),
-            Provider::Vault => vault::sources(self, &mut out),
-            _ => {}
-        }
+        let f = match self.provider {
+            Provider::Aws => by[0],
+            Provider::Kubernetes => by[1],
+            Provider::Vault => by[2],
+            _ => return out,
+        };
+        f(self, &mut out);
         out
     }
 }
