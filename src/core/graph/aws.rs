@@ -118,49 +118,48 @@ fn rights(n: &NodeInfo) -> Option<&AwsRights> {
 
 /// The strongest way `s` can become `t`, with whether it rests on a condition.
 pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
+    // Only a role or a user can be taken over; most candidates of a wide grant are neither.
+    let role = match t.kind {
+        IdentityKind::IamRole => true,
+        IdentityKind::IamUser => false,
+        _ => return None,
+    };
     if t.provider != Provider::Aws || s.principal == t.principal {
         return None;
     }
     let arn = t.principal.as_str();
     let r = rights(s);
     let same_account = account(arn) == account(&s.principal);
-    match t.kind {
-        IdentityKind::IamRole => {
-            if let Some((direct, cond)) = trusts(&t.tags, &s.principal) {
-                if let Some(c) = r.and_then(|r| r.allowed(ASSUME, arn)) {
-                    return Some((EdgeKind::AssumeRole, cond || c));
-                }
-                if direct && same_account {
-                    return Some((EdgeKind::AssumeRoleTrusted, cond));
-                }
-            }
-            let r = r.filter(|_| same_account)?;
-            if let Some(g) = r.allowed(PASS, arn) {
-                for (i, (svc, _)) in PASS_ROLE_SERVICES.iter().enumerate() {
-                    if let Some(run) = r.runs[i]
-                        && let Some((_, cond)) = trusts_service(&t.tags, svc)
-                    {
-                        return Some((EdgeKind::PassRole(i as u8), cond || g || run));
-                    }
-                }
-            }
-            if let Some(g) = r.allowed(UPDATE_TRUST, arn) {
-                return Some((EdgeKind::UpdateTrust, g));
-            }
-            None
+    if !role {
+        let r = r.filter(|_| same_account)?;
+        if let Some(g) = r.allowed(CREATE_KEY, arn) {
+            return Some((EdgeKind::CreateAccessKey, g));
         }
-        IdentityKind::IamUser => {
-            let r = r.filter(|_| same_account)?;
-            if let Some(g) = r.allowed(CREATE_KEY, arn) {
-                return Some((EdgeKind::CreateAccessKey, g));
-            }
-            LOGIN
-                .into_iter()
-                .find_map(|a| r.allowed(a, arn))
-                .map(|g| (EdgeKind::LoginProfile, g))
-        }
-        _ => None,
+        return LOGIN
+            .into_iter()
+            .find_map(|a| r.allowed(a, arn))
+            .map(|g| (EdgeKind::LoginProfile, g));
     }
+    if let Some((direct, cond)) = trusts(&t.tags, &s.principal) {
+        if let Some(c) = r.and_then(|r| r.allowed(ASSUME, arn)) {
+            return Some((EdgeKind::AssumeRole, cond || c));
+        }
+        if direct && same_account {
+            return Some((EdgeKind::AssumeRoleTrusted, cond));
+        }
+    }
+    let r = r.filter(|_| same_account)?;
+    if let Some(g) = r.allowed(PASS, arn) {
+        for (i, (svc, _)) in PASS_ROLE_SERVICES.iter().enumerate() {
+            if let Some(run) = r.runs[i]
+                && let Some((_, cond)) = trusts_service(&t.tags, svc)
+            {
+                return Some((EdgeKind::PassRole(i as u8), cond || g || run));
+            }
+        }
+    }
+    r.allowed(UPDATE_TRUST, arn)
+        .map(|g| (EdgeKind::UpdateTrust, g))
 }
 
 /// Whether a role's trust admits a service (`svc` bare: `ec2.amazonaws.com`): as any
@@ -224,6 +223,9 @@ fn literal(resource: &str) -> bool {
 /// The lists an AWS identity is filed under (see `index`).
 pub fn filed_under(n: &NodeInfo, out: &mut Vec<Key>) {
     let a = acct(&n.principal);
+    if n.kind == IdentityKind::IamUser {
+        push_key(out, Key::Users(a.clone()));
+    }
     if n.kind == IdentityKind::IamRole {
         push_key(out, Key::Roles(a.clone()));
         if PASS_ROLE_SERVICES
@@ -295,7 +297,7 @@ pub fn targets(n: &NodeInfo, out: &mut Vec<Look>) {
         out.push(if literal(res) {
             Look::Identity(identity_key(Provider::Aws, res))
         } else {
-            Look::List(Key::Members(a.clone()))
+            Look::List(Key::Users(a.clone()))
         });
     }
 }

@@ -18,6 +18,8 @@ pub enum Key {
     Members(CompactString),
     /// The account's IAM roles.
     Roles(CompactString),
+    /// The account's IAM users.
+    Users(CompactString),
     /// The account's roles that trust a service which runs code (`iam:PassRole` targets).
     ServiceRoles(CompactString),
     /// Roles whose trust policy names this principal exactly.
