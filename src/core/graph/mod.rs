@@ -3,7 +3,10 @@
 //! (AWS `sts:AssumeRole`, `iam:PassRole` with a service that runs code, credentials created for
 //! others; Kubernetes pods, exec, token secrets and impersonation; Vault token creation).
 //! Blast radius is what an identity reaches through that graph, weighted by sensitivity, each
-//! class with the path that reaches it. Pure: no clock, no I/O; the core owns one `Graph`.
+//! class with the path that reaches it. Edges are looked for among candidates from `index`
+//! (by account, trust policy and grant), never by trying every pair: an identity costs what its
+//! account, its trust and its grants point to, however large the organisation. Pure: no clock,
+//! no I/O; the core owns one `Graph`.
 
 pub mod aws;
 pub mod aws_policy;
