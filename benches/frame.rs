@@ -9,6 +9,9 @@
 //! (wildcards, `NotAction`, conditions, denies, roles passed to EC2, roles assumed across
 //! accounts), Kubernetes namespaces, Vault tokens and GitHub apps, built through the core as an
 //! inventory, so the graph's edges are found as they are for real data.
+//!
+//!   cargo bench --bench frame                                   # 1k, 100k, 1M, then backfill
+//!   FRAME_FLEETS=1000 FRAME_BACKFILL=DIR cargo bench --bench frame   # chosen fleets and folder
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -365,9 +368,14 @@ impl Bench {
 fn sizes() -> Vec<usize> {
     // `cargo test --benches` runs each benchmark once as a smoke test: skip the big fleets there.
     if std::env::args().any(|a| a == "--test") {
-        vec![1_000]
-    } else {
-        vec![1_000, 100_000, 1_000_000]
+        return vec![1_000];
+    }
+    match std::env::var("FRAME_FLEETS") {
+        Ok(list) => list
+            .split(',')
+            .filter_map(|n| n.trim().replace('_', "").parse().ok())
+            .collect(),
+        Err(_) => vec![1_000, 100_000, 1_000_000],
     }
 }
 
