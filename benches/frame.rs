@@ -190,7 +190,7 @@ fn record(i: usize) -> IdentityRecord {
     let t = (i / 5) % 10;
     let (provider, kind, principal, permissions, tags) = match i % 5 {
         0 | 1 => {
-            let role = i % 5 == 0;
+            let role = i.is_multiple_of(5);
             let (name, perms, tags) = aws_identity(i, role);
             let (kind, what) = if role {
                 (IdentityKind::IamRole, "role")
