@@ -499,13 +499,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;
             let engine = engine_options(&g, &load_config(&g)?)?;
-            let mut out = std::io::stdout().lock();
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::action::suggest(
                 &desk,
                 engine,
                 &identity,
                 secs("--live-for", live_for)?,
-                Format::resolve(g.format),
+                format,
                 &mut out,
             )
             .await?;

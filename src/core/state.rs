@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use serde::{Deserialize, Serialize};
 
 use crate::core::containment::{self, Contained, ContainmentState, Leak, Takes};
-use crate::core::graph::{Blast, CrownJewel, Graph, ReachPath};
+use crate::core::graph::{Blast, CrownJewel, Graph, Growth, ReachPath};
 use crate::core::model::{
     Change, Credential, CredentialKind, CredentialStatus, Effect as Grant, Event, IdentityKind,
     IdentityRecord, Millis, Permission, Removal, Signal, Status, parse_binding_tag,
@@ -423,7 +423,9 @@ impl Core {
                                 .iter()
                                 .all(|p| p.effect == Grant::Allow || old.0.contains(p)));
                     if fresh || !same || r.tags.len() != old.1.len() {
-                        self.graph.upsert(idx, &self.ids[idx as usize].record, grew);
+                        let growth = if grew { Growth::Grew } else { Growth::Any };
+                        self.graph
+                            .upsert(idx, &self.ids[idx as usize].record, growth);
                     }
                     self.rescore(idx, &mut effects);
                 }
@@ -535,7 +537,14 @@ impl Core {
                 reapply_deletions(&self.deletions, idx, e.time, &mut st.record);
             }
             if fresh || shape(&st.record) != before {
-                self.graph.upsert(idx, &st.record, true);
+                // A deletion reapplied may have taken grants away: then the graph looks again
+                // at all of them; otherwise only what was appended.
+                let growth = if self.deletions.contains_key(&idx) {
+                    Growth::Any
+                } else {
+                    Growth::Appended(before.1)
+                };
+                self.graph.upsert(idx, &st.record, growth);
             }
             st.events += 1;
             st.last_seen = if st.last_seen == NEVER {
@@ -620,7 +629,7 @@ impl Core {
         for a in gone {
             undo_takes(&mut self.ids[a.idx as usize].record, &a);
             self.graph
-                .upsert(a.idx, &self.ids[a.idx as usize].record, true);
+                .upsert(a.idx, &self.ids[a.idx as usize].record, Growth::Grew);
             self.rescore(a.idx, effects);
         }
         for c in &items {
@@ -638,7 +647,7 @@ impl Core {
                 removed,
             });
             self.graph
-                .upsert(idx, &self.ids[idx as usize].record, false);
+                .upsert(idx, &self.ids[idx as usize].record, Growth::Any);
             self.rescore(idx, effects);
         }
         self.contained = items;
@@ -690,7 +699,12 @@ impl Core {
             }
         };
         if fresh || shape(&st.record) != before {
-            self.graph.upsert(idx, &st.record, grew);
+            let growth = if grew && !self.deletions.contains_key(&idx) {
+                Growth::Appended(before.1)
+            } else {
+                Growth::Any
+            };
+            self.graph.upsert(idx, &st.record, growth);
         }
         let mut detail = c.detail.to_string();
         let signal = match &suspect {
@@ -777,7 +791,7 @@ impl Core {
         }
         for idx in hit {
             self.graph
-                .upsert(idx, &self.ids[idx as usize].record, false);
+                .upsert(idx, &self.ids[idx as usize].record, Growth::Any);
             self.rescore(idx, effects);
         }
     }

@@ -597,7 +597,9 @@ fn read_lines(
 /// Line `n` of a JSON Lines file decoded, or the reject that names the file and the line:
 /// the same on one thread and on several.
 fn decode_line(path: &Path, n: usize, text: &str) -> Result<ingest::Decoded, String> {
-    ingest::decode_record(text).map_err(|e| format!("{}: line {n}: {e}", path.display()))
+    // A large one-line delivery file is decoded on every core.
+    ingest::decode_record_on(text, decode_threads())
+        .map_err(|e| format!("{}: line {n}: {e}", path.display()))
 }
 
 /// One chunk of a JSON Lines file, decoded: what its records gave, and its rejects in order.
@@ -753,6 +755,14 @@ fn complete_object(text: &str) -> bool {
 /// A whole document: one value, an array (each item reported by index), or several
 /// pretty-printed values one after another.
 fn decode_whole(path: &Path, text: &str, sink: &mut Sink<'_>) {
+    // A large pretty-printed delivery file is read as a one-line one is: typed, on every core.
+    if text.len() >= ingest::PARALLEL_RECORDS_MIN
+        && text.trim_start().starts_with('{')
+        && let Ok(d) = ingest::decode_record_on(text, decode_threads())
+    {
+        sink.add(d);
+        return;
+    }
     match ingest::decode_document_lenient(text) {
         Ok((d, errors)) => {
             sink.add(d);

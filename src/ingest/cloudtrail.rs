@@ -192,7 +192,19 @@ impl Names<'_> {
 /// that `detect` would call one (no `identities`, no `actor`, one `Records` array), or a record
 /// does not read as typed fields (a duplicate key): the caller drops what `each` made and
 /// leaves the file to the general path, which reads it, or names what is wrong with it.
-pub fn walk_delivery_file<'a>(text: &'a str, mut each: impl FnMut(Record<'a>, &'a str)) -> bool {
+pub fn walk_delivery_file<'a>(text: &'a str, each: impl FnMut(Record<'a>, &'a str)) -> bool {
+    walk_records(text, each)
+}
+
+/// The text of every record of a delivery file, found without reading them into fields (a
+/// large file's records are then read on several threads); `None` where `walk_delivery_file`
+/// would give `false` for the file's shape.
+pub fn delivery_records(text: &str) -> Option<Vec<&str>> {
+    let mut out = Vec::with_capacity(text.len() / 1024);
+    walk_records::<serde::de::IgnoredAny>(text, |_, t| out.push(t)).then_some(out)
+}
+
+fn walk_records<'a, T: Deserialize<'a>>(text: &'a str, mut each: impl FnMut(T, &'a str)) -> bool {
     let b = text.as_bytes();
     let mut pos = skip_ws(b, 0);
     if b.get(pos) != Some(&b'{') {
@@ -229,7 +241,7 @@ pub fn walk_delivery_file<'a>(text: &'a str, mut each: impl FnMut(Record<'a>, &'
                 } else {
                     loop {
                         let start = skip_ws(b, pos);
-                        let Some((r, n)) = next_value::<Record>(text, start) else {
+                        let Some((r, n)) = next_value::<T>(text, start) else {
                             return false;
                         };
                         each(r, &text[start..start + n]);

@@ -115,6 +115,91 @@ pub fn decode_record(line: &str) -> Result<Decoded, DecodeError> {
     Ok(out)
 }
 
+/// Delivery files at least this large are decoded on several threads by `decode_record_on`.
+pub const PARALLEL_RECORDS_MIN: usize = 4 << 20;
+/// Bytes of records per unit of work when one delivery file is decoded on several threads.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// `decode_record`, with a CloudTrail delivery file of `PARALLEL_RECORDS_MIN` bytes or more
+/// decoded on `workers` threads: its records are found in one pass that only skips over them,
+/// then read and decoded in chunks, and put back in file order. The result is what
+/// `decode_record` gives (the same events in the same order, the same error); anything else,
+/// or a file some record of which does not read as typed fields, goes `decode_record`'s way.
+pub fn decode_record_on(line: &str, workers: usize) -> Result<Decoded, DecodeError> {
+    if workers < 2
+        || line.len() < PARALLEL_RECORDS_MIN
+        || memchr::memmem::find(line.as_bytes(), b"\"Records\"").is_none()
+    {
+        return decode_record(line);
+    }
+    let Some(records) = cloudtrail::delivery_records(line) else {
+        return decode_record(line);
+    };
+    // Chunks of about CHUNK_BYTES of records each, with the index of their first record.
+    let mut chunks: Vec<(usize, &[&str])> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (k, r) in records.iter().enumerate() {
+        bytes += r.len();
+        if bytes >= CHUNK_BYTES || k + 1 == records.len() {
+            chunks.push((start, &records[start..=k]));
+            (start, bytes) = (k + 1, 0);
+        }
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut done: Vec<(usize, Option<(Decoded, Items)>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    loop {
+                        let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(first, chunk)) = chunks.get(k) else {
+                            return mine;
+                        };
+                        mine.push((k, decode_chunk(first, chunk)));
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a decode thread does not panic"))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(k, _)| *k);
+    let mut out = Decoded::default();
+    out.events.reserve(records.len());
+    let mut items = Items::default();
+    for (_, chunk) in done {
+        let Some((d, it)) = chunk else {
+            return decode_record(line);
+        };
+        out.extend(d);
+        items.n += it.n;
+        items.first_err = items.first_err.or(it.first_err);
+    }
+    items.finish(&out)?;
+    Ok(out)
+}
+
+/// The records of one chunk of a delivery file, the first of them record `first` of the file;
+/// `None` if one does not read as typed fields.
+fn decode_chunk(first: usize, records: &[&str]) -> Option<(Decoded, Items)> {
+    let mut out = Decoded::default();
+    out.events.reserve(records.len());
+    let mut items = Items {
+        n: first,
+        first_err: None,
+    };
+    for text in records {
+        let r = cloudtrail::Record::parse(text)?;
+        let done = decode_item(r, text, &mut out);
+        items.add(done);
+    }
+    items.n -= first;
+    Some((out, items))
+}
+
 /// One record read into CloudTrail's typed fields, with its text: decoded as CloudTrail when
 /// `detect` would call it that, else parsed and detected.
 fn decode_item(r: cloudtrail::Record, text: &str, out: &mut Decoded) -> Result<(), DecodeError> {
@@ -461,6 +546,78 @@ pub(crate) fn resource(name: &str, kind: &str) -> crate::core::Resource {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The Invictus records (the corpus's one real delivery-file dataset) repeated into one
+    /// delivery file of at least `min` bytes, pretty-printed or not.
+    fn big_delivery_file(min: usize, pretty: bool) -> Option<String> {
+        let dir = std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/corpus/invictus-ir-aws-dataset/CloudTrail"
+        ));
+        let mut records = Vec::new();
+        for f in crate::engine::sources::files_under(dir).ok()? {
+            let v: Value = serde_json::from_str(&std::fs::read_to_string(f).ok()?).ok()?;
+            records.extend(v["Records"].as_array()?.iter().cloned());
+        }
+        let mut all = Vec::new();
+        let mut bytes = 0;
+        while bytes < min {
+            for r in &records {
+                bytes += r.to_string().len();
+                all.push(r.clone());
+            }
+        }
+        let doc = serde_json::json!({"Records": all});
+        Some(if pretty {
+            serde_json::to_string_pretty(&doc).ok()?
+        } else {
+            doc.to_string()
+        })
+    }
+
+    #[test]
+    fn a_large_delivery_file_decoded_on_several_threads_gives_what_one_thread_gives() {
+        let Some(text) = big_delivery_file(PARALLEL_RECORDS_MIN + CHUNK_BYTES / 2, false) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the corpus is missing (CI=true)"
+            );
+            return;
+        };
+        let one = decode_record(&text).expect("decodes");
+        for workers in [2, 3] {
+            let many = decode_record_on(&text, workers).expect("decodes");
+            assert_eq!(many.events.len(), one.events.len());
+            assert!(
+                many.events == one.events,
+                "the same events in the same order"
+            );
+            assert!(many.changes == one.changes);
+        }
+        // A record that does not read as typed fields (a duplicate key): the file goes the
+        // one-thread way, which gives it to the general path.
+        let dup = text.replacen("\"eventName\":", "\"eventName\":\"x\",\"eventName\":", 1);
+        let one = decode_record(&dup).expect("decodes");
+        let many = decode_record_on(&dup, 2).expect("decodes");
+        assert!(many.events == one.events);
+    }
+
+    #[test]
+    fn a_large_pretty_printed_delivery_file_on_several_threads_gives_what_the_general_path_gives() {
+        let Some(text) = big_delivery_file(PARALLEL_RECORDS_MIN, true) else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "the corpus is missing (CI=true)"
+            );
+            return;
+        };
+        let (general, errors) = decode_document_lenient(&text).expect("decodes");
+        assert!(errors.is_empty());
+        let many = decode_record_on(&text, 2).expect("decodes");
+        assert_eq!(many.events.len(), general.events.len());
+        assert!(many.events == general.events);
+        assert!(many.changes == general.changes);
+    }
 
     #[test]
     fn trailing_commas_are_tolerated() {

@@ -72,11 +72,23 @@ pub fn is_conditional(p: &Permission) -> bool {
 /// The grant that allows `action` on `resource`, unless an explicit deny refuses it. An
 /// unconditional allow is preferred over a conditional one.
 pub fn allows<'a>(perms: &'a [Permission], action: &str, resource: &str) -> Option<&'a Permission> {
+    verdict(
+        perms
+            .iter()
+            .filter(|p| action_matches(p.action.as_str(), action)),
+        resource,
+    )
+}
+
+/// `allows` over grants already known to cover the action (an identity's grants are sorted by
+/// action once, in `aws::AwsRights`, rather than matched against it for every other identity).
+pub fn verdict<'a>(
+    grants: impl IntoIterator<Item = &'a Permission>,
+    resource: &str,
+) -> Option<&'a Permission> {
     let mut found: Option<&Permission> = None;
-    for p in perms {
-        if !action_matches(p.action.as_str(), action)
-            || !resource_matches(p.resource.as_str(), resource)
-        {
+    for p in grants {
+        if !resource_matches(p.resource.as_str(), resource) {
             continue;
         }
         match p.effect {
@@ -90,6 +102,26 @@ pub fn allows<'a>(perms: &'a [Permission], action: &str, resource: &str) -> Opti
         }
     }
     found
+}
+
+/// For each of `actions`, the grants (allow and deny, in order) whose action pattern covers
+/// it: an identity's grants sorted by action once, so that what it may do to others needs
+/// only resources matched. `None` when none of them is an allow.
+pub fn grants_by_action<const N: usize>(
+    perms: &[Permission],
+    actions: &[&str],
+) -> Option<[Box<[Permission]>; N]> {
+    let by: [Box<[Permission]>; N] = std::array::from_fn(|a| {
+        perms
+            .iter()
+            .filter(|p| action_matches(p.action.as_str(), actions[a]))
+            .cloned()
+            .collect()
+    });
+    by.iter()
+        .flatten()
+        .any(|p| p.effect == Effect::Allow)
+        .then_some(by)
 }
 
 /// Whether an unconditional deny among `perms` refuses `action` on `resource`.
@@ -225,18 +257,18 @@ pub fn trust_tags(doc: &Value) -> Vec<String> {
 /// How a role's trust policy (as tags) lets the principal `arn` assume it: `Some(direct)`
 /// where `direct` means it names the principal itself (no identity policy needed in the same
 /// account), with whether it is conditional.
-pub fn trusts(tags: &[&str], arn: &str) -> Option<(bool, bool)> {
+pub fn trusts<S: AsRef<str>>(tags: &[S], arn: &str) -> Option<(bool, bool)> {
     let acct = account(arn);
     let mut best: Option<(bool, bool)> = None;
     for t in tags {
-        if let Some(p) = t.strip_prefix(TRUST_DENY)
+        if let Some(p) = t.as_ref().strip_prefix(TRUST_DENY)
             && (p == "*" || p == arn || wildcard(p, arn, false))
         {
             return None;
         }
     }
     for t in tags {
-        let Some(p) = t.strip_prefix(TRUST) else {
+        let Some(p) = t.as_ref().strip_prefix(TRUST) else {
             continue;
         };
         let (p, conditional) = match p.strip_suffix(CONDITIONAL) {

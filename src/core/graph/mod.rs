@@ -3,10 +3,14 @@
 //! (AWS `sts:AssumeRole`, `iam:PassRole` with a service that runs code, credentials created for
 //! others; Kubernetes pods, exec, token secrets and impersonation; Vault token creation).
 //! Blast radius is what an identity reaches through that graph, weighted by sensitivity, each
-//! class with the path that reaches it. Pure: no clock, no I/O; the core owns one `Graph`.
+//! class with the path that reaches it. Edges are looked for among candidates from `index`
+//! (by account, trust policy and grant), never by trying every pair: an identity costs what its
+//! account, its trust and its grants point to, however large the organisation. Pure: no clock,
+//! no I/O; the core owns one `Graph`.
 
 pub mod aws;
 pub mod aws_policy;
+pub mod index;
 pub mod k8s;
 pub mod reach;
 pub mod vault;
@@ -41,8 +45,66 @@ pub struct NodeInfo {
     pub principal: String,
     /// Boxed slices, not `Vec`s: set once per upsert, and every node pays for the field.
     pub tags: Box<[String]>,
-    /// The grants, kept only for identities that may escalate (others need none).
-    pub perms: Box<[Permission]>,
+    /// Its escalation grants, compiled (none for most identities, and none for an
+    /// administrator of everything, who gains nothing from becoming anyone).
+    pub rights: Rights,
+}
+
+/// What an identity's grants let it do to become others, compiled once per change of its
+/// grants, so that looking for edges matches resources only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Rights {
+    #[default]
+    None,
+    Aws(Box<aws::AwsRights>),
+    K8s(Box<k8s::K8sRights>),
+    /// Vault: it may mint tokens with any policy, so it can become any Vault identity.
+    Vault,
+}
+
+/// What changed in an identity since the graph last saw it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Growth {
+    /// Anything: grants or tags may have been taken away.
+    Any,
+    /// Its grants and tags only grew: nothing it reached can be lost.
+    Grew,
+    /// Its grants only grew, appended after the first `n`, which are those the graph saw last
+    /// (how events and changes merge): only the new grants are looked at.
+    Appended(usize),
+}
+
+impl Rights {
+    /// Whether a grant can change what the rights compile to (it covers an escalation action,
+    /// or a call that runs code with a passed role).
+    pub fn touched_by(provider: Provider, p: &Permission) -> bool {
+        let a = p.action.as_str();
+        let any = |actions: &[&str]| actions.iter().any(|x| aws_policy::action_matches(a, x));
+        match provider {
+            Provider::Aws => {
+                any(aws::ESCALATION_ACTIONS)
+                    || aws::PASS_ROLE_SERVICES
+                        .iter()
+                        .any(|(_, run)| aws_policy::action_matches(a, run))
+            }
+            Provider::Kubernetes => any(k8s::ESCALATION_ACTIONS),
+            Provider::Vault => any(vault::ESCALATION_ACTIONS),
+            _ => false,
+        }
+    }
+
+    pub fn compile(provider: Provider, perms: &[Permission]) -> Rights {
+        match provider {
+            Provider::Aws => aws::AwsRights::compile(perms)
+                .map(|r| Rights::Aws(Box::new(r)))
+                .unwrap_or_default(),
+            Provider::Kubernetes => k8s::K8sRights::compile(perms)
+                .map(|r| Rights::K8s(Box::new(r)))
+                .unwrap_or_default(),
+            Provider::Vault if vault::may_mint(perms) => Rights::Vault,
+            _ => Rights::None,
+        }
+    }
 }
 
 impl NodeInfo {
@@ -52,13 +114,42 @@ impl NodeInfo {
             kind: r.kind,
             principal: r.principal.to_string(),
             tags: r.tags.iter().map(|t| t.to_string()).collect(),
-            perms: Box::default(),
+            rights: Rights::None,
         }
     }
 
     /// A short name for paths: `role/prod-admin`, `serviceaccount prod/deployer`.
     pub fn short_name(&self) -> String {
         short_name(&self.principal)
+    }
+
+    /// The lists of `index` this identity is filed under, so that others find it.
+    pub fn filed_under(&self) -> Vec<index::Key> {
+        self.ask([aws::filed_under, k8s::filed_under, vault::filed_under])
+    }
+
+    /// Where the identities it may become are found.
+    pub fn targets(&self) -> Vec<index::Look> {
+        self.ask([aws::targets, k8s::targets, vault::targets])
+    }
+
+    /// Where the identities that may become it are found.
+    pub fn sources(&self) -> Vec<index::Look> {
+        self.ask([aws::sources, k8s::sources, vault::sources])
+    }
+
+    /// The answer of its provider's function among those of AWS, Kubernetes and Vault (the
+    /// providers with escalation edges); nothing for the others.
+    fn ask<T>(&self, by: [fn(&NodeInfo, &mut Vec<T>); 3]) -> Vec<T> {
+        let mut out = Vec::new();
+        let f = match self.provider {
+            Provider::Aws => by[0],
+            Provider::Kubernetes => by[1],
+            Provider::Vault => by[2],
+            _ => return out,
+        };
+        f(self, &mut out);
+        out
     }
 }
 
@@ -219,7 +310,7 @@ const PROBES: &[(Sensitivity, &str)] = &[
 
 /// The class of an allowed grant, given the identity's denies: a wildcard whose strongest
 /// actions are all denied (or excluded by `NotAction`) counts as what is left.
-fn effective_class(p: &Permission, perms: &[Permission]) -> Sensitivity {
+fn effective_class(p: &Permission, perms: &[Permission], has_deny: bool) -> Sensitivity {
     let action = p.action.as_str();
     let res = p.resource.as_str();
     let not = action.starts_with(aws_policy::NOT);
@@ -228,7 +319,6 @@ fn effective_class(p: &Permission, perms: &[Permission]) -> Sensitivity {
     if !(not || wild) {
         return base;
     }
-    let has_deny = perms.iter().any(|d| d.effect == Effect::Deny);
     if !not && !has_deny {
         return base;
     }
@@ -281,15 +371,44 @@ pub fn own_items(
     perms: &[Permission],
     jewels: &[CrownJewel],
 ) -> (Vec<Item>, usize) {
-    let mut best: Vec<Item> = Vec::new();
+    let mut best = Vec::new();
+    let allowed = add_items(provider, perms, 0, jewels, &mut best);
+    finish_items(best, allowed)
+}
+
+/// `own_items` of grants appended to those `items` and `extra` came from: only the new grants
+/// are looked at. Valid when no new grant is a deny (a deny can take away an old grant).
+pub fn more_items(
+    provider: Provider,
+    perms: &[Permission],
+    from: usize,
+    jewels: &[CrownJewel],
+    items: &[Item],
+    extra: usize,
+) -> (Vec<Item>, usize) {
+    let mut best = items.to_vec();
+    let allowed = extra + items.len() + add_items(provider, perms, from, jewels, &mut best);
+    finish_items(best, allowed)
+}
+
+/// Merge the items of the allowed grants `perms[from..]` into `best` (the denies of all of
+/// `perms` apply); returns how many were allowed.
+fn add_items(
+    provider: Provider,
+    perms: &[Permission],
+    from: usize,
+    jewels: &[CrownJewel],
+    best: &mut Vec<Item>,
+) -> usize {
+    let has_deny = perms.iter().any(|d| d.effect == Effect::Deny);
     let mut allowed = 0usize;
-    for p in perms.iter().filter(|p| p.effect == Effect::Allow) {
-        if fully_denied(p, perms) {
+    for p in perms[from..].iter().filter(|p| p.effect == Effect::Allow) {
+        if has_deny && fully_denied(p, perms) {
             continue;
         }
         allowed += 1;
         let action = p.action.as_str();
-        let mut class = effective_class(p, perms);
+        let mut class = effective_class(p, perms, has_deny);
         if action.ends_with(":bind") || action.ends_with(":escalate") {
             class = Sensitivity::Admin;
         }
@@ -305,17 +424,24 @@ pub fn own_items(
             0.7
         };
         let mut w = class.weight() * breadth;
+        let jewel = jewels
+            .iter()
+            .find(|j| j.reached_by(provider, p) && j.sensitivity >= class);
+        if let Some(j) = jewel {
+            class = j.sensitivity;
+            w = w.max(class.weight());
+        }
+        let slot = best.iter().position(|b| b.class == class);
+        // Most grants are weaker than what their class already holds: nothing to spell out.
+        if slot.is_some_and(|k| best[k].weight >= w as f32) {
+            continue;
+        }
         let mut detail = format!("{} on {}", p.action, p.resource);
         if let Some(v) = &p.via {
             detail.push_str(&format!(" (via {v})"));
         }
-        for j in jewels {
-            if j.reached_by(provider, p) && j.sensitivity >= class {
-                class = j.sensitivity;
-                w = w.max(class.weight());
-                detail.push_str(&format!(" [crown jewel: {}]", j.label()));
-                break;
-            }
+        if let Some(j) = jewel {
+            detail.push_str(&format!(" [crown jewel: {}]", j.label()));
         }
         let via = p
             .via
@@ -328,14 +454,18 @@ pub fn own_items(
             detail: detail.into(),
             via,
         };
-        match best.iter_mut().find(|b| b.class == class) {
-            Some(b) if b.weight >= item.weight => {}
-            Some(b) => *b = item,
+        match slot {
+            Some(k) => best[k] = item,
             None => best.push(item),
         }
     }
+    allowed
+}
+
+fn finish_items(mut best: Vec<Item>, allowed: usize) -> (Vec<Item>, usize) {
     let extra = allowed.saturating_sub(best.len());
-    best.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+    // Strongest first, a tie by class: the same order however the grants arrived.
+    best.sort_by(|a, b| b.weight.total_cmp(&a.weight).then(b.class.cmp(&a.class)));
     // Kept for every identity for as long as it lives: no spare slots.
     best.shrink_to_fit();
     (best, extra)
@@ -354,25 +484,7 @@ fn modelled_escalation(provider: Provider, action: &str) -> bool {
     }
 }
 
-/// Whether an identity's grants may let it become someone else (only those are kept and
-/// scanned for edges).
-pub fn may_escalate(provider: Provider, perms: &[Permission]) -> bool {
-    let actions: &[&str] = match provider {
-        Provider::Aws => aws::ESCALATION_ACTIONS,
-        Provider::Kubernetes => k8s::ESCALATION_ACTIONS,
-        Provider::Vault => vault::ESCALATION_ACTIONS,
-        _ => return false,
-    };
-    perms.iter().any(|p| {
-        p.effect == Effect::Allow
-            && (p.action.as_str() == "*"
-                || actions
-                    .iter()
-                    .any(|a| aws_policy::action_matches(p.action.as_str(), a)))
-    })
-}
-
-/// The strongest way `s` (an escalator) can become `t`.
+/// The strongest way `s` can become `t`.
 pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
     if s.provider != t.provider {
         return None;
@@ -385,6 +497,8 @@ pub fn edge(s: &NodeInfo, t: &NodeInfo) -> Option<(EdgeKind, bool)> {
     }
 }
 
+#[cfg(test)]
+mod props;
 #[cfg(test)]
 mod tests;
 

@@ -9,14 +9,18 @@
 //! improvement wave; a change to one identity re-examines only the identities that can reach it
 //! (a grant that only adds, the common case, only those whose reach improves).
 
-use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BinaryHeap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 use thin_vec::ThinVec;
 
-use super::{CLASSES, CrownJewel, EdgeKind, Item, NCLASS, NodeInfo, class_index, edge, own_items};
+use super::index::{EdgeIndex, Look};
+use super::{
+    CLASSES, CrownJewel, EdgeKind, Growth, Item, NCLASS, NodeInfo, Rights, class_index, edge,
+    more_items, own_items,
+};
 use crate::core::keyindex::{KeyIndex, key_is};
-use crate::core::model::{IdentityRecord, Provider, Sensitivity, identity_key};
+use crate::core::model::{Effect, IdentityRecord, Provider, Sensitivity, identity_key};
 use crate::core::reason::{Reason, round1};
 
 /// What one hop keeps of a reachable weight.
@@ -65,11 +69,9 @@ pub struct Containment {
 pub struct Graph {
     nodes: Vec<NodeInfo>,
     present: Vec<bool>,
-    escalators: Vec<u32>,
-    is_escalator: Vec<bool>,
     by_key: KeyIndex,
-    /// Principal ARN → roles whose trust policy names it.
-    trusted_by: HashMap<String, Vec<u32>>,
+    /// Where each node's edges are looked for.
+    index: EdgeIndex,
     /// Adjacency as `ThinVec`s (one pointer; an empty one allocates nothing): most identities
     /// have no edges at all, and a `Vec` header each was 48 bytes of every node.
     out: Vec<ThinVec<Edge>>,
@@ -154,11 +156,10 @@ impl Graph {
             kind: crate::core::IdentityKind::Unknown,
             principal: String::new(),
             tags: Box::default(),
-            perms: Box::default(),
+            rights: Rights::None,
         };
         self.nodes.resize(n, blank);
         self.present.resize(n, false);
-        self.is_escalator.resize(n, false);
         self.out.resize_with(n, ThinVec::new);
         self.rev.resize_with(n, ThinVec::new);
         self.items.resize_with(n, Box::default);
@@ -216,6 +217,23 @@ impl Graph {
         &self.items[idx as usize]
     }
 
+    /// What the graph keeps of a node that `upsert` has seen (tests compare edges pairwise).
+    #[cfg(test)]
+    pub(crate) fn node(&self, idx: u32) -> Option<&NodeInfo> {
+        let i = idx as usize;
+        self.present
+            .get(i)
+            .copied()
+            .unwrap_or(false)
+            .then(|| &self.nodes[i])
+    }
+
+    /// What a node reaches, class by class.
+    #[cfg(test)]
+    pub(crate) fn reach_of(&self, idx: u32) -> [f32; NCLASS] {
+        self.val[idx as usize]
+    }
+
     /// Add an edge directly (benchmarks and tests).
     pub fn add_edge(&mut self, from: u32, to: u32, kind: EdgeKind) {
         self.grow(from.max(to));
@@ -229,112 +247,143 @@ impl Graph {
         self.push(from);
     }
 
-    /// Tell the graph what an identity is now. `grew`: its grants and tags only grew since the
-    /// last call (merges of events and changes), so nothing it reached can be lost.
-    pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, grew: bool) {
+    /// Tell the graph what an identity is now, and how it changed since it last did.
+    ///
+    /// Its edges are looked for among candidates from the index, and only where they can have
+    /// changed: its out-edges when its escalation rights did, its in-edges when its kind or tags
+    /// (a role's trust) did. A new observed grant that is no escalation costs its own items only.
+    pub fn upsert(&mut self, idx: u32, rec: &IdentityRecord, growth: Growth) {
         self.grow(idx);
         let i = idx as usize;
         let fresh = !self.present[i];
-        let mut info = NodeInfo::from_record(rec);
-        let escalator = super::may_escalate(rec.provider, &rec.permissions);
-        if escalator {
-            info.perms = rec.permissions.as_slice().into();
-        }
+        let perms = rec.permissions.as_slice();
+        // Appended grants, none of them a deny (which could take an old grant away).
+        let appended = match growth {
+            Growth::Appended(n)
+                if !fresh
+                    && n <= perms.len()
+                    && perms[n..].iter().all(|p| p.effect == Effect::Allow) =>
+            {
+                Some(n)
+            }
+            _ => None,
+        };
+        let grew = match growth {
+            Growth::Any => false,
+            Growth::Grew => true,
+            Growth::Appended(_) => fresh || appended.is_some(),
+        };
         self.file_key(idx, rec.provider, rec.principal.as_str());
-        // Before the edges change: who reached what through it until now (only they can lose).
-        let before = (!fresh && !grew).then(|| self.dependents(idx));
         self.present[i] = true;
-        let (items, extra) = own_items(rec.provider, &rec.permissions, &self.jewels);
+        let (items, extra) = match appended {
+            Some(n) => more_items(
+                rec.provider,
+                perms,
+                n,
+                &self.jewels,
+                &self.items[i],
+                self.extra[i] as usize,
+            ),
+            None => own_items(rec.provider, perms, &self.jewels),
+        };
         let mut own = [0f32; NCLASS];
         for it in &items {
             own[class_index(it.class)] = own[class_index(it.class)].max(it.weight);
         }
+        let was_saturated = !fresh && saturated(&self.own[i]);
         self.items[i] = items.into_boxed_slice();
         self.own[i] = own;
         self.extra[i] = extra as u32;
-        if rec.provider == Provider::Aws {
-            for t in &info.tags {
-                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
-                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
-                    if p.starts_with("arn:") && !p.ends_with(":root") {
-                        let v = self.trusted_by.entry(p.to_string()).or_default();
-                        if !v.contains(&idx) {
-                            v.push(idx);
-                        }
-                    }
+        let mut info = NodeInfo::from_record(rec);
+        // An administrator of everything reaches nothing more through anyone (a hop only
+        // discounts): it needs no edge out, however many identities it could become.
+        if !saturated(&own) {
+            info.rights = match appended {
+                Some(n)
+                    if !was_saturated
+                        && !perms[n..]
+                            .iter()
+                            .any(|p| Rights::touched_by(rec.provider, p)) =>
+                {
+                    self.nodes[i].rights.clone()
+                }
+                _ => Rights::compile(rec.provider, perms),
+            };
+        }
+        let old = std::mem::replace(&mut self.nodes[i], info);
+        let node = &self.nodes[i];
+        let outs = fresh || old.rights != node.rights;
+        let ins = fresh || old.kind != node.kind || old.tags != node.tags;
+        if outs || ins {
+            let was = if fresh { Vec::new() } else { old.filed_under() };
+            self.index.refile(idx, &was, &node.filed_under());
+        }
+        // Before the edges change: who reached what through it until now (only they can lose,
+        // by a grant taken away or an edge, which grants that only grew can take too: a
+        // `trust-deny` tag).
+        let before = (!fresh && (!grew || outs || ins)).then(|| self.dependents(idx));
+        let mut lost = !grew;
+        // Out-edges: whom it can become.
+        if outs {
+            let was: Vec<u32> = self.out[i].iter().map(|e| e.to).collect();
+            self.clear_out(idx);
+            for t in self.candidates(&self.nodes[i].targets(), idx) {
+                if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
+                    self.link(idx, t, kind, conditional);
                 }
             }
-        }
-        self.nodes[i] = info;
-        if escalator && !self.is_escalator[i] {
-            self.is_escalator[i] = true;
-            self.escalators.push(idx);
-        } else if !escalator && self.is_escalator[i] {
-            self.is_escalator[i] = false;
-            self.escalators.retain(|e| *e != idx);
-        }
-        // Out-edges: whom it can become.
-        self.clear_out(idx);
-        let targets: Vec<u32> = if escalator {
-            (0..self.nodes.len() as u32)
-                .filter(|t| *t != idx && self.present[*t as usize])
-                .collect()
-        } else {
-            self.trusted_by
-                .get(rec.principal.as_str())
-                .cloned()
-                .unwrap_or_default()
-        };
-        for t in targets {
-            if let Some((kind, conditional)) = edge(&self.nodes[i], &self.nodes[t as usize]) {
-                self.link(idx, t, kind, conditional);
-            }
+            // Linked in index order, as the candidates come.
+            let now: Vec<u32> = self.out[i].iter().map(|e| e.to).collect();
+            lost |= was.iter().any(|t| now.binary_search(t).is_err());
         }
         // In-edges: who can become it.
-        let old_sources = std::mem::take(&mut self.rev[i]);
-        for s in &old_sources {
-            let before_len = self.out[*s as usize].len();
-            self.out[*s as usize].retain(|e| e.to != idx);
-            self.edges -= before_len - self.out[*s as usize].len();
-        }
-        let mut sources: Vec<u32> = self.escalators.clone();
-        if rec.provider == Provider::Aws {
-            for t in &self.nodes[i].tags {
-                if let Some(p) = t.strip_prefix(super::aws_policy::TRUST) {
-                    let p = p.strip_suffix(super::aws_policy::CONDITIONAL).unwrap_or(p);
-                    let nodes = &self.nodes;
-                    if let Some(s) = self.by_key.get(&identity_key(Provider::Aws, p), |n, k| {
-                        node_has_key(nodes, n, k)
-                    }) {
-                        sources.push(s);
-                    }
+        let mut old_sources = ThinVec::new();
+        let mut new_sources = Vec::new();
+        if ins {
+            old_sources = std::mem::take(&mut self.rev[i]);
+            for s in &old_sources {
+                let before_len = self.out[*s as usize].len();
+                self.out[*s as usize].retain(|e| e.to != idx);
+                self.edges -= before_len - self.out[*s as usize].len();
+            }
+            for s in self.candidates(&self.nodes[i].sources(), idx) {
+                if let Some((kind, conditional)) = edge(&self.nodes[s as usize], &self.nodes[i]) {
+                    self.link(s, idx, kind, conditional);
+                    new_sources.push(s);
                 }
             }
-        }
-        sources.sort_unstable();
-        sources.dedup();
-        let mut new_sources = Vec::new();
-        for s in sources {
-            if s == idx || !self.present[s as usize] {
-                continue;
-            }
-            if let Some((kind, conditional)) = edge(&self.nodes[s as usize], &self.nodes[i]) {
-                self.link(s, idx, kind, conditional);
-                new_sources.push(s);
-            }
+            old_sources.sort_unstable();
+            lost |= old_sources
+                .iter()
+                .any(|s| new_sources.binary_search(s).is_err());
         }
         match before {
             // It may have lost grants or edges: what depended on it is computed again.
-            Some(deps) => self.redo(deps),
+            Some(deps) if lost => self.redo(deps),
             // Reach only grows: whoever reaches it now re-examines its edges.
-            None => self.push(idx),
+            _ => self.push(idx),
         }
         self.mark(idx);
         for s in new_sources {
-            if !old_sources.contains(&s) {
+            if old_sources.binary_search(&s).is_err() {
                 self.push(s);
             }
         }
+    }
+
+    /// The identities the lists point to, each once, in index order, present and not `idx`.
+    fn candidates(&self, looks: &[Look], idx: u32) -> Vec<u32> {
+        let mut out = Vec::new();
+        for l in looks {
+            match l {
+                Look::List(k) => out.extend_from_slice(self.index.list(k)),
+                Look::Identity(key) => out.extend(self.find(key)),
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        out.retain(|&v| v != idx && self.present[v as usize]);
+        out
     }
 
     fn link(&mut self, from: u32, to: u32, kind: EdgeKind, conditional: bool) {
@@ -728,6 +777,12 @@ impl Graph {
     pub fn provider(&self, idx: u32) -> Option<Provider> {
         self.nodes.get(idx as usize).map(|n| n.provider)
     }
+}
+
+/// No grant weighs more than an administrator's on everything (`own_items`), so a node holding
+/// one reaches nothing stronger through others: one hop already discounts below it.
+fn saturated(own: &[f32; NCLASS]) -> bool {
+    own[NCLASS - 1] >= Sensitivity::Admin.weight() as f32 * HOP
 }
 
 /// The blast-radius formula: every class reached counts once, at its strongest, each closing a
