@@ -79,7 +79,8 @@ fn setup() -> Setup {
         .collect(),
         None,
     );
-    let exec: Arc<dyn Executor> = Arc::new(AgentExecutor::with_endpoints(&url, &endpoints).unwrap());
+    let exec: Arc<dyn Executor> =
+        Arc::new(AgentExecutor::with_endpoints(&url, &endpoints).unwrap());
     let open = |who: &str| {
         Desk::open(
             store.clone(),

@@ -247,11 +247,11 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
 /// The shared state whose done actions `watch` checks for containment leaks: only one that
 /// exists (watching never creates a state).
 fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> {
-    let dir = blastdoor::store::resolve_state_dir(g.state.as_deref()).ok()?;
-    if !dir.join("blastdoor.db").is_file() {
+    let loc = blastdoor::store::resolve_state(g.state.as_deref()).ok()?;
+    if !blastdoor::store::Store::exists(&loc) {
         return None;
     }
-    match blastdoor::store::Store::open(&dir) {
+    match blastdoor::store::Store::open_at(&loc) {
         Ok(s) => Some(std::sync::Arc::new(s)),
         Err(e) => {
             tracing::warn!("watch: containment leaks not checked: {e:#}");
@@ -355,7 +355,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             headless::watch::run(opts, &mut out).await
         }
         Some(Command::Audit { verb }) => {
-            let mut out = std::io::stdout().lock();
+            // Not locked: a PostgreSQL state's export is written from the client's own thread.
+            let mut out = std::io::stdout();
             let format = Format::resolve(g.format);
             headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }

@@ -7,40 +7,32 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rusqlite::{OptionalExtension, TransactionBehavior};
 use serde_json::json;
 
 use crate::core::Msg;
 use crate::core::containment::{Contained, Leak, contained_of};
 use crate::engine::{Engine, now_ms};
+use crate::store::Store;
 use crate::store::audit::{AuditEvent, append_in};
-use crate::store::{Store, queue};
 
 /// How often the queue is read again for newly done actions.
 const POLL: Duration = Duration::from_secs(1);
 
 /// What the done actions in the store contained.
 pub fn contained_in(store: &Store) -> anyhow::Result<Vec<Contained>> {
-    let all = store.with_conn(|c| Ok(queue::list(c)?))?;
+    let all = store.read(|tx| tx.actions())?;
     Ok(all.iter().filter_map(contained_of).collect())
 }
 
 /// Append a `containment_leak` record for `leak` unless its action has one; true if appended.
 pub fn record_leak(store: &Store, leak: &Leak, at: i64) -> anyhow::Result<bool> {
-    store.with_conn(|conn| {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let seen: Option<i64> = tx
-            .query_row(
-                "SELECT seq FROM audit_log WHERE action_id = ?1 AND kind = 'containment_leak' LIMIT 1",
-                [&leak.action_id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        if seen.is_some() {
+    // Checked and written under the state's writer lock: two consoles record it once.
+    store.write(|tx| {
+        if tx.audit_has(&leak.action_id, "containment_leak")? {
             return Ok(false);
         }
         append_in(
-            &tx,
+            tx,
             &AuditEvent {
                 kind: "containment_leak".into(),
                 actor: "blastdoor".into(),
@@ -55,7 +47,6 @@ pub fn record_leak(store: &Store, leak: &Leak, at: i64) -> anyhow::Result<bool> 
             },
             at,
         )?;
-        tx.commit()?;
         Ok(true)
     })
 }
