@@ -367,6 +367,18 @@ impl Drop for Store {
     }
 }
 
+/// `e` with `prefix` before its message, keeping its exit code when it has one (a schema newer
+/// than this build is a usage error, exit 2, however it is worded).
+pub(crate) fn prefixed(e: anyhow::Error, prefix: &str) -> anyhow::Error {
+    match e.downcast::<crate::exit::Failure>() {
+        Ok(mut f) => {
+            f.message = format!("{prefix}{}", f.message);
+            anyhow::Error::new(f)
+        }
+        Err(e) => anyhow::anyhow!("{prefix}cannot prepare the schema: {e:#}"),
+    }
+}
+
 /// Run `f` where a blocking database client may block: PostgreSQL's synchronous client drives
 /// its own runtime, which must not start (or be dropped) on a thread that is running tokio
 /// tasks, so there it runs on a scoped thread of its own.

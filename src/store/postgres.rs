@@ -549,12 +549,8 @@ impl Db {
         off_runtime(|| {
             let mut guard = db.lock();
             let conn = db.connected(&mut guard)?;
-            migrate(&mut conn.client, create).map_err(|e| {
-                anyhow!(
-                    "--state {}: cannot prepare the schema: {e:#}",
-                    target.label()
-                )
-            })
+            migrate(&mut conn.client, create)
+                .map_err(|e| super::prefixed(e, &format!("--state {}: ", target.label())))
         })?;
         Ok(db)
     }

@@ -128,10 +128,9 @@ impl Db {
             path,
         };
         db.migrate().map_err(|e| {
-            anyhow!(
-                "--state {}: cannot prepare {}: {e:#}",
-                dir.display(),
-                db.path.display()
+            super::prefixed(
+                e,
+                &format!("--state {}: {}: ", dir.display(), db.path.display()),
             )
         })?;
         Ok(db)
