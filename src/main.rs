@@ -492,7 +492,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_desk(desk);
             let engine = blastdoor::engine::Engine::start(opts).await?;
             if let Some(store) = leak_store {
-                blastdoor::engine::containment::spawn(&engine, store);
+                blastdoor::engine::containment::spawn(&engine, store, false);
             }
             blastdoor::tui::run(engine, tui_opts).await
         }

@@ -331,3 +331,76 @@ fn the_database_going_away_is_reported_nothing_is_dispatched_and_work_resumes() 
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(agent.executions().len(), 1);
 }
+
+#[test]
+fn watch_sees_another_consoles_stage_and_approval_within_a_second() {
+    let Some(pg) = pg_state() else { return };
+    let t = Team::new(&["alice", "bob"], &[], 1).on_state(&pg);
+    // The state exists before the watcher starts (watching never creates one).
+    drop(Store::open_at(&t.location()).unwrap());
+    let mut watch = KillOnDrop(
+        t.bd(None, None)
+            .args(["watch", "--source", "demo", "--top", "1"])
+            .args(["--interval", "60", "--duration", "100"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = watch.0.stdout.take().unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<serde_json::Value>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stdout).lines() {
+            let Ok(l) = l else { break };
+            if let Ok(v) = serde_json::from_str(&l) {
+                let _ = tx.send(v);
+            }
+        }
+    });
+    // Give the watcher time to start, listen and read the (empty) queue.
+    std::thread::sleep(Duration::from_secs(3));
+    let (addr, _agent) = agent(Duration::from_millis(10));
+    let o = run(t.bd(Some("alice"), Some(addr)).args(stage_args(
+        "k8s:system:serviceaccount:ci:runner",
+        "agent.isolate_workload",
+    )));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let id = json(&o)["id"].as_str().unwrap().to_string();
+    let state_of = |v: &serde_json::Value| {
+        v["actions"].as_array().and_then(|a| {
+            a.iter()
+                .find(|x| x["id"] == id.as_str())
+                .map(|x| x["state"].as_str().unwrap_or_default().to_string())
+        })
+    };
+    let line = lines
+        .recv_timeout(Duration::from_secs(1))
+        .expect("a watch line within a second of the stage");
+    assert_eq!(
+        state_of(&line).as_deref(),
+        Some("staged"),
+        "{}",
+        line["actions"]
+    );
+    let o = run(t.bd(Some("bob"), None).args(["action", "approve", &id]));
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let line = lines
+        .recv_timeout(Duration::from_secs(1))
+        .expect("a watch line within a second of the approval");
+    assert_eq!(
+        state_of(&line).as_deref(),
+        Some("approved"),
+        "{}",
+        line["actions"]
+    );
+    let sources = line["sources"].as_array().unwrap();
+    assert!(
+        sources.iter().any(|s| s["name"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("state postgres://"))
+            && s["health"] == "up"),
+        "{}",
+        line["sources"]
+    );
+}
