@@ -302,10 +302,35 @@ fn the_database_going_away_is_reported_nothing_is_dispatched_and_work_resumes() 
     let o = run(t.bd(Some("bob"), None).args(["action", "approve", &id]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
-    // A console that is up when the database goes away.
+    // A console that is up when the database goes away, and a watcher that says so on stderr.
     let store = Store::open_at(&t.location()).unwrap();
     assert!(store.unreachable().is_none());
+    let mut watch = KillOnDrop(
+        t.bd(None, None)
+            .args(["watch", "--source", "demo", "--top", "1"])
+            .args(["--interval", "60", "--duration", "100"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let said = {
+        let stderr = watch.0.stderr.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(l);
+            }
+        });
+        rx
+    };
+    std::thread::sleep(Duration::from_secs(2));
     relay.cut();
+    let line = said
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the watcher says the state is unreachable");
+    assert!(line.contains("shared state unreachable"), "{line}");
     let e = store.read(|tx| tx.actions()).unwrap_err();
     assert!(format!("{e:#}").contains(&relay.addr.to_string()), "{e:#}");
     let why = store.unreachable().expect("reported while away");
@@ -322,6 +347,10 @@ fn the_database_going_away_is_reported_nothing_is_dispatched_and_work_resumes() 
     );
 
     relay.restore();
+    let line = said
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the watcher says the state is back");
+    assert!(line.contains("reachable again"), "{line}");
     let list = store.read(|tx| tx.actions()).unwrap();
     assert_eq!(list.len(), 1);
     assert!(store.unreachable().is_none(), "reachable again");
