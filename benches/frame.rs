@@ -400,7 +400,7 @@ fn backfill(dir: &std::path::Path) -> (Vec<Duration>, Duration, usize) {
             inventories: vec![],
             demo_seed: 0,
             data_clock: true,
-            crown_jewels: vec![],
+            ..Default::default()
         })
         .await
         .expect("the engine starts");

@@ -255,11 +255,11 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
 /// The shared state whose done actions `rank` and `watch` show as containment (and check for
 /// leaks): only one that exists (ranking or watching never creates a state).
 fn watched_state(g: &Global) -> Option<std::sync::Arc<blastdoor::store::Store>> {
-    let dir = blastdoor::store::resolve_state_dir(g.state.as_deref()).ok()?;
-    if !dir.join("blastdoor.db").is_file() {
+    let loc = blastdoor::store::resolve_state(g.state.as_deref()).ok()?;
+    if !blastdoor::store::Store::exists(&loc) {
         return None;
     }
-    match blastdoor::store::Store::open(&dir) {
+    match blastdoor::store::Store::open_at(&loc) {
         Ok(s) => Some(std::sync::Arc::new(s)),
         Err(e) => {
             tracing::warn!("watch: containment leaks not checked: {e:#}");
@@ -293,7 +293,16 @@ fn no_responder_given(g: &Global) -> bool {
 fn demo_responders(
     o: &headless::action::DeskOptions,
 ) -> anyhow::Result<Vec<(String, blastdoor::respond::Desk)>> {
-    let state = blastdoor::store::resolve_state_dir(o.state.as_deref())?;
+    let state = match blastdoor::store::resolve_state(o.state.as_deref())? {
+        blastdoor::store::Location::Dir(d) => d,
+        blastdoor::store::Location::Postgres(t) => {
+            return Err(Failure::usage(format!(
+                "--state {}: the demo's throwaway responders keep their keys in a folder state; \
+                 give --key and --policy to use a PostgreSQL state",
+                t.label()
+            )));
+        }
+    };
     let team = blastdoor::respond::demo_responders::ensure(&state)?;
     team.keys
         .into_iter()
@@ -441,7 +450,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::Audit { verb }) => {
             let format = Format::resolve(g.format);
-            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            // Not locked: a PostgreSQL state's export is written from the client's own thread.
+            let mut out = headless::sanitised(std::io::stdout(), format);
             headless::audit::run(g.state.as_deref(), verb, format, &mut out)
         }
         Some(Command::Agent {
@@ -612,7 +622,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .with_desk(desk)
             .with_demo_responders(responders);
             if let Some(store) = leak_store {
-                blastdoor::engine::containment::spawn(&engine, store);
+                blastdoor::engine::containment::spawn(&engine, store, false);
             }
             blastdoor::tui::run(engine, tui_opts).await
         }

@@ -4,7 +4,6 @@
 use blastdoor::exit::code_of;
 use blastdoor::store::audit::{self, AuditEvent};
 use blastdoor::store::{Store, append_in};
-use rusqlite::TransactionBehavior;
 use serde_json::json;
 
 fn ev(kind: &str, n: usize) -> AuditEvent {
@@ -120,36 +119,25 @@ fn a_replaced_key_file_is_refused_and_reported() {
 fn workflow_transactions_append_atomically_with_their_own_rows() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    store
-        .with_conn(|c| {
-            c.execute_batch("CREATE TABLE IF NOT EXISTS q (id TEXT PRIMARY KEY)")?;
-            Ok(())
-        })
-        .unwrap();
-    // Committed: both the queue row and the record.
+    // Committed: both the state's own row and the record.
     let seq = store
-        .with_conn(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute("INSERT INTO q VALUES ('act_1')", [])?;
-            let seq = append_in(&tx, &ev("proposed", 1), T0)?;
-            tx.commit()?;
-            Ok(seq)
+        .write(|tx| {
+            tx.set_cursor("cloudtrail", "1", T0)?;
+            append_in(tx, &ev("proposed", 1), T0)
         })
         .unwrap();
     assert_eq!(seq, 1);
     // Rolled back: neither.
-    let r: anyhow::Result<()> = store.with_conn(|c| {
-        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute("INSERT INTO q VALUES ('act_2')", [])?;
-        append_in(&tx, &ev("proposed", 2), T0)?;
+    let r: anyhow::Result<()> = store.write(|tx| {
+        tx.set_cursor("cloudtrail", "2", T0)?;
+        append_in(tx, &ev("proposed", 2), T0)?;
         anyhow::bail!("the policy said no")
     });
     assert!(r.is_err());
     assert_eq!(store.audit_len().unwrap(), 1);
-    // Outside a transaction append_in opens its own.
-    store
-        .with_conn(|c| append_in(c, &ev("approved", 1), T0 + 1).map(|_| ()))
-        .unwrap();
+    let cursor = store.read(|tx| tx.cursor("cloudtrail")).unwrap();
+    assert_eq!(cursor.as_deref(), Some("1"));
+    store.audit_append(&ev("approved", 1), T0 + 1).unwrap();
     assert_eq!(store.audit_verify().unwrap().records, 2);
 }
 
@@ -235,7 +223,7 @@ fn an_empty_log_has_nothing_to_export_but_verifies() {
 }
 
 #[test]
-fn reading_through_with_conn_needs_no_key_and_no_write_lock() {
+fn reading_the_state_needs_no_key_and_no_write_lock() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     store.audit_append(&ev("proposed", 0), T0).unwrap();
@@ -244,9 +232,7 @@ fn reading_through_with_conn_needs_no_key_and_no_write_lock() {
     let other = rusqlite::Connection::open(dir.path().join("blastdoor.db")).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let started = std::time::Instant::now();
-    let n: i64 = store
-        .with_conn(|c| Ok(c.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))?))
-        .unwrap();
+    let n = store.read(|tx| tx.audit_last_seq()).unwrap();
     assert_eq!(n, 1);
     assert!(started.elapsed() < std::time::Duration::from_secs(2));
     other.execute_batch("ROLLBACK").unwrap();

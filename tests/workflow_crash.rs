@@ -3,7 +3,7 @@
 //! after it answered). After each restart, recovery settles the action by asking the agent about
 //! its key. Across every run: no action is dispatched twice (one first-time execution per action
 //! at the agent, under one key), none is dispatched without an INTENT in the journal, every
-//! action ends `done`, and the audit log verifies.
+//! action ends `done`, and the audit log verifies. Once on SQLite and once on PostgreSQL.
 
 mod common;
 
@@ -14,15 +14,22 @@ use std::time::Duration;
 use common::*;
 use rand_core::RngCore;
 
-const RUNS: usize = 20;
-
 #[test]
 fn sigkill_at_random_points_never_dispatches_twice_or_without_an_intent() {
-    let t = Team::new(&["alice", "bob"], &[], 1);
+    crash_runs(Team::new(&["alice", "bob"], &[], 1), 20);
+}
+
+#[test]
+fn sigkill_at_random_points_against_postgresql_never_dispatches_twice_or_without_an_intent() {
+    let Some(pg) = pg_state() else { return };
+    crash_runs(Team::new(&["alice", "bob"], &[], 1).on_state(&pg), 12);
+}
+
+fn crash_runs(t: Team, runs: usize) {
     let (addr, agent) = agent(Duration::from_millis(150));
     let mut rng = rand_core::OsRng;
     let mut ids = Vec::new();
-    for run_no in 0..RUNS {
+    for run_no in 0..runs {
         let identity = format!("k8s:system:serviceaccount:ci:runner-{run_no}");
         let o = run(t
             .bd(Some("alice"), Some(addr))
@@ -86,20 +93,20 @@ fn sigkill_at_random_points_never_dispatches_twice_or_without_an_intent() {
             keys.len()
         );
     }
-    assert_eq!(execs.len(), RUNS);
+    assert_eq!(execs.len(), runs);
 
     // Every dispatched key has an INTENT, and every action is done.
-    let db = rusqlite::Connection::open(t.state().join("blastdoor.db")).unwrap();
+    let journal = blastdoor::store::Store::open_existing_at(&t.location())
+        .unwrap()
+        .read(|tx| tx.journal())
+        .unwrap();
     for (key, id) in &execs {
-        let (action, outcome): (String, Option<String>) = db
-            .query_row(
-                "SELECT action_id, outcome FROM journal WHERE key = ?1",
-                [key],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .unwrap_or_else(|e| panic!("{id}: dispatched under {key} without an INTENT ({e})"));
-        assert_eq!(&action, id);
-        assert!(outcome.is_some(), "{id}: its intent has no outcome");
+        let intent = journal
+            .iter()
+            .find(|i| &i.key == key)
+            .unwrap_or_else(|| panic!("{id}: dispatched under {key} without an INTENT"));
+        assert_eq!(&intent.action_id, id);
+        assert!(intent.outcome.is_some(), "{id}: its intent has no outcome");
     }
     let list = json(&run(t
         .bd(None, None)
@@ -111,11 +118,11 @@ fn sigkill_at_random_points_never_dispatches_twice_or_without_an_intent() {
     assert_eq!(
         code(&o),
         0,
-        "audit verify after {RUNS} crashes: {}",
+        "audit verify after {runs} crashes: {}",
         stderr(&o)
     );
     eprintln!(
-        "{RUNS} runs, {} POSTs at the agent ({} replays answered idempotently)",
+        "{runs} runs, {} POSTs at the agent ({} replays answered idempotently)",
         agent.action_requests(),
         agent.action_requests() - execs.len()
     );

@@ -48,6 +48,8 @@ pub struct EngineOptions {
     pub webhook: live::WebhookAuthConfig,
     /// Also hand every batch to this (`blastdoor agent` relays its own sources this way).
     pub relay: Option<RelayTo>,
+    /// `[limits]` of `config.toml`: the longest record, the largest decompressed file.
+    pub limits: crate::ingest::Limits,
 }
 
 /// Receives every batch the core is given, as it is given: events in the order they are
@@ -74,8 +76,6 @@ impl EngineOptions {
     pub fn uses_data_clock(&self) -> bool {
         self.data_clock || self.sources.iter().all(SourceSpec::is_finite)
     }
-    /// `[limits]` of `config.toml`: the longest record, the largest decompressed file.
-    pub limits: crate::ingest::Limits,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -103,18 +103,9 @@ pub fn load_policy(flag: Option<&std::path::Path>) -> anyhow::Result<Policy> {
 
 /// Open the desk the options describe.
 pub fn open_desk(o: &DeskOptions) -> anyhow::Result<Desk> {
-    let dir = match &o.state {
-        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
-            return Err(Failure::usage(format!(
-                "--state {s}: PostgreSQL state is not supported yet; give a folder"
-            )));
-        }
-        Some(s) => PathBuf::from(s),
-        None => crate::store::default_state_dir().ok_or_else(|| {
-            Failure::usage("no user data dir: give --state DIR or BLASTDOOR_STATE")
-        })?,
-    };
-    let store = Arc::new(Store::open(&dir)?);
+    let store = Arc::new(Store::open_at(&crate::store::resolve_state(
+        o.state.as_deref(),
+    )?)?);
     let policy = load_policy(o.policy.as_deref())?;
     let signer = match &o.key {
         Some(k) => Some(Signer::from_file(k).map_err(|e| Failure::usage(format!("{e:#}")))?),

@@ -47,7 +47,7 @@ pub fn run(
     state: Option<&str>,
     cmd: AuditCmd,
     format: Format,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> anyhow::Result<()> {
     match cmd {
         AuditCmd::Verify {
@@ -74,11 +74,11 @@ pub fn run(
             file: None,
             checkpoint,
         } => {
-            let dir = store::resolve_state_dir(state)?;
-            let store = Store::open_existing(&dir).map_err(|e| unreadable(e, &dir))?;
+            let loc = store::resolve_state(state)?;
+            let store = Store::open_existing_at(&loc).map_err(|e| unreadable(e, &loc))?;
             let mut known = given_checkpoint(checkpoint.as_deref())?;
             // The newest checkpoint this user verified before, kept in their own data dir.
-            let remembered = witness::remembered(&dir).map_err(|e| {
+            let remembered = witness::remembered(&loc).map_err(|e| {
                 Failure::verify(format!(
                     "audit verify: the checkpoint remembered for this state cannot be read: {e:#}"
                 ))
@@ -94,12 +94,12 @@ pub fn run(
             }
             let report = store
                 .audit_verify_against(&known)
-                .map_err(|e| unreadable(e, &dir))?;
+                .map_err(|e| unreadable(e, &loc))?;
             if let Some(newest) = &report.newest
                 && remembered
                     .as_ref()
                     .is_none_or(|(_, cp)| newest.tree_size > cp.tree_size || newest.n > cp.n)
-                && let Err(e) = witness::remember(&dir, newest)
+                && let Err(e) = witness::remember(&loc, newest)
             {
                 eprintln!("blastdoor: the newest checkpoint was not remembered: {e:#}");
             }
@@ -107,7 +107,7 @@ pub fn run(
             Ok(())
         }
         AuditCmd::Checkpoint => {
-            let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
+            let store = Store::open_existing_at(&store::resolve_state(state)?)?;
             store.audit_checkpoint(now_ms())?;
             let report = store.audit_verify()?;
             let cp = report
@@ -117,12 +117,12 @@ pub fn run(
             Ok(())
         }
         AuditCmd::Export => {
-            let store = Store::open(&store::resolve_state_dir(state)?)?;
+            let store = Store::open_at(&store::resolve_state(state)?)?;
             store.audit_export(out, now_ms())?;
             Ok(())
         }
         AuditCmd::Tail { lines, follow } => {
-            let store = Store::open_existing(&store::resolve_state_dir(state)?)?;
+            let store = Store::open_existing_at(&store::resolve_state(state)?)?;
             tail(&store, lines, follow, format, out)
         }
     }
@@ -144,7 +144,7 @@ fn given_checkpoint(
 
 /// A state whose database cannot be read to its end (truncated, overwritten, not a database)
 /// fails verification (exit 3), as a damaged log does; other failures keep their own code.
-fn unreadable(e: anyhow::Error, dir: &Path) -> anyhow::Error {
+fn unreadable(e: anyhow::Error, loc: &store::Location) -> anyhow::Error {
     if e.downcast_ref::<Failure>().is_some() {
         return e;
     }
@@ -159,7 +159,7 @@ fn unreadable(e: anyhow::Error, dir: &Path) -> anyhow::Error {
     if damaged {
         Failure::verify(format!(
             "audit verify: {}: the database cannot be read whole ({e:#}): it is truncated or damaged",
-            dir.join("blastdoor.db").display()
+            loc.label()
         ))
     } else {
         e

@@ -73,7 +73,8 @@ pub async fn read_sources(
         eprint!("\r\x1b[2K");
     }
     if let Some(store) = store {
-        crate::engine::containment::sync(&engine, store, &mut Default::default()).await;
+        let actions = store.read(|tx| tx.actions())?;
+        crate::engine::containment::sync(&engine, store, &actions, &mut Default::default()).await;
         engine.applied().await;
     }
     Ok(engine)

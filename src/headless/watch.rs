@@ -38,6 +38,9 @@ pub struct Snapshot {
     pub top: Vec<RankedIdentity>,
     /// Contained credentials or principals seen acting again, one per action.
     pub containment_leaks: Vec<LeakLine>,
+    /// With a state: the actions on their way (staged, approved, executing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub actions: Option<Vec<crate::engine::containment::OpenAction>>,
 }
 
 /// A containment leak as `watch` prints it.
@@ -88,6 +91,7 @@ pub fn snapshot(engine: &Engine, top: usize, by: SortKey) -> Snapshot {
         sources: stats.sources,
         top,
         containment_leaks,
+        actions: None,
     }
 }
 
@@ -101,9 +105,10 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
         return Err(Failure::usage("watch: --interval must be above 0"));
     }
     let engine = Engine::start(opts.engine).await?;
-    if let Some(store) = opts.store.clone() {
-        crate::engine::containment::spawn(&engine, store);
-    }
+    let state = opts
+        .store
+        .clone()
+        .map(|store| crate::engine::containment::spawn(&engine, store, true));
     let mut told = 0;
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval_at(started + opts.interval, opts.interval);
@@ -112,9 +117,19 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
     loop {
         tokio::select! {
             _ = tick.tick() => {}
+            // Another console staged, approved or executed: a line at once, not at the next tick.
+            _ = async {
+                match &state {
+                    Some(s) => s.synced.notified().await,
+                    None => std::future::pending().await,
+                }
+            } => {}
             _ = tokio::signal::ctrl_c() => return Ok(()),
         }
-        let snap = snapshot(&engine, opts.top, opts.by);
+        let mut snap = snapshot(&engine, opts.top, opts.by);
+        snap.actions = state
+            .as_ref()
+            .map(|s| s.open.lock().unwrap_or_else(|e| e.into_inner()).clone());
         for l in snap.containment_leaks.iter().skip(told) {
             super::say(&format!("blastdoor: {}", l.summary));
         }

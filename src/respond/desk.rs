@@ -15,7 +15,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use rusqlite::{Connection, TransactionBehavior};
 use serde_json::{Value, json};
 
 use crate::auth::{AllowedSigners, Signer, approval};
@@ -31,7 +30,7 @@ use crate::respond::{
     ExecError, ExecStatus, Executor, Outcome, Plan, unexecutable_plan, what_to_configure,
 };
 use crate::store::audit::{AuditEvent, append_in};
-use crate::store::{Store, queue};
+use crate::store::{Intent, Store, Tx};
 
 /// What a face asks to stage.
 #[derive(Debug, Clone)]
@@ -260,9 +259,9 @@ impl Desk {
         let allowed = self.allowed()?;
         signer.principal(allowed).or_else(|reason| {
             let now = self.now();
-            self.tx(|conn| {
+            self.tx(|tx| {
                 append_in(
-                    conn,
+                    tx,
                     &AuditEvent {
                         kind: "refused".into(),
                         actor: format!("key {}", signer.fingerprint()),
@@ -313,14 +312,12 @@ impl Desk {
         None
     }
 
-    /// Run `f` in one IMMEDIATE transaction.
-    fn tx<T>(&self, f: impl FnOnce(&Connection) -> anyhow::Result<T>) -> anyhow::Result<T> {
-        self.store.with_conn(|conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let r = f(&tx)?;
-            tx.commit()?;
-            Ok(r)
-        })
+    /// Run `f` in one write transaction (the state's writer lock held throughout).
+    fn tx<T: Send>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> anyhow::Result<T> + Send,
+    ) -> anyhow::Result<T> {
+        self.store.write(f)
     }
 
     /// Apply `op` to action `id` as `actor`: re-read it, expire it if due, apply, save and audit
@@ -332,15 +329,15 @@ impl Desk {
         via: Via,
         kind: &str,
         detail: Value,
-        op: impl FnOnce(&mut Action, Millis) -> Result<(), Refusal>,
+        op: impl FnOnce(&mut Action, Millis) -> Result<(), Refusal> + Send,
     ) -> anyhow::Result<Action> {
         let now = self.now();
-        let r = self.tx(|conn| {
-            let mut a = load(conn, id)?;
+        let r = self.tx(|tx| {
+            let mut a = load(tx, id)?;
             if workflow::expire_if_due(&mut a, now) {
-                queue::save(conn, &a)?;
+                tx.save_action(&a)?;
                 audit(
-                    conn,
+                    tx,
                     "expired",
                     "blastdoor",
                     via,
@@ -351,18 +348,18 @@ impl Desk {
             }
             match op(&mut a, now) {
                 Ok(()) => {
-                    queue::save(conn, &a)?;
+                    tx.save_action(&a)?;
                     let mut d = detail;
                     if let Value::Object(m) = &mut d {
                         m.insert("hash".into(), a.hash.clone().into());
                         m.insert("state".into(), a.state.as_str().into());
                     }
-                    audit(conn, kind, actor, via, &a, d, now)?;
+                    audit(tx, kind, actor, via, &a, d, now)?;
                     Ok(Ok(a))
                 }
                 Err(r) => {
                     audit(
-                        conn,
+                        tx,
                         "refused",
                         actor,
                         via,
@@ -392,9 +389,9 @@ impl Desk {
                         "agent '{agent}' may not propose: the policy ({}) has no [agents.{agent}] with may = \"propose\"",
                         self.policy_name()
                     );
-                    self.tx(|conn| {
+                    self.tx(|tx| {
                         append_in(
-                            conn,
+                            tx,
                             &AuditEvent {
                                 kind: "agent_refused".into(),
                                 actor: principal.clone(),
@@ -470,15 +467,15 @@ impl Desk {
             .as_ref()
             .and_then(|a| self.policy.agents.get(a))
             .and_then(|g| g.rate_per_minute);
-        let staged = self.tx(|conn| {
+        let staged = self.tx(|tx| {
             if let (Some(agent), Some(rate)) = (&agent, rate) {
-                let n = queue::count_by_agent_since(conn, agent, now - 60_000)?;
+                let n = tx.count_by_agent_since(agent, now - 60_000)?;
                 if n >= rate {
                     let msg = format!(
                         "agent '{agent}' has proposed {n} action(s) in the last minute; the policy allows {rate}"
                     );
                     append_in(
-                        conn,
+                            tx,
                         &AuditEvent {
                             kind: "agent_refused".into(),
                             actor: principal.clone(),
@@ -491,9 +488,9 @@ impl Desk {
                     return Ok(Err(Refusal(msg)));
                 }
             }
-            queue::insert(conn, &draft)?;
+            tx.insert_action(&draft)?;
             audit(
-                conn,
+                    tx,
                 "proposed",
                 &principal,
                 draft.proposed_by.via,
@@ -600,11 +597,11 @@ impl Desk {
         let key = a.key().to_string();
         let owner = self.owner.clone();
         let now = self.now();
-        let begun = self.tx(|conn| {
-            let mut a = load(conn, &a.id)?;
+        let begun = self.tx(|tx| {
+            let mut a = load(tx, &a.id)?;
             if workflow::expire_if_due(&mut a, now) {
-                queue::save(conn, &a)?;
-                audit(conn, "expired", "blastdoor", via, &a, json!({}), now)?;
+                tx.save_action(&a)?;
+                audit(tx, "expired", "blastdoor", via, &a, json!({}), now)?;
             }
             // The approvals are verified here, where the action happens, from what is in the
             // state now: its hash against its content, each signature against the allowed
@@ -633,7 +630,7 @@ impl Desk {
                 }
                 Err(r) => {
                     audit(
-                        conn,
+                        tx,
                         "refused",
                         actor,
                         via,
@@ -644,9 +641,9 @@ impl Desk {
                     return Ok(Err(r));
                 }
             };
-            queue::save(conn, &a)?;
+            tx.save_action(&a)?;
             audit(
-                conn,
+                tx,
                 "executing",
                 actor,
                 via,
@@ -656,9 +653,9 @@ impl Desk {
                 now,
             )?;
             if exec.is_some() {
-                queue::intent(conn, a.key(), &a.id, &executor_name, &owner, now)?;
+                tx.intent(a.key(), &a.id, &executor_name, &owner, now)?;
                 audit(
-                    conn,
+                    tx,
                     "intent",
                     actor,
                     via,
@@ -766,8 +763,8 @@ impl Desk {
         key: Option<&str>,
     ) -> anyhow::Result<Action> {
         let now = self.now();
-        self.tx(|conn| {
-            let mut cur = load(conn, &a.id)?;
+        self.tx(|tx| {
+            let mut cur = load(tx, &a.id)?;
             if cur.state != ActionState::Executing {
                 // Someone (a recovery) recorded it already.
                 return Ok(cur);
@@ -796,10 +793,10 @@ impl Desk {
                 }
             };
             if let Some(k) = key {
-                queue::outcome(conn, k, &serde_json::to_string(&detail)?, now)?;
+                tx.outcome(k, &serde_json::to_string(&detail)?, now)?;
             }
-            queue::save(conn, &cur)?;
-            audit(conn, kind, actor, via, &cur, detail, now)?;
+            tx.save_action(&cur)?;
+            audit(tx, kind, actor, via, &cur, detail, now)?;
             Ok(cur)
         })
     }
@@ -827,9 +824,9 @@ impl Desk {
                 .map(|_| ())
             };
         if let Err(r) = workflow::can_roll_back(&a).and(genuine) {
-            self.tx(|conn| {
+            self.tx(|tx| {
                 audit(
-                    conn,
+                    tx,
                     "refused",
                     &me,
                     self.via,
@@ -886,9 +883,9 @@ impl Desk {
                     Some(o) => format!("the executor answered {:?}: {}", o.status, o.detail),
                     None => last,
                 };
-                self.tx(|conn| {
+                self.tx(|tx| {
                     audit(
-                        conn,
+                        tx,
                         "rollback_failed",
                         &me,
                         self.via,
@@ -907,11 +904,11 @@ impl Desk {
     /// the audit log, with the executor that reported it. Executors that do not answer are
     /// asked again next time. Returns the actions it changed.
     pub async fn sync_with_executors(&self) -> anyhow::Result<Vec<Action>> {
-        let done: Vec<(Action, queue::Intent)> = self.store.with_conn(|c| {
+        let done: Vec<(Action, Intent)> = self.store.read(|tx| {
             let mut out = Vec::new();
-            for a in queue::list(c)? {
+            for a in tx.actions()? {
                 if a.state == ActionState::Done
-                    && let Some(i) = queue::intent_for(c, a.key())?
+                    && let Some(i) = tx.intent_for(a.key())?
                 {
                     out.push((a, i));
                 }
@@ -930,16 +927,16 @@ impl Desk {
                 continue;
             }
             let now = self.now();
-            let r = self.tx(|conn| {
-                let mut cur = load(conn, &a.id)?;
+            let r = self.tx(|tx| {
+                let mut cur = load(tx, &a.id)?;
                 if cur.state != ActionState::Done {
                     return Ok(None);
                 }
                 cur.state = ActionState::RolledBack;
                 cur.updated_at = now;
-                queue::save(conn, &cur)?;
+                tx.save_action(&cur)?;
                 audit(
-                    conn,
+                    tx,
                     "rolled_back",
                     "blastdoor",
                     self.via,
@@ -958,7 +955,7 @@ impl Desk {
     /// Every action, oldest first (open ones past their expiry shown as expired).
     pub fn list(&self) -> anyhow::Result<Vec<Action>> {
         let now = self.now();
-        let mut all = self.store.with_conn(|c| Ok(queue::list(c)?))?;
+        let mut all = self.store.read(|tx| tx.actions())?;
         for a in &mut all {
             workflow::expire_if_due(a, now);
         }
@@ -967,7 +964,7 @@ impl Desk {
 
     /// One action (exit 2 naming the id when there is none).
     pub fn show(&self, id: &str) -> anyhow::Result<Action> {
-        let mut a = self.store.with_conn(|c| load(c, id))?;
+        let mut a = self.store.read(|tx| load(tx, id))?;
         workflow::expire_if_due(&mut a, self.now());
         Ok(a)
     }
@@ -978,7 +975,7 @@ impl Desk {
     /// it settled.
     pub async fn recover(&self) -> anyhow::Result<Vec<Action>> {
         let now = self.now();
-        let open = self.store.with_conn(|c| Ok(queue::open_intents(c)?))?;
+        let open = self.store.read(|tx| tx.open_intents())?;
         let mut settled = Vec::new();
         for i in open {
             if i.owner == self.owner
@@ -986,7 +983,7 @@ impl Desk {
             {
                 continue;
             }
-            let a = self.store.with_conn(|c| load(c, &i.action_id))?;
+            let a = self.store.read(|tx| load(tx, &i.action_id))?;
             if a.state != ActionState::Executing {
                 continue;
             }
@@ -1015,9 +1012,9 @@ impl Desk {
                 }
                 other => other.map_err(Undelivered::into_message),
             };
-            self.tx(|conn| {
+            self.tx(|tx| {
                 audit(
-                    conn,
+                    tx,
                     "recovered",
                     "blastdoor",
                     Via::Cli,
@@ -1067,8 +1064,8 @@ fn owner_alive(owner: &str) -> bool {
     std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
-fn load(conn: &Connection, id: &str) -> anyhow::Result<Action> {
-    queue::get(conn, id)?.ok_or_else(|| {
+fn load(tx: &mut dyn Tx, id: &str) -> anyhow::Result<Action> {
+    tx.action(id)?.ok_or_else(|| {
         Failure::usage(format!(
             "{id}: no such action in the queue (`blastdoor action list` shows them)"
         ))
@@ -1076,7 +1073,7 @@ fn load(conn: &Connection, id: &str) -> anyhow::Result<Action> {
 }
 
 fn audit(
-    conn: &Connection,
+    tx: &mut dyn Tx,
     kind: &str,
     actor: &str,
     via: Via,
@@ -1085,7 +1082,7 @@ fn audit(
     at: Millis,
 ) -> anyhow::Result<()> {
     append_in(
-        conn,
+        tx,
         &AuditEvent {
             kind: kind.to_string(),
             actor: actor.to_string(),

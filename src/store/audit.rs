@@ -1,5 +1,6 @@
 //! The audit log: every proposal, approval, refusal, execution, outcome and rollback, as an
-//! append-only chain of records in the shared SQLite state, with signed Merkle checkpoints.
+//! append-only chain of records in the shared state (either backend: this file holds no SQL),
+//! with signed Merkle checkpoints.
 //!
 //! * Record `n` stores `prev` = the hash of record `n-1` (32 zero bytes for record 1) and
 //!   `hash` = SHA-256 of its canonical encoding: the JSON object
@@ -7,12 +8,14 @@
 //!   (`detail` in the canonical form of [`super::canonical`], `prev` in lower-case hex). Editing
 //!   a record breaks its hash; rewriting the chain after it breaks the next checkpoint.
 //! * A checkpoint signs the RFC 6962 Merkle root over the record hashes `1..=tree_size` with the
-//!   Ed25519 key in `DIR/audit.key`. The signed text is
+//!   Ed25519 key at `store::audit_key_path` (`DIR/audit.key` for a folder, a file on each
+//!   responder's host for PostgreSQL). The signed text is
 //!   `"blastdoor-audit-checkpoint-v1\n{tree_size}\n{root_hex}\n{at}\n{n}"`, where `n` is the
 //!   checkpoint's own 1-based number: signing `n` makes a deleted checkpoint as visible as a
 //!   deleted record (a gap in `n` that nobody without the key can close).
-//! * Several processes append to one database; each append reads the tail and inserts inside a
-//!   `BEGIN IMMEDIATE` transaction, so the chain never forks. `seq` is the primary key, which
+//! * Several processes (on several hosts, for PostgreSQL) append to one state; each append reads
+//!   the tail and inserts inside a `Store::write` transaction, which holds the state's writer
+//!   lock from its start, so the chain never forks and never has a gap. `seq` is the primary key, which
 //!   would turn a fork into a constraint error rather than a second chain anyway.
 //! * An export is JSONL: a header with the public key, the records, each checkpoint right after
 //!   the record it covers, and as the last line a checkpoint marked `"final":true` over every
@@ -21,7 +24,7 @@
 //!   inner checkpoint, is caught as surely as an edited one. The export holds the records up to
 //!   the newest checkpoint; one signed just before exporting covers everything written so far.
 //!
-//! What this cannot catch on its own: someone who holds `audit.key` can re-sign a rewritten log,
+//! What this cannot catch on its own: someone who holds the audit key can re-sign a rewritten log,
 //! and an export signed with another key verifies against the key in its own header. Compare
 //! the public key `verify` prints with one kept elsewhere for those.
 
@@ -31,14 +34,12 @@ use std::path::Path;
 
 use anyhow::{Context, anyhow, bail};
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
-use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::Store;
 use super::canonical;
 use super::merkle::{Frontier, Hash};
+use super::{NewRecord, Store, Tx};
 use crate::exit::Failure;
 
 /// The `format` of an export's header line.
@@ -48,7 +49,8 @@ const EXPORT_CONTEXT: &str = "blastdoor-audit-export-v1";
 /// `audit_append` signs a new checkpoint when the last one is older than this.
 pub const CHECKPOINT_INTERVAL_MS: i64 = 1000;
 const GENESIS: Hash = [0; 32];
-const KEY_FILE: &str = "audit.key";
+/// The key file in a state folder.
+pub const KEY_FILE: &str = "audit.key";
 
 /// One thing that happened, as the workflow reports it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -153,48 +155,6 @@ impl std::fmt::Display for VerifyReport {
         }
         Ok(())
     }
-}
-
-/// Create the audit tables. Idempotent; run by `Store::open` in its migration transaction.
-pub fn migrate(conn: &Connection) -> anyhow::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS audit_meta (
-             key TEXT PRIMARY KEY,
-             value TEXT NOT NULL
-         ) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS audit_log (
-             seq INTEGER PRIMARY KEY CHECK (seq >= 1),
-             at INTEGER NOT NULL,
-             kind TEXT NOT NULL,
-             actor TEXT NOT NULL,
-             via TEXT NOT NULL,
-             action_id TEXT,
-             detail TEXT NOT NULL,
-             prev BLOB NOT NULL,
-             hash BLOB NOT NULL
-         );
-         CREATE INDEX IF NOT EXISTS audit_log_action ON audit_log (action_id)
-             WHERE action_id IS NOT NULL;
-         CREATE TABLE IF NOT EXISTS audit_checkpoint (
-             n INTEGER PRIMARY KEY CHECK (n >= 1),
-             tree_size INTEGER NOT NULL,
-             root BLOB NOT NULL,
-             at INTEGER NOT NULL,
-             signature BLOB NOT NULL,
-             frontier BLOB NOT NULL
-         );
-         -- Append-only against honest mistakes in our own code (a stray UPDATE in a colleague's
-         -- migration); an attacker can drop these, which is what the hashes are for.
-         CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
-             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-         CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
-             BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
-         CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
-             BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;
-         CREATE TRIGGER IF NOT EXISTS audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
-             BEGIN SELECT RAISE(ABORT, 'audit checkpoints are append-only'); END;",
-    )?;
-    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -333,11 +293,8 @@ fn parse_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
 // ---------------------------------------------------------------------------------------------
 // Appending
 
-fn tail(conn: &Connection) -> anyhow::Result<(u64, Hash)> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+/// The tail from the newest `(seq, hash)` row a backend read, `(0, zeroes)` for none.
+pub(crate) fn tail_of(row: Option<(i64, Vec<u8>)>) -> anyhow::Result<(u64, Hash)> {
     match row {
         None => Ok((0, GENESIS)),
         Some((seq, hash)) => {
@@ -349,28 +306,32 @@ fn tail(conn: &Connection) -> anyhow::Result<(u64, Hash)> {
     }
 }
 
-/// Append one record within the caller's open transaction, so the workflow can change its
-/// queue and write the audit record atomically. Open that transaction with
-/// `TransactionBehavior::Immediate`: a deferred one can fail to upgrade to a write lock when
-/// another process appended in between. Called outside any transaction, it opens its own.
-/// Does not sign a checkpoint (no key here); `Store` does that after `with_conn` returns.
-pub fn append_in(conn: &Connection, ev: &AuditEvent, at_ms: i64) -> anyhow::Result<u64> {
-    if conn.is_autocommit() {
-        conn.execute_batch("BEGIN IMMEDIATE")?;
-        let r = append_in(conn, ev, at_ms);
-        conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" })?;
-        return r;
-    }
-    let ev = ev.inert();
+/// Append one record within the caller's write transaction (`Store::write`), so the workflow can
+/// change its queue and write the audit record atomically. The transaction holds the state's
+/// writer lock, so the tail it reads cannot move before it commits. Does not sign a checkpoint;
+/// `Store::write` does that before committing when one is due.
+pub fn append_in(tx: &mut dyn Tx, ev: &AuditEvent, at_ms: i64) -> anyhow::Result<u64> {
+    let ev = &ev.inert();
     let detail = canonical_detail(&ev.detail)?;
     let mut buf = Vec::with_capacity(256 + detail.len());
-    Ok(append_one(conn, &ev, &detail, at_ms, tail(conn)?, &mut buf)?.0)
+    let tail = tx.audit_tail()?;
+    let (seq, hash) = chain_one(ev, &detail, at_ms, tail, &mut buf)?;
+    tx.audit_insert(&[NewRecord {
+        seq,
+        at: at_ms,
+        kind: &ev.kind,
+        actor: &ev.actor,
+        via: &ev.via,
+        action_id: ev.action_id.as_deref(),
+        detail: &detail,
+        prev: &tail.1,
+        hash: &hash,
+    }])?;
+    Ok(seq)
 }
 
-/// Append after the record `(last, prev)`; returns the new `(seq, hash)`. The caller reads the
-/// tail once per transaction, which holds the write lock, so it cannot move underneath.
-fn append_one(
-    conn: &Connection,
+/// The place and hash of `ev` after the record `(last, prev)`.
+fn chain_one(
     ev: &AuditEvent,
     detail: &str,
     at_ms: i64,
@@ -392,55 +353,44 @@ fn append_one(
         detail,
         &prev,
     );
-    let hash = sha256(buf);
-    conn.prepare_cached(
-        "INSERT INTO audit_log (seq, at, kind, actor, via, action_id, detail, prev, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        i64::try_from(seq)?,
-        at_ms,
-        ev.kind,
-        ev.actor,
-        ev.via,
-        ev.action_id,
-        detail,
-        &prev[..],
-        &hash[..]
-    ])?;
-    Ok((seq, hash))
+    Ok((seq, sha256(buf)))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Checkpoints
 
-struct LastCheckpoint {
-    n: u64,
-    tree_size: u64,
-    at: i64,
-    frontier: Vec<u8>,
+/// A checkpoint from the columns a backend read (`None`: not of its type), or what is wrong with
+/// checkpoint number `index` (1-based, in order).
+pub(crate) fn checkpoint_of(
+    index: usize,
+    n: Option<i64>,
+    tree_size: Option<i64>,
+    root: Option<Hash>,
+    at: Option<i64>,
+    signature: Option<[u8; 64]>,
+) -> Result<Checkpoint, String> {
+    let bad = |what: &str| format!("audit checkpoint #{index}: {what}");
+    Ok(Checkpoint {
+        n: n.filter(|n| *n >= 1).ok_or_else(|| bad("bad number"))? as u64,
+        tree_size: tree_size
+            .filter(|t| *t >= 1)
+            .ok_or_else(|| bad("bad tree size"))? as u64,
+        root: root.ok_or_else(|| bad("malformed root"))?,
+        at: at.ok_or_else(|| bad("malformed time"))?,
+        signature: signature.ok_or_else(|| bad("malformed signature"))?,
+    })
 }
 
-fn last_checkpoint(conn: &Connection) -> anyhow::Result<Option<LastCheckpoint>> {
-    Ok(conn
-        .prepare_cached(
-            "SELECT n, tree_size, at, frontier FROM audit_checkpoint ORDER BY n DESC LIMIT 1",
-        )?
-        .query_row([], |r| {
-            Ok(LastCheckpoint {
-                n: r.get::<_, i64>(0)? as u64,
-                tree_size: r.get::<_, i64>(1)? as u64,
-                at: r.get(2)?,
-                frontier: r.get(3)?,
-            })
-        })
-        .optional()?)
+/// Strict lower-case hex of `N` bytes from a text column (PostgreSQL keeps roots and
+/// signatures as text), `None` for anything else.
+pub(crate) fn hex_column<const N: usize>(s: Option<&str>) -> Option<[u8; N]> {
+    s.and_then(parse_hex::<N>)
 }
 
 /// Whether records are uncovered and the last checkpoint is `CHECKPOINT_INTERVAL_MS` old.
-fn checkpoint_due(conn: &Connection, at_ms: i64) -> anyhow::Result<bool> {
-    let size = tail(conn)?.0;
-    Ok(match last_checkpoint(conn)? {
+fn checkpoint_due(tx: &mut dyn Tx, at_ms: i64) -> anyhow::Result<bool> {
+    let size = tx.audit_tail()?.0;
+    Ok(match tx.checkpoint_last()? {
         None => size > 0,
         Some(l) => size > l.tree_size && at_ms - l.at >= CHECKPOINT_INTERVAL_MS,
     })
@@ -449,13 +399,13 @@ fn checkpoint_due(conn: &Connection, at_ms: i64) -> anyhow::Result<bool> {
 /// Sign a checkpoint over everything appended so far, inside the caller's write transaction.
 /// With `due_only`, only when the last checkpoint is `CHECKPOINT_INTERVAL_MS` old.
 fn checkpoint_in(
-    conn: &Connection,
+    tx: &mut dyn Tx,
     key: &SigningKey,
     at_ms: i64,
     due_only: bool,
 ) -> anyhow::Result<Option<Checkpoint>> {
-    let (size, _) = tail(conn)?;
-    let last = last_checkpoint(conn)?;
+    let (size, _) = tx.audit_tail()?;
+    let last = tx.checkpoint_last()?;
     let (n, mut frontier) = match &last {
         Some(l) if l.tree_size >= size => return Ok(None),
         Some(l) if due_only && at_ms - l.at < CHECKPOINT_INTERVAL_MS => return Ok(None),
@@ -473,77 +423,69 @@ fn checkpoint_in(
         None if size == 0 => return Ok(None),
         None => (1, Frontier::new()),
     };
-    publish_public_key(conn, key)?;
-    {
-        let mut stmt =
-            conn.prepare_cached("SELECT seq, hash FROM audit_log WHERE seq > ?1 ORDER BY seq")?;
-        let mut rows = stmt.query([frontier.size() as i64])?;
-        while let Some(r) = rows.next()? {
-            let seq: i64 = r.get(0)?;
-            let hash: Hash = r.get_ref(1)?.as_blob()?.try_into().map_err(|_| {
-                anyhow!("audit record {seq} has a malformed hash; run `blastdoor audit verify`")
-            })?;
-            if seq as u64 != frontier.size() + 1 {
-                bail!(
-                    "audit record {} is missing; run `blastdoor audit verify`",
-                    frontier.size() + 1
-                );
-            }
-            frontier.push(&hash);
+    publish_public_key(tx, key)?;
+    tx.audit_scan(frontier.size(), u64::MAX, &mut |r| {
+        let hash: Hash = r.hash.and_then(|h| h.try_into().ok()).ok_or_else(|| {
+            anyhow!(
+                "audit record {} has a malformed hash; run `blastdoor audit verify`",
+                r.seq
+            )
+        })?;
+        if r.seq != frontier.size() + 1 {
+            bail!(
+                "audit record {} is missing; run `blastdoor audit verify`",
+                frontier.size() + 1
+            );
         }
-    }
+        frontier.push(&hash);
+        Ok(true)
+    })?;
     let root = frontier.root();
     let tree_size = frontier.size();
     let signature = key
         .sign(checkpoint_message(n, tree_size, &root, at_ms).as_bytes())
         .to_bytes();
-    conn.prepare_cached(
-        "INSERT INTO audit_checkpoint (n, tree_size, root, at, signature, frontier)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )?
-    .execute(params![
-        n as i64,
-        tree_size as i64,
-        &root[..],
-        at_ms,
-        &signature[..],
-        frontier.to_bytes()
-    ])?;
-    Ok(Some(Checkpoint {
+    let cp = Checkpoint {
         n,
         tree_size,
         root,
         at: at_ms,
         signature,
-    }))
+    };
+    tx.checkpoint_insert(&cp, &frontier.to_bytes())?;
+    Ok(Some(cp))
 }
 
 /// Record the public key in the database on first use; refuse to sign with any other key, since
 /// its checkpoints would never verify.
-fn publish_public_key(conn: &Connection, key: &SigningKey) -> anyhow::Result<()> {
+fn publish_public_key(tx: &mut dyn Tx, key: &SigningKey) -> anyhow::Result<()> {
     let mine = hex::encode(key.verifying_key().as_bytes());
-    conn.prepare_cached(
-        "INSERT INTO audit_meta (key, value) VALUES ('public_key', ?1) ON CONFLICT DO NOTHING",
-    )?
-    .execute([&mine])?;
-    let stored: String = conn
-        .prepare_cached("SELECT value FROM audit_meta WHERE key = 'public_key'")?
-        .query_row([], |r| r.get(0))?;
+    tx.meta_insert("public_key", &mine)?;
+    let stored = tx.meta("public_key")?.unwrap_or_default();
     if stored != mine {
         bail!(
-            "{KEY_FILE} (public key {mine}) is not the key this audit log is signed with ({stored}); \
-             restore the original {KEY_FILE} in the state folder"
+            "the audit key (public key {mine}) is not the key this audit log is signed with \
+             ({stored}); restore the original key file ({KEY_FILE} in a state folder, \
+             BLASTDOOR_AUDIT_KEY for PostgreSQL)"
         );
     }
     Ok(())
 }
 
-/// Load `DIR/audit.key` (64 hex digits, or 32 raw bytes), creating it with mode 0600 on first use.
-pub fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
-    let path = dir.join(KEY_FILE);
-    match std::fs::read(&path) {
+/// Load the audit key at `path` (64 hex digits, or 32 raw bytes); when there is none and
+/// `may_create`, create it with mode 0600 (and its folder).
+pub fn load_or_create_key(path: &Path, may_create: bool) -> anyhow::Result<SigningKey> {
+    match std::fs::read(path) {
         Ok(bytes) => return parse_key(&bytes).with_context(|| format!("{}", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && may_create => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(anyhow!(
+                "{}: this host has no copy of the key this audit log is signed with: copy it \
+                 (mode 0600) from a host that signs for this state, or set BLASTDOOR_AUDIT_KEY \
+                 to where it is",
+                path.display()
+            ));
+        }
         Err(e) => {
             return Err(anyhow!(
                 "{}: cannot read the audit key: {e}",
@@ -551,10 +493,16 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
             ));
         }
     }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| anyhow!("{}: cannot create: {e}", dir.display()))?;
     let key = SigningKey::generate(&mut rand_core::OsRng);
     // Write a private temporary file, then hard-link it into place: the link fails if another
     // process created the key first, so two first-time processes never end up with two keys.
-    let tmp = dir.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| KEY_FILE.into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut opts = std::fs::OpenOptions::new();
         opts.write(true).create_new(true);
@@ -564,14 +512,14 @@ pub fn load_or_create_key(dir: &Path) -> anyhow::Result<SigningKey> {
         f.write_all(hex::encode(key.to_bytes()).as_bytes())?;
         f.write_all(b"\n")?;
         f.sync_all()?;
-        std::fs::hard_link(&tmp, &path)
+        std::fs::hard_link(&tmp, path)
     };
     let res = write();
     let _ = std::fs::remove_file(&tmp);
     match res {
         Ok(()) => Ok(key),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let bytes = std::fs::read(&path)
+            let bytes = std::fs::read(path)
                 .map_err(|e| anyhow!("{}: cannot read the audit key: {e}", path.display()))?;
             parse_key(&bytes).with_context(|| format!("{}", path.display()))
         }
@@ -604,22 +552,30 @@ pub(crate) fn now_ms() -> i64 {
 }
 
 impl Store {
-    fn signing_key(&self) -> anyhow::Result<&SigningKey> {
+    /// The signing key, loaded the first time. A state folder creates its `audit.key` when it
+    /// has none; a PostgreSQL state creates one only for a log that has no key yet (the first
+    /// host to sign), since any other key's checkpoints would never verify.
+    fn signing_key(&self, tx: &mut dyn Tx) -> anyhow::Result<&SigningKey> {
         if let Some(k) = self.key.get() {
             return Ok(k);
         }
-        let k = load_or_create_key(&self.dir)?;
+        let path = super::audit_key_path(&self.location)?;
+        let may_create = match &self.location {
+            super::Location::Dir(_) => true,
+            super::Location::Postgres(_) => tx.meta("public_key")?.is_none(),
+        };
+        let k = load_or_create_key(&path, may_create)?;
         Ok(self.key.get_or_init(|| k))
     }
 
     /// A due checkpoint is a courtesy inside an append: the record is what must be durable, so a
     /// signing problem is logged and left for `audit_checkpoint` / `verify` to report.
-    fn checkpoint_if_due(&self, conn: &Connection, at_ms: i64) {
-        let r = match checkpoint_due(conn, at_ms) {
+    pub(crate) fn checkpoint_if_due(&self, tx: &mut dyn Tx, at_ms: i64) {
+        let r = match checkpoint_due(tx, at_ms) {
             Ok(false) => return,
             Ok(true) => self
-                .signing_key()
-                .and_then(|k| checkpoint_in(conn, k, at_ms, true)),
+                .signing_key(tx)
+                .and_then(|k| checkpoint_in(tx, k, at_ms, true)),
             Err(e) => Err(e),
         };
         if let Err(e) = r {
@@ -627,119 +583,102 @@ impl Store {
         }
     }
 
-    /// Append one record; durable (fsynced, synchronous=FULL) when it returns; returns its seq
-    /// (1-based). Signs a checkpoint too when the last one is older than a second.
+    /// Append one record; durable when it returns; returns its seq (1-based). Signs a
+    /// checkpoint too when the last one is older than a second.
     pub fn audit_append(&self, ev: &AuditEvent, at_ms: i64) -> anyhow::Result<u64> {
         Ok(self.audit_append_batch(std::slice::from_ref(ev), at_ms)?[0])
     }
 
-    /// Append many in one transaction (group commit): one fsync for the lot.
+    /// Append many in one transaction (group commit): one durable commit for the lot.
     pub fn audit_append_batch(&self, evs: &[AuditEvent], at_ms: i64) -> anyhow::Result<Vec<u64>> {
         let evs: Vec<_> = evs.iter().map(AuditEvent::inert).collect();
         let details = evs
             .iter()
             .map(|e| canonical_detail(&e.detail))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut buf = Vec::with_capacity(512);
-        let mut seqs = Vec::with_capacity(evs.len());
-        let mut last = tail(&tx)?;
-        for (ev, detail) in evs.iter().zip(&details) {
-            last = append_one(&tx, ev, detail, at_ms, last, &mut buf)?;
-            seqs.push(last.0);
-        }
-        if !seqs.is_empty() {
-            self.checkpoint_if_due(&tx, at_ms);
-        }
-        tx.commit()?;
-        Ok(seqs)
+        self.write_at(at_ms, |tx| {
+            let mut buf = Vec::with_capacity(512);
+            let mut links = Vec::with_capacity(evs.len());
+            let mut last = tx.audit_tail()?;
+            for (ev, detail) in evs.iter().zip(&details) {
+                let next = chain_one(ev, detail, at_ms, last, &mut buf)?;
+                links.push((last.1, next));
+                last = next;
+            }
+            let records: Vec<NewRecord<'_>> = evs
+                .iter()
+                .zip(&details)
+                .zip(&links)
+                .map(|((ev, detail), (prev, (seq, hash)))| NewRecord {
+                    seq: *seq,
+                    at: at_ms,
+                    kind: &ev.kind,
+                    actor: &ev.actor,
+                    via: &ev.via,
+                    action_id: ev.action_id.as_deref(),
+                    detail,
+                    prev,
+                    hash,
+                })
+                .collect();
+            tx.audit_insert(&records)?;
+            Ok(links.iter().map(|(_, (seq, _))| *seq).collect())
+        })
     }
 
     /// Sign a checkpoint over everything appended so far, if anything is uncovered.
     pub fn audit_checkpoint(&self, at_ms: i64) -> anyhow::Result<()> {
-        let mut conn = self.lock();
         // Cheap read first: a command that appended nothing must not need the key at all.
-        let size = tail(&conn)?.0;
-        let covered = last_checkpoint(&conn)?.map_or(0, |l| l.tree_size);
-        if size <= covered {
+        let uncovered = self.read(|tx| {
+            let size = tx.audit_tail()?.0;
+            Ok(size > tx.checkpoint_last()?.map_or(0, |l| l.tree_size))
+        })?;
+        if !uncovered {
             return Ok(());
         }
-        let key = self.signing_key()?;
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        checkpoint_in(&tx, key, at_ms, false)?;
-        tx.commit()?;
-        Ok(())
-    }
-
-    /// After the workflow's own transaction: it may have appended records with `append_in`.
-    pub(crate) fn after_foreign_write(&self) {
-        let mut conn = self.lock();
-        let at = now_ms();
-        // Most calls only read the queue: decide without a write lock, and without the key.
-        if !matches!(checkpoint_due(&conn, at), Ok(true)) {
-            return;
-        }
-        match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) => {
-                self.checkpoint_if_due(&tx, at);
-                if let Err(e) = tx.commit() {
-                    tracing::warn!("audit checkpoint not signed: {e}");
-                }
-            }
-            Err(e) => tracing::warn!("audit checkpoint not signed: {e}"),
-        }
+        self.write(|tx| {
+            let key = self.signing_key(tx)?;
+            checkpoint_in(tx, key, at_ms, false)?;
+            Ok(())
+        })
     }
 
     /// Number of records (= the seq of the newest).
     pub fn audit_len(&self) -> anyhow::Result<u64> {
-        Ok(tail(&self.lock())?.0)
+        self.read(|tx| Ok(tx.audit_tail()?.0))
     }
 
     /// All records from seq `from` (for `audit tail` and the TUI), at most `limit`.
     pub fn audit_records(&self, from: u64, limit: usize) -> anyhow::Result<Vec<AuditRecord>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
-             WHERE seq >= ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt.query_map(params![from.min(i64::MAX as u64) as i64, limit], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, i64>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-                r.get::<_, String>(6)?,
-                r.get::<_, Vec<u8>>(7)?,
-                r.get::<_, Vec<u8>>(8)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (seq, at, kind, actor, via, action_id, detail, prev, hash) = row?;
-            out.push(AuditRecord {
-                seq: seq as u64,
-                at,
-                event: AuditEvent {
-                    kind,
-                    actor,
-                    via,
-                    action_id,
-                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
-                },
-                prev: hex::encode(prev),
-                hash: hex::encode(hash),
-            });
-        }
-        Ok(out)
+        self.read(|tx| {
+            let mut out = Vec::new();
+            let upto = from.saturating_add(limit as u64).saturating_sub(1);
+            tx.audit_scan(from.saturating_sub(1), upto, &mut |r| {
+                out.push(AuditRecord {
+                    seq: r.seq,
+                    at: r.at.unwrap_or_default(),
+                    event: AuditEvent {
+                        kind: r.kind.unwrap_or_default().to_string(),
+                        actor: r.actor.unwrap_or_default().to_string(),
+                        via: r.via.unwrap_or_default().to_string(),
+                        action_id: r.action_id.ok().flatten().map(str::to_string),
+                        detail: r
+                            .detail
+                            .and_then(|d| serde_json::from_str(d).ok())
+                            .unwrap_or(serde_json::Value::Null),
+                    },
+                    prev: hex::encode(r.prev.unwrap_or_default()),
+                    hash: hex::encode(r.hash.unwrap_or_default()),
+                });
+                Ok(out.len() < limit)
+            })?;
+            Ok(out)
+        })
     }
 
     /// All checkpoints, oldest first.
     pub fn audit_checkpoints(&self) -> anyhow::Result<Vec<Checkpoint>> {
-        read_checkpoints(&self.lock()).map_err(|e| anyhow!("{e}"))
+        self.read(|tx| tx.checkpoints()?.map_err(|e| anyhow!("{e}")))
     }
 
     /// Check the whole log in the state: every record's hash, every link, every checkpoint's
@@ -754,66 +693,24 @@ impl Store {
         &self,
         known: &[(String, super::witness::SignedCheckpoint)],
     ) -> anyhow::Result<VerifyReport> {
-        let mut conn = self.lock();
         // One read transaction: a consistent snapshot while other processes keep appending.
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        verify_conn(&tx, &self.dir, known)
+        self.read(|tx| verify_state(tx, self, known))
     }
 
     /// Write the self-verifying JSONL export. Signs a checkpoint first so the export covers
     /// everything appended so far; records appended after the newest checkpoint (by another
     /// process, in the meantime) are left for the next export. Returns the number of records.
-    pub fn audit_export(&self, out: &mut dyn Write, at_ms: i64) -> anyhow::Result<u64> {
+    pub fn audit_export(&self, out: &mut (dyn Write + Send), at_ms: i64) -> anyhow::Result<u64> {
         self.audit_checkpoint(at_ms)?;
-        let key = self.signing_key()?;
-        let mut conn = self.lock();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred)?;
-        export_conn(&tx, out, key, at_ms)
+        self.read(|tx| {
+            let key = self.signing_key(tx)?.clone();
+            export_tx(tx, out, &key, at_ms)
+        })
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Verifying the state
-
-fn read_checkpoints(conn: &Connection) -> Result<Vec<Checkpoint>, String> {
-    let mut stmt = conn
-        .prepare("SELECT n, tree_size, root, at, signature FROM audit_checkpoint ORDER BY n")
-        .map_err(|e| e.to_string())?;
-    let mut rows = stmt.query([]).map_err(|e| e.to_string())?;
-    let mut out = Vec::new();
-    while let Some(r) = rows.next().map_err(|e| e.to_string())? {
-        let bad = |what: &str| format!("audit checkpoint #{}: {what}", out.len() + 1);
-        let int = |i: usize| match r.get_ref(i) {
-            Ok(ValueRef::Integer(v)) => Some(v),
-            _ => None,
-        };
-        let blob = |i: usize| match r.get_ref(i) {
-            Ok(ValueRef::Blob(b)) => Some(b),
-            _ => None,
-        };
-        let n = int(0)
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| bad("bad number"))? as u64;
-        let tree_size = int(1)
-            .filter(|t| *t >= 1)
-            .ok_or_else(|| bad("bad tree size"))? as u64;
-        let root = blob(2)
-            .and_then(|b| Hash::try_from(b).ok())
-            .ok_or_else(|| bad("malformed root"))?;
-        let at = int(3).ok_or_else(|| bad("malformed time"))?;
-        let signature = blob(4)
-            .and_then(|b| <[u8; 64]>::try_from(b).ok())
-            .ok_or_else(|| bad("malformed signature"))?;
-        out.push(Checkpoint {
-            n,
-            tree_size,
-            root,
-            at,
-            signature,
-        });
-    }
-    Ok(out)
-}
 
 /// Checks each checkpoint in order as the records stream past. Shared by the state and the
 /// export verifiers so both apply exactly the same rules.
@@ -995,54 +892,35 @@ fn in_order<S, T: Send>(
 
 /// Read and hash records `(lo, hi]`. Each record's hash depends only on its own content and its
 /// stored `prev`, so chunks can be hashed in any order and on any thread; whether the stored
-/// links form a chain is checked afterwards, in order, by [`verify_conn`].
-fn hash_range(conn: &Connection, lo: u64, hi: u64, buf: &mut Vec<u8>) -> anyhow::Result<Piece> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
-         WHERE seq > ?1 AND seq <= ?2 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query(params![lo as i64, hi as i64])?;
+/// links form a chain is checked afterwards, in order, by [`verify_state`].
+fn hash_range(
+    reader: &mut dyn super::Reader,
+    lo: u64,
+    hi: u64,
+    buf: &mut Vec<u8>,
+) -> anyhow::Result<Piece> {
     let mut out = Piece {
         rows: Vec::with_capacity((hi - lo) as usize),
         bad: None,
     };
-    while let Some(r) = rows.next()? {
-        // `seq` is the rowid: always an integer.
-        let seq = r.get::<_, i64>(0)? as u64;
-        let text = |i: usize| r.get_ref(i).ok().and_then(|v| v.as_str().ok());
+    reader.scan(lo, hi, &mut |r| {
+        let seq = r.seq;
         let mut bad = |what: &str| {
             out.bad = Some((seq, what.to_string()));
+            Ok(false)
         };
-        let at = match r.get_ref(1)? {
-            ValueRef::Integer(a) => a,
-            _ => {
-                bad("malformed time");
-                break;
-            }
+        let Some(at) = r.at else {
+            return bad("malformed time");
         };
-        let (Some(kind), Some(actor), Some(via), Some(detail)) =
-            (text(2), text(3), text(4), text(6))
+        let (Some(kind), Some(actor), Some(via), Some(detail)) = (r.kind, r.actor, r.via, r.detail)
         else {
-            bad("malformed field (not text)");
-            break;
+            return bad("malformed field (not text)");
         };
-        let action_id = match r.get_ref(5)? {
-            ValueRef::Null => None,
-            ValueRef::Text(t) => match std::str::from_utf8(t) {
-                Ok(t) => Some(t),
-                Err(_) => {
-                    bad("malformed action_id");
-                    break;
-                }
-            },
-            _ => {
-                bad("malformed action_id");
-                break;
-            }
+        let Ok(action_id) = r.action_id else {
+            return bad("malformed action_id");
         };
-        let (Ok(ValueRef::Blob(p)), Ok(ValueRef::Blob(h))) = (r.get_ref(7), r.get_ref(8)) else {
-            bad("malformed prev or hash");
-            break;
+        let (Some(p), Some(h)) = (r.prev, r.hash) else {
+            return bad("malformed prev or hash");
         };
         let prev = Hash::try_from(p).ok();
         // A malformed prev cannot link to anything; hash the record over zeroes so that the
@@ -1064,36 +942,18 @@ fn hash_range(conn: &Connection, lo: u64, hi: u64, buf: &mut Vec<u8>) -> anyhow:
             stored: Hash::try_from(h).ok(),
             computed: sha256(buf),
         });
-    }
+        Ok(true)
+    })?;
     Ok(out)
 }
 
-/// A second read-only connection to the state's database, for a verify worker.
-fn open_reader(db: &Path) -> anyhow::Result<Connection> {
-    use rusqlite::OpenFlags;
-    let conn = Connection::open_with_flags(
-        db,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))?;
-    conn.pragma_update(None, "mmap_size", 256i64 << 20)?;
-    conn.pragma_update(None, "cache_size", -16_000i64)?;
-    Ok(conn)
-}
-
-fn verify_conn(
-    conn: &Connection,
-    dir: &Path,
+fn verify_state(
+    tx: &mut dyn Tx,
+    store: &Store,
     known: &[(String, super::witness::SignedCheckpoint)],
 ) -> anyhow::Result<VerifyReport> {
     let fail = |m: String| Failure::verify(format!("audit verify: {m}"));
-    let public_key: Option<String> = conn
-        .query_row(
-            "SELECT value FROM audit_meta WHERE key = 'public_key'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let public_key: Option<String> = tx.meta("public_key")?;
     let key = match &public_key {
         None => None,
         Some(hex) => Some(
@@ -1104,21 +964,18 @@ fn verify_conn(
     };
     // The key file, when this user can read it, must be the key the log was signed with.
     if let Some(pk) = &key
-        && let Ok(bytes) = std::fs::read(dir.join(KEY_FILE))
+        && let Ok(path) = super::audit_key_path(store.location())
+        && let Ok(bytes) = std::fs::read(&path)
         && parse_key(&bytes).map(|k| k.verifying_key()).ok().as_ref() != Some(pk)
     {
         return Err(fail(format!(
-            "{KEY_FILE} does not match the public key recorded in the database"
+            "{} does not match the public key recorded in the state",
+            path.display()
         )));
     }
-    let checkpoints = read_checkpoints(conn).map_err(fail)?;
+    let checkpoints = tx.checkpoints()?.map_err(fail)?;
     // What this snapshot holds: later appends by other processes are left for the next verify.
-    let last: u64 = conn
-        .query_row("SELECT COALESCE(MAX(seq), 0) FROM audit_log", [], |r| {
-            r.get::<_, i64>(0)
-        })?
-        .try_into()
-        .unwrap_or(0);
+    let last = tx.audit_last_seq()?;
     let mut checker = CheckpointChecker {
         key,
         last_n: 0,
@@ -1181,17 +1038,12 @@ fn verify_conn(
     };
     // Each worker reads on its own read-only connection; the records up to `last` never
     // change under an honest writer, and a dishonest one is what this check is for.
-    let db = dir.join("blastdoor.db");
     in_order(
         last.div_ceil(VERIFY_CHUNK),
-        || {
-            let reader = open_reader(&db)?;
-            reader.execute_batch("BEGIN")?;
-            Ok((reader, Vec::with_capacity(512)))
-        },
+        || Ok((store.reader()?, Vec::with_capacity(512))),
         |(reader, buf), c| {
             let (lo, hi) = (c * VERIFY_CHUNK, ((c + 1) * VERIFY_CHUNK).min(last));
-            hash_range(reader, lo, hi, buf)
+            hash_range(reader.as_mut(), lo, hi, buf)
         },
         &mut check,
     )?;
@@ -1236,25 +1088,19 @@ fn check_known(
 // ---------------------------------------------------------------------------------------------
 // Export
 
-fn export_conn(
-    conn: &Connection,
-    out: &mut dyn Write,
+fn export_tx(
+    tx: &mut dyn Tx,
+    out: &mut (dyn Write + Send),
     key: &SigningKey,
     at_ms: i64,
 ) -> anyhow::Result<u64> {
-    let public_key: Option<String> = conn
-        .query_row(
-            "SELECT value FROM audit_meta WHERE key = 'public_key'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let checkpoints = read_checkpoints(conn).map_err(|e| anyhow!("{e}"))?;
+    let public_key: Option<String> = tx.meta("public_key")?;
+    let checkpoints = tx.checkpoints()?.map_err(|e| anyhow!("{e}"))?;
     let (Some(public_key), Some(last)) = (public_key, checkpoints.last()) else {
         bail!("the audit log is empty: nothing to export");
     };
     if public_key != hex::encode(key.verifying_key().as_bytes()) {
-        bail!("{KEY_FILE} is not the key this audit log is signed with; cannot sign an export");
+        bail!("the audit key is not the key this audit log is signed with; cannot sign an export");
     }
     let covered = last.tree_size;
     let mut w = std::io::BufWriter::new(out);
@@ -1264,45 +1110,49 @@ fn export_conn(
     )?;
     let mut cps = checkpoints.iter().peekable();
     let mut line = Vec::with_capacity(512);
-    let mut stmt = conn.prepare(
-        "SELECT seq, at, kind, actor, via, action_id, detail, prev, hash FROM audit_log
-         WHERE seq <= ?1 ORDER BY seq",
-    )?;
-    let mut rows = stmt.query([covered as i64])?;
     let mut count = 0u64;
-    while let Some(r) = rows.next()? {
-        let seq: i64 = r.get(0)?;
-        let at: i64 = r.get(1)?;
+    tx.audit_scan(0, covered, &mut |r| {
+        let seq = r.seq;
+        let malformed = || anyhow!("audit record {seq} is malformed; run `blastdoor audit verify`");
+        let (Some(at), Some(kind), Some(actor), Some(via), Ok(action_id), Some(detail)) =
+            (r.at, r.kind, r.actor, r.via, r.action_id, r.detail)
+        else {
+            return Err(malformed());
+        };
+        let (Some(prev), Some(hash)) = (r.prev, r.hash) else {
+            return Err(malformed());
+        };
         line.clear();
         let _ = write!(
             line,
             "{{\"type\":\"record\",\"seq\":{seq},\"at\":{at},\"kind\":"
         );
-        push_json_str(&mut line, r.get_ref(2)?.as_str()?);
+        push_json_str(&mut line, kind);
         line.extend_from_slice(b",\"actor\":");
-        push_json_str(&mut line, r.get_ref(3)?.as_str()?);
+        push_json_str(&mut line, actor);
         line.extend_from_slice(b",\"via\":");
-        push_json_str(&mut line, r.get_ref(4)?.as_str()?);
+        push_json_str(&mut line, via);
         line.extend_from_slice(b",\"action_id\":");
-        match r.get_ref(5)?.as_str_or_null()? {
+        match action_id {
             Some(a) => push_json_str(&mut line, a),
             None => line.extend_from_slice(b"null"),
         }
         line.extend_from_slice(b",\"detail\":");
         // Stored canonical text, written verbatim: re-serialising through Value could alter a
         // float and make the export disagree with its own hash.
-        line.extend_from_slice(r.get_ref(6)?.as_str()?.as_bytes());
+        line.extend_from_slice(detail.as_bytes());
         line.extend_from_slice(b",\"prev\":\"");
-        push_hex(&mut line, r.get_ref(7)?.as_blob()?);
+        push_hex(&mut line, prev);
         line.extend_from_slice(b"\",\"hash\":\"");
-        push_hex(&mut line, r.get_ref(8)?.as_blob()?);
+        push_hex(&mut line, hash);
         line.extend_from_slice(b"\"}\n");
         w.write_all(&line)?;
         count += 1;
-        while let Some(cp) = cps.next_if(|c| c.tree_size <= seq as u64) {
+        while let Some(cp) = cps.next_if(|c| c.tree_size <= seq) {
             write_checkpoint_line(&mut w, cp)?;
         }
-    }
+        Ok(true)
+    })?;
     let signature = key
         .sign(final_checkpoint_message(last.n, covered, &last.root, at_ms).as_bytes())
         .to_bytes();

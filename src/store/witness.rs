@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
+use super::Location;
 use super::audit::{Checkpoint, checkpoint_message};
 use super::merkle::{Hash, consistency_proof, root_of, verify_consistency};
 use crate::core::workflow::ts;
@@ -138,21 +139,21 @@ impl SignedCheckpoint {
     }
 }
 
-/// Where this user keeps the newest checkpoint verified for the state in `dir`: one file per
-/// state (by its canonical path) under `witness/` in the user's own data dir.
-pub fn remembered_path(dir: &Path) -> Option<PathBuf> {
+/// Where this user keeps the newest checkpoint verified for the state at `loc`: one file per
+/// state (a folder by its canonical path, a database by host, port and name) under `witness/`
+/// in the user's own data dir.
+pub fn remembered_path(loc: &Location) -> Option<PathBuf> {
     use sha2::Digest;
     let data = directories::ProjectDirs::from("", "", "blastdoor")?
         .data_local_dir()
         .join("witness");
-    let canon = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
-    let id = hex::encode(sha2::Sha256::digest(canon.to_string_lossy().as_bytes()));
+    let id = hex::encode(sha2::Sha256::digest(loc.identity().as_bytes()));
     Some(data.join(format!("{}.json", &id[..24])))
 }
 
-/// The checkpoint remembered for the state in `dir`, if any; a damaged file is an error.
-pub fn remembered(dir: &Path) -> anyhow::Result<Option<(PathBuf, SignedCheckpoint)>> {
-    let Some(path) = remembered_path(dir) else {
+/// The checkpoint remembered for the state at `loc`, if any; a damaged file is an error.
+pub fn remembered(loc: &Location) -> anyhow::Result<Option<(PathBuf, SignedCheckpoint)>> {
+    let Some(path) = remembered_path(loc) else {
         return Ok(None);
     };
     if !path.exists() {
@@ -161,9 +162,9 @@ pub fn remembered(dir: &Path) -> anyhow::Result<Option<(PathBuf, SignedCheckpoin
     SignedCheckpoint::load(&path).map(|c| Some((path, c)))
 }
 
-/// Remember `cp` for the state in `dir` (written whole, then renamed into place, mode 0600).
-pub fn remember(dir: &Path, cp: &SignedCheckpoint) -> anyhow::Result<()> {
-    let Some(path) = remembered_path(dir) else {
+/// Remember `cp` for the state at `loc` (written whole, then renamed into place, mode 0600).
+pub fn remember(loc: &Location, cp: &SignedCheckpoint) -> anyhow::Result<()> {
+    let Some(path) = remembered_path(loc) else {
         return Ok(());
     };
     if let Some(parent) = path.parent() {

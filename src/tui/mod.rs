@@ -9,7 +9,8 @@
 //! Acting goes through the response desk (`respond::Desk`), the same one the CLI and MCP use.
 //! Its calls run on their own tasks and answer through a channel, so the loop never waits on an
 //! executor or a signature; the queue is read from the shared store every second (and after
-//! each action), so responders on one bastion see each other's approvals within a second. The terminal is restored on every way out: quit, error (the guard's `Drop`), panic (a
+//! each action), so responders on one bastion see each other's approvals within a second; a
+//! PostgreSQL state announces changes (NOTIFY), so the queue is read again when another host acts. The terminal is restored on every way out: quit, error (the guard's `Drop`), panic (a
 //! hook) and SIGTERM/SIGHUP/SIGINT (a flag the loop polls; a second signal exits at once).
 //! A terminal that goes away (an SSH session dropped: its input hangs up, or SIGHUP) ends the
 //! console with exit 1 and a message, rather than leaving it reading a dead terminal.
@@ -57,6 +58,8 @@ const IDLE_REDRAW: Duration = Duration::from_secs(1);
 const POLL: Duration = Duration::from_millis(100);
 /// How often the queue is read from the shared store: others' approvals show within this.
 const QUEUE_REFRESH: Duration = Duration::from_millis(900);
+/// How often a state that announces its changes is read again all the same.
+const QUEUE_SAFETY_NET: Duration = Duration::from_secs(10);
 /// How often executors are asked about the actions they carried out (a rollback done there).
 const EXECUTOR_REFRESH: Duration = Duration::from_secs(10);
 /// How long a status line that needs no attention (done, info) stays up.
@@ -349,12 +352,30 @@ async fn poll_queue(
     tx: mpsc::UnboundedSender<DeskReply>,
     refresh: Arc<tokio::sync::Notify>,
 ) {
-    let mut tick = tokio::time::interval(QUEUE_REFRESH);
+    // A state that announces its changes (PostgreSQL's NOTIFY) is read again when another
+    // console acts; the timer is then only a safety net (and keeps expiries current).
+    let mut changes = desk.store().changes();
+    let period = if changes.is_some() {
+        QUEUE_SAFETY_NET
+    } else {
+        QUEUE_REFRESH
+    };
+    let mut tick = tokio::time::interval(period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = refresh.notified() => {}
+            _ = async {
+                match &mut changes {
+                    Some(c) => {
+                        if c.changed().await.is_err() {
+                            std::future::pending::<()>().await
+                        }
+                    }
+                    None => std::future::pending().await,
+                }
+            } => {}
         }
         let d = desk.clone();
         // SQLite reads block: keep them off the runtime's workers.

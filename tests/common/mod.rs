@@ -14,6 +14,8 @@ use ssh_key::{Algorithm, LineEnding, PrivateKey};
 
 pub struct Team {
     pub dir: tempfile::TempDir,
+    /// `--state` when it is not the folder `state` in `dir` (a PostgreSQL URL).
+    pub state_arg: Option<String>,
 }
 
 impl Team {
@@ -38,7 +40,24 @@ impl Team {
             ),
         )
         .unwrap();
-        Team { dir }
+        Team {
+            dir,
+            state_arg: None,
+        }
+    }
+
+    /// The same team on another state (a `postgres://` URL).
+    pub fn on_state(mut self, state: &str) -> Team {
+        self.state_arg = Some(state.to_string());
+        self
+    }
+
+    /// The state as `--state` names it.
+    pub fn location(&self) -> blastdoor::store::Location {
+        match &self.state_arg {
+            Some(s) => blastdoor::store::resolve_state(Some(s)).unwrap(),
+            None => blastdoor::store::Location::Dir(self.state()),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {
@@ -52,10 +71,11 @@ impl Team {
     /// The binary with this team's state and policy, acting as `who` (a key file name).
     pub fn bd(&self, who: Option<&str>, agent: Option<SocketAddr>) -> Command {
         let mut c = bd();
-        c.arg("--state")
-            .arg(self.state())
-            .arg("--policy")
-            .arg(self.path("policy.toml"));
+        match &self.state_arg {
+            Some(s) => c.arg("--state").arg(s),
+            None => c.arg("--state").arg(self.state()),
+        };
+        c.arg("--policy").arg(self.path("policy.toml"));
         if let Some(w) = who {
             c.arg("--key").arg(self.path(w));
         }
@@ -194,6 +214,29 @@ pub fn test_server(var: &str, how: &str) -> Option<String> {
             None
         }
     }
+}
+
+/// A fresh database on the PostgreSQL server whose admin URL is in `BLASTDOOR_TEST_PG`, as a
+/// `--state` URL; `None` (the test skips) without one, a failure under CI=true.
+pub fn pg_state() -> Option<String> {
+    let admin = test_server(
+        "BLASTDOOR_TEST_PG",
+        "./scripts/test starts PostgreSQL (Debian's postgresql package) and sets it; or set \
+         BLASTDOOR_TEST_PG=postgres://postgres@127.0.0.1:PORT/postgres",
+    )?;
+    let mut b = [0u8; 6];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    let name = format!("bd_test_{}", hex::encode(b));
+    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("BLASTDOOR_TEST_PG={admin}: cannot connect: {e}"));
+    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
+    Some(format!("{base}/{name}"))
+}
+
+/// A superuser connection to the database of state URL `url`, for tests that tamper.
+pub fn pg_admin(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).unwrap()
 }
 
 /// An engine that has read `path` (a file or a folder) to its end and applied it, scoring as of
