@@ -330,10 +330,7 @@ fn the_database_going_away_is_reported_nothing_is_dispatched_and_work_resumes() 
     };
     std::thread::sleep(Duration::from_secs(2));
     relay.cut();
-    let line = said
-        .recv_timeout(Duration::from_secs(5))
-        .expect("the watcher says the state is unreachable");
-    assert!(line.contains("shared state unreachable"), "{line}");
+    said_within(&said, "shared state unreachable");
     let e = store.read(|tx| tx.actions()).unwrap_err();
     assert!(format!("{e:#}").contains(&relay.addr.to_string()), "{e:#}");
     let why = store.unreachable().expect("reported while away");
@@ -350,10 +347,7 @@ fn the_database_going_away_is_reported_nothing_is_dispatched_and_work_resumes() 
     );
 
     relay.restore();
-    let line = said
-        .recv_timeout(Duration::from_secs(5))
-        .expect("the watcher says the state is back");
-    assert!(line.contains("reachable again"), "{line}");
+    said_within(&said, "reachable again");
     let list = store.read(|tx| tx.actions()).unwrap();
     assert_eq!(list.len(), 1);
     assert!(store.unreachable().is_none(), "reachable again");
@@ -435,4 +429,19 @@ fn watch_sees_another_consoles_stage_and_approval_within_a_second() {
         "{}",
         line["sources"]
     );
+}
+
+/// Wait up to 10 s for a stderr line of the watcher holding `phrase` (other lines, such as
+/// logs, may come first).
+fn said_within(said: &std::sync::mpsc::Receiver<String>, phrase: &str) {
+    let until = std::time::Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        match said.recv_timeout(left) {
+            Ok(l) if l.contains(phrase) => return,
+            Ok(l) => seen.push(l),
+            Err(_) => break,
+        }
+    }
+    panic!("the watcher never said {phrase:?}; it said: {seen:#?}");
 }

@@ -130,12 +130,14 @@ fn push_visible(out: &mut String, c: char, keep: &impl Fn(char) -> bool) {
 }
 
 /// Every string (and object key) in `v` escaped in place as [`escape`] does: for display copies
-/// of data read back from the shared state or a provider.
+/// of data read back from the shared state or a provider. Newlines inside strings are kept (JSON
+/// writes them as `\n`, and a `jq -r` of one only starts a line): an approval's armoured SSHSIG
+/// must still verify when copied from `action show --format json`.
 pub fn escape_value(v: &mut serde_json::Value) {
     use serde_json::Value;
     match v {
         Value::String(s) => {
-            if let Cow::Owned(e) = escape(s) {
+            if let Cow::Owned(e) = escape_lines(s) {
                 *s = e;
             }
         }
@@ -160,7 +162,7 @@ pub fn is_inert_value(v: &serde_json::Value) -> bool {
     use serde_json::Value;
     let clean = |s: &str| matches!(escape(s), Cow::Borrowed(_));
     match v {
-        Value::String(s) => clean(s),
+        Value::String(s) => matches!(escape_lines(s), Cow::Borrowed(_)),
         Value::Array(a) => a.iter().all(is_inert_value),
         Value::Object(m) => m.iter().all(|(k, x)| clean(k) && is_inert_value(x)),
         _ => true,

@@ -271,6 +271,21 @@ impl Executor for Redacting {
     ) -> BoxFut<'a, Result<Outcome, ExecError>> {
         Box::pin(async move { redact_answer(self.0.rollback(a, key).await) })
     }
+
+    // The trait's provided methods are forwarded too: left to their defaults, a signed
+    // rollback would reach a guarded agent unsigned, and an agent's kinds undescribed.
+    fn rollback_signed<'a>(
+        &'a self,
+        a: &'a Action,
+        key: &'a str,
+        signature: &'a str,
+    ) -> BoxFut<'a, Result<Outcome, ExecError>> {
+        Box::pin(async move { redact_answer(self.0.rollback_signed(a, key, signature).await) })
+    }
+
+    fn described(&self) -> BoxFut<'_, Vec<crate::agent::actions::ActionCapability>> {
+        self.0.described()
+    }
 }
 
 /// A log writer that redacts each write (the log layer writes one event per call) before it

@@ -39,7 +39,7 @@ pub enum Location {
     /// A folder holding a SQLite database.
     Dir(PathBuf),
     /// A PostgreSQL database.
-    Postgres(postgres::Target),
+    Postgres(Box<postgres::Target>),
 }
 
 impl Location {
@@ -73,9 +73,11 @@ pub fn default_state_dir() -> Option<PathBuf> {
 /// (exit 2) names what cannot be used.
 pub fn resolve_state(state: Option<&str>) -> anyhow::Result<Location> {
     match state {
-        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => Ok(
-            Location::Postgres(postgres::Target::parse(s).map_err(crate::exit::Failure::usage)?),
-        ),
+        Some(s) if s.starts_with("postgres://") || s.starts_with("postgresql://") => {
+            Ok(Location::Postgres(Box::new(
+                postgres::Target::parse(s).map_err(crate::exit::Failure::usage)?,
+            )))
+        }
         Some("") => Err(crate::exit::Failure::usage(
             "--state: give a folder or a postgres:// URL",
         )),
@@ -219,7 +221,7 @@ pub(crate) trait Reader: Send {
 
 enum Db {
     Sqlite(sqlite::Db),
-    Postgres(postgres::Db),
+    Postgres(Box<postgres::Db>),
 }
 
 /// One open state. Cheap to share between threads (`&Store`); every process (on any host, for
@@ -258,7 +260,7 @@ impl Store {
     fn open_with(loc: &Location, create: bool) -> anyhow::Result<Store> {
         let db = match loc {
             Location::Dir(dir) => Db::Sqlite(sqlite::Db::open(dir, create)?),
-            Location::Postgres(t) => Db::Postgres(postgres::Db::open(t, create)?),
+            Location::Postgres(t) => Db::Postgres(Box::new(postgres::Db::open(t, create)?)),
         };
         Ok(Store {
             db,

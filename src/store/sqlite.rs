@@ -403,7 +403,7 @@ impl Tx for SqliteTx<'_> {
             .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
             .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
-        super::audit::tail_of(row.map(|(s, h)| (s, h)))
+        super::audit::tail_of(row)
     }
 
     fn audit_insert(&mut self, records: &[NewRecord<'_>]) -> anyhow::Result<()> {
