@@ -149,6 +149,21 @@ enum Command {
         #[command(subcommand)]
         verb: headless::action::ActionCmd,
     },
+    /// Run the policy's standing playbooks on the live sources: act (or propose) by themselves,
+    /// inside their limits; one line per act on stdout
+    Respond {
+        /// Stop after this many seconds [default: run until interrupted]
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Say what would fire; stage and execute nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The standing playbooks: list them, pause (the kill switch) or resume them
+    Playbooks {
+        #[command(subcommand)]
+        verb: headless::respond::PlaybooksCmd,
+    },
     /// A scripted session of action verbs, one per line ($LAST = the id staged last)
     Run {
         /// The script file
@@ -330,7 +345,11 @@ fn init_logging(tui: bool) {
             EnvFilter::try_from_env("BLASTDOOR_LOG").unwrap_or_else(|_| EnvFilter::new(default));
         // The SDK's and the HTTP stack's request traces print credentials (sigv4's canonical
         // request holds the AWS session token; request dumps hold X-Vault-Token): never below
-        // these levels, whatever BLASTDOOR_LOG asks.
+        // these levels, whatever BLASTDOOR_LOG asks. A cap only ever lowers a level: added
+        // to a filter that asks for less (the default), it would turn those traces on.
+        let asked = f
+            .max_level_hint()
+            .unwrap_or(tracing_subscriber::filter::LevelFilter::OFF);
         for cap in [
             "aws_sigv4=info",
             "aws_smithy_runtime=debug",
@@ -343,7 +362,12 @@ fn init_logging(tui: bool) {
             "reqwest=debug",
             "h2=info",
         ] {
-            if let Ok(d) = cap.parse() {
+            let level = cap
+                .rsplit_once('=')
+                .and_then(|(_, l)| l.parse::<tracing_subscriber::filter::LevelFilter>().ok());
+            if level.is_some_and(|l| asked > l)
+                && let Ok(d) = cap.parse()
+            {
                 f = f.add_directive(d);
             }
         }
@@ -530,6 +554,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut out = headless::sanitised(std::io::stdout().lock(), format);
             headless::action::run(&desk, &verb, format, &mut out).await?;
             Ok(())
+        }
+        Some(Command::Respond { duration, dry_run }) => {
+            let config = load_config(&g)?;
+            let engine = engine_options(&g, &config)?;
+            let desk = std::sync::Arc::new(headless::action::open_desk(&desk_options(&g)?)?);
+            let format = Format::resolve(g.format.or(Some(Format::Ndjson)));
+            let mut out = headless::sanitised(std::io::stdout(), format);
+            headless::respond::run(
+                desk,
+                engine,
+                blastdoor::respond::runner::RunnerOptions {
+                    dry_run,
+                    duration: duration.map(|d| secs("--duration", d)).transpose()?,
+                },
+                format,
+                &mut out,
+            )
+            .await
+        }
+        Some(Command::Playbooks { verb }) => {
+            let desk = headless::action::open_desk(&desk_options(&g)?)?;
+            let format = Format::resolve(g.format);
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::respond::playbooks(&desk, &verb, format, &mut out)
         }
         Some(Command::Run { script }) => {
             let desk = headless::action::open_desk(&desk_options(&g)?)?;

@@ -250,6 +250,9 @@ pub struct ActionBody {
     pub dry_run: DryRun,
     #[serde(default)]
     pub reversible: bool,
+    /// A standing playbook's trigger: which playbook (of the agent's own policy) it claims.
+    #[serde(default)]
+    pub trigger: Option<crate::core::playbook::Trigger>,
 }
 
 mod opt_ts {
@@ -296,6 +299,8 @@ impl ActionBody {
             error: None,
             updated_at: 0,
             stale_approvals: self.stale_approvals,
+            trigger: self.trigger,
+            executed_at: None,
         };
         a.hash = self.hash.unwrap_or_else(|| a.computed_hash());
         a

@@ -25,7 +25,7 @@ use crate::auth::approval::{self, rollback_message};
 use crate::auth::{AllowedSigners, constant_time_eq};
 use crate::core::model::Millis;
 use crate::core::policy::Policy;
-use crate::core::workflow::{Action, Via, hash_hex};
+use crate::core::workflow::{Action, hash_hex};
 use crate::exit::Failure;
 
 use super::AgentState;
@@ -190,10 +190,7 @@ impl Verifier {
                 r.0, self.allowed.source
             )
         };
-        if a.proposed_by.via == Via::Playbook
-            && a.approvals.is_empty()
-            && self.policy.preauthorizes_kind(&a.kind)
-        {
+        if self.policy.playbook_authorizes(a) {
             return approval::verify_playbook(a, rules, now, approval::When::Acting)
                 .map(|()| Vec::new())
                 .map_err(within);

@@ -5,6 +5,7 @@ pub mod containment;
 pub mod graph;
 pub mod keyindex;
 pub mod model;
+pub mod playbook;
 pub mod policy;
 pub mod ranking;
 pub mod reason;

@@ -22,7 +22,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::core::model::Millis;
-use crate::core::workflow::Rules;
+use crate::core::playbook::{Mode, Playbook, RawPlaybook};
+use crate::core::workflow::{Action, Rules, Via};
 
 pub const DEFAULT_APPROVAL_TTL: Millis = 15 * 60_000;
 pub const DEFAULT_ACTION_TTL: Millis = 24 * 3_600_000;
@@ -144,6 +145,11 @@ pub struct AgentGrant {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// Standing playbooks (`[[playbook]]`), in file order.
+    pub playbooks: Vec<Playbook>,
+    /// Identities (globs) and tags no playbook ever acts on.
+    pub protect: Vec<String>,
+    pub protect_tags: Vec<String>,
     /// The file it came from, if any.
     pub path: Option<PathBuf>,
     /// Absolute (or relative to the working dir) path of the allowed signers file.
@@ -158,6 +164,9 @@ impl Default for Policy {
     /// No file: one approval by someone else for every kind, no agents, no playbooks.
     fn default() -> Policy {
         Policy {
+            playbooks: Vec::new(),
+            protect: Vec::new(),
+            protect_tags: Vec::new(),
             path: None,
             allowed_signers: None,
             approval_ttl: DEFAULT_APPROVAL_TTL,
@@ -221,6 +230,12 @@ struct RawPolicy {
     rules: Vec<RawRule>,
     #[serde(default)]
     agents: BTreeMap<String, RawAgent>,
+    #[serde(default, rename = "playbook")]
+    playbooks: Vec<RawPlaybook>,
+    #[serde(default)]
+    protect: Vec<String>,
+    #[serde(default)]
+    protect_tags: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -344,10 +359,43 @@ impl Policy {
                 },
             );
         }
+        for (i, raw) in raw.playbooks.into_iter().enumerate() {
+            let pb = raw.check(&format!("{name}: [[playbook]] #{}", i + 1), &mut problems);
+            if p.playbooks.iter().any(|o| o.name == pb.name) {
+                problems.push(format!(
+                    "{name}: [[playbook]] #{}: a second playbook named '{}': names must be unique (pause and resume use them)",
+                    i + 1,
+                    pb.name
+                ));
+            }
+            p.playbooks.push(pb);
+        }
+        p.protect = raw.protect;
+        p.protect_tags = raw.protect_tags;
         if problems.is_empty() {
             Ok(p)
         } else {
             Err(problems)
+        }
+    }
+
+    pub fn playbook(&self, name: &str) -> Option<&Playbook> {
+        self.playbooks.iter().find(|p| p.name == name)
+    }
+
+    /// Whether this policy lets `a` run with no approvals: a standing playbook proposed it
+    /// (`via = playbook`), and either a `[[playbook]]` of this policy in enforce mode names its
+    /// kind (the one its trigger names, when it has one), or a rule pre-authorises the kind.
+    /// This is what a verifier that cannot see the identity's facts (an agent, a rollback) can
+    /// still check.
+    pub fn playbook_authorizes(&self, a: &Action) -> bool {
+        if a.proposed_by.via != Via::Playbook || !a.approvals.is_empty() {
+            return false;
+        }
+        let enforced = |p: &Playbook| p.mode == Mode::Enforce && p.action == a.kind;
+        match &a.trigger {
+            Some(t) => self.playbook(&t.playbook).is_some_and(enforced),
+            None => self.preauthorizes_kind(&a.kind),
         }
     }
 
@@ -383,6 +431,10 @@ impl Policy {
     pub fn preauthorizes_kind(&self, kind: &str) -> bool {
         self.rule_for(kind)
             .is_some_and(|r| r.preauthorized.is_some())
+            || self
+                .playbooks
+                .iter()
+                .any(|p| p.mode == Mode::Enforce && p.action == kind)
     }
 
     pub fn preauthorizes(&self, kind: &str, facts: &IdentityFacts) -> bool {
@@ -392,7 +444,7 @@ impl Policy {
     }
 }
 
-const KNOWN_IDENTITY_KINDS: &[&str] = &[
+pub(crate) const KNOWN_IDENTITY_KINDS: &[&str] = &[
     "iam_user",
     "iam_role",
     "assumed_role",
@@ -411,9 +463,40 @@ const KNOWN_IDENTITY_KINDS: &[&str] = &[
 
 /// Problems in the policy at `path` (and its allowed signers file), for `check-config`.
 pub fn check(path: &Path) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0);
+    check_at(path, now)
+}
+
+/// `check` as of `now`: a playbook past its `expires` is a problem too (it would never act).
+pub fn check_at(path: &Path, now: Millis) -> Vec<String> {
     match Policy::load(path) {
         Err(p) => p,
-        Ok(p) => match &p.allowed_signers {
+        Ok(p) => {
+            let mut out: Vec<String> = p
+                .playbooks
+                .iter()
+                .filter(|pb| pb.expires.is_some_and(|t| t < now))
+                .map(|pb| {
+                    format!(
+                        "{}: [[playbook]] {}: expired on {}: move expires, or remove the playbook",
+                        path.display(),
+                        pb.name,
+                        crate::core::workflow::ts::format(pb.expires.unwrap_or_default())
+                    )
+                })
+                .collect();
+            out.extend(signer_problems(path, &p));
+            out
+        }
+    }
+}
+
+fn signer_problems(path: &Path, p: &Policy) -> Vec<String> {
+    {
+        match &p.allowed_signers {
             Some(f) => match std::fs::read_to_string(f) {
                 Ok(text) => crate::auth::AllowedSigners::parse(&text, &f.display().to_string())
                     .err()
@@ -425,7 +508,7 @@ pub fn check(path: &Path) -> Vec<String> {
                 )],
             },
             None => vec![],
-        },
+        }
     }
 }
 

@@ -165,6 +165,13 @@ pub struct Action {
     /// count again, even when a later edit brings the same hash back (A → B → A).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub stale_approvals: usize,
+    /// Why a standing playbook staged it: the playbook, the condition's values, the events
+    /// behind it and when each reached the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger: Option<crate::core::playbook::Trigger>,
+    /// When the executor acknowledged it (`done`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "ts_opt")]
+    pub executed_at: Option<Millis>,
 }
 
 fn is_zero(n: &usize) -> bool {
@@ -356,6 +363,8 @@ pub fn stage(p: Proposal, rules: Rules, preauthorized: bool, now: Millis) -> Act
         error: None,
         updated_at: now,
         stale_approvals: 0,
+        trigger: None,
+        executed_at: None,
     }
 }
 
@@ -502,6 +511,7 @@ pub fn complete(a: &mut Action, outcome: Value, now: Millis) -> Result<(), Refus
     a.state = ActionState::Done;
     a.outcome = outcome;
     a.updated_at = now;
+    a.executed_at = Some(now);
     Ok(())
 }
 
@@ -581,6 +591,26 @@ pub mod ts {
             T::S(s) => parse(&s)
                 .ok_or_else(|| serde::de::Error::custom(format!("'{s}' is not an RFC 3339 time"))),
         }
+    }
+}
+
+/// `ts` for an optional time.
+pub mod ts_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::core::model::Millis;
+
+    pub fn serialize<S: Serializer>(ms: &Option<Millis>, s: S) -> Result<S::Ok, S::Error> {
+        match ms {
+            Some(ms) => super::ts::serialize(ms, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Millis>, D::Error> {
+        #[derive(Deserialize)]
+        struct W(#[serde(with = "super::ts")] Millis);
+        Ok(Option::<W>::deserialize(d)?.map(|W(ms)| ms))
     }
 }
 

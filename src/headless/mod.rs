@@ -5,6 +5,7 @@ pub mod action;
 pub mod agent;
 pub mod audit;
 pub mod rank;
+pub mod respond;
 pub mod script;
 pub mod watch;
 

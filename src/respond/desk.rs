@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use crate::auth::{AllowedSigners, Signer, approval};
 use crate::core::SafeText;
 use crate::core::model::Millis;
+use crate::core::playbook::{Firing, Hold, Mode, Playbook, Trigger};
 use crate::core::policy::{IdentityFacts, Policy};
 use crate::core::text::escape_value;
 use crate::core::workflow::{self, Action, ActionState, Proposal, Proposer, Refusal, Via};
@@ -446,22 +447,7 @@ impl Desk {
             preauthorized,
             now,
         );
-        let plan = match self.find_executor(&req.kind).await {
-            Some(e) => e.plan(&draft).await.unwrap_or_else(|err| {
-                let mut p = unexecutable_plan(&draft);
-                p.dry_run
-                    .impact
-                    .insert(0, format!("plan unavailable: {err}"));
-                p
-            }),
-            None => unexecutable_plan(&draft),
-        };
-        let Plan {
-            reversible,
-            dry_run,
-        } = plan;
-        draft.reversible = reversible;
-        draft.dry_run = dry_run;
+        self.plan_into(&mut draft).await;
         let agent = req.agent.clone();
         let rate = agent
             .as_ref()
@@ -512,6 +498,139 @@ impl Desk {
                 .await;
         }
         Ok(staged)
+    }
+
+    /// Ask the kind's executor what executing `draft` would do (its dry run, whether it can be
+    /// undone); an action nothing here executes gets a plan that says so.
+    async fn plan_into(&self, draft: &mut Action) {
+        let plan = match self.find_executor(&draft.kind).await {
+            Some(e) => e.plan(draft).await.unwrap_or_else(|err| {
+                let mut p = unexecutable_plan(draft);
+                p.dry_run
+                    .impact
+                    .insert(0, format!("plan unavailable: {err}"));
+                p
+            }),
+            None => unexecutable_plan(draft),
+        };
+        let Plan {
+            reversible,
+            dry_run,
+        } = plan;
+        draft.reversible = reversible;
+        draft.dry_run = dry_run;
+    }
+
+    /// A standing playbook of this desk's policy fires: inside one transaction the pauses and
+    /// the limits are checked against every firing so far (whichever runner made it) and the
+    /// action is staged with its trigger, or the hold is returned; in enforce mode it is then
+    /// executed at once, as pre-authorised. No human key is involved: the proposer is
+    /// `playbook:NAME`.
+    pub async fn fire(&self, req: FireRequest) -> anyhow::Result<Fired> {
+        let Some(pb) = self.policy.playbook(&req.playbook).cloned() else {
+            return Err(Failure::usage(format!(
+                "no playbook named '{}' in {}",
+                req.playbook,
+                self.policy_name()
+            )));
+        };
+        let now = self.now();
+        let principal = format!("playbook:{}", pb.name);
+        let enforce = pb.mode == Mode::Enforce;
+        let rules = self.policy.rules_for(&pb.action);
+        let mut params = req.params;
+        escape_value(&mut params);
+        let mut trigger = req.trigger;
+        trigger.values.values_mut().for_each(escape_value);
+        let mut draft = workflow::stage(
+            Proposal {
+                id: new_action_id(now),
+                identity: SafeText::new(&req.identity).to_string(),
+                kind: pb.action.clone(),
+                target: json!({"identity": SafeText::new(&req.identity).to_string()}),
+                params,
+                proposed_by: Proposer {
+                    principal: principal.clone(),
+                    via: Via::Playbook,
+                    agent: None,
+                },
+                reason: SafeText::new(&req.reason).to_string(),
+                evidence: req
+                    .evidence
+                    .iter()
+                    .map(|e| SafeText::new(e).to_string())
+                    .collect(),
+                reversible: false,
+                dry_run: Default::default(),
+            },
+            rules,
+            enforce,
+            now,
+        );
+        draft.trigger = Some(trigger);
+        self.plan_into(&mut draft).await;
+        let staged = self.tx(|tx| {
+            if crate::store::runner::is_paused(&crate::store::runner::paused(tx)?, &pb.name) {
+                return Ok(Err(Hold::Paused));
+            }
+            let history = firings(tx)?;
+            let key = draft.trigger.as_ref().map(|t| t.key.clone()).unwrap_or_default();
+            if let Err(h) = pb.decide(&draft.identity, &key, draft.reversible, &history, now) {
+                if h.is_notable() {
+                    append_in(
+                        tx,
+                        &AuditEvent {
+                            kind: "playbook_held".into(),
+                            actor: principal.clone(),
+                            via: Via::Playbook.as_str().into(),
+                            action_id: None,
+                            detail: json!({"playbook": pb.name, "identity": draft.identity,
+                                "kind": draft.kind, "key": key, "reason": h.describe(&pb),
+                                "trigger": draft.trigger}),
+                        },
+                        now,
+                    )?;
+                }
+                return Ok(Err(h));
+            }
+            tx.insert_action(&draft)?;
+            audit(
+                tx,
+                "proposed",
+                &principal,
+                Via::Playbook,
+                &draft,
+                json!({
+                    "kind": draft.kind, "identity": draft.identity, "target": draft.target,
+                    "params": draft.params, "reason": draft.reason, "hash": draft.hash,
+                    "required_approvals": draft.required_approvals,
+                    "preauthorized": draft.preauthorized, "playbook": pb.name,
+                    "mode": pb.mode.as_str(), "trigger": draft.trigger,
+                }),
+                now,
+            )?;
+            Ok(Ok(draft))
+        })?;
+        let staged = match staged {
+            Ok(a) => a,
+            Err(h) => return Ok(Fired::Held(h, pb)),
+        };
+        if !enforce {
+            return Ok(Fired::Staged(staged));
+        }
+        match self
+            .run(staged.clone(), &principal, Via::Playbook, Authority::Playbook)
+            .await
+        {
+            Ok(a) => Ok(Fired::Staged(a)),
+            // Failed at the executor (the action says so) or refused: the action as it is now.
+            Err(e) => Ok(Fired::Failed(self.show(&staged.id)?, format!("{e:#}"))),
+        }
+    }
+
+    /// Every action a playbook staged, as its limits count them.
+    pub fn firings(&self) -> anyhow::Result<Vec<Firing>> {
+        self.store.read(firings)
     }
 
     fn policy_name(&self) -> String {
@@ -811,7 +930,7 @@ impl Desk {
         // "done" row could re-enable what a responder contained.
         let rules = self.policy.rules_for(&a.kind);
         let genuine =
-            if a.proposed_by.via == Via::Playbook && self.policy.preauthorizes_kind(&a.kind) {
+            if self.policy.playbook_authorizes(&a) {
                 approval::verify_playbook(&a, rules, now, approval::When::Undoing)
             } else {
                 approval::verify(
@@ -1036,6 +1155,47 @@ enum Authority {
     Approvals,
     /// A standing playbook this desk's policy pre-authorised when it staged the action.
     Playbook,
+}
+
+/// What a standing playbook asks the desk to do (`Desk::fire`).
+#[derive(Debug, Clone)]
+pub struct FireRequest {
+    /// The playbook's name in the desk's policy (the desk acts on its own copy of it).
+    pub playbook: String,
+    pub identity: String,
+    /// The kind's params, filled from the identity as `action suggest` fills them.
+    pub params: Value,
+    pub reason: String,
+    pub evidence: Vec<String>,
+    pub trigger: Trigger,
+}
+
+/// What came of a firing.
+#[derive(Debug)]
+pub enum Fired {
+    /// Staged (propose) or executed (enforce): the action as it is now.
+    Staged(Action),
+    /// Staged and sent to the executor, which failed or refused: handed back to a human.
+    Failed(Action, String),
+    /// A limit, a pause or an earlier firing of the same trigger held it.
+    Held(Hold, Playbook),
+}
+
+fn firings(tx: &mut dyn Tx) -> anyhow::Result<Vec<Firing>> {
+    Ok(tx
+        .actions()?
+        .into_iter()
+        .filter(|a| a.proposed_by.via == Via::Playbook)
+        .filter_map(|a| {
+            let t = a.trigger?;
+            Some(Firing {
+                playbook: t.playbook,
+                identity: a.identity,
+                at: a.created_at,
+                key: t.key,
+            })
+        })
+        .collect())
 }
 
 /// Why a dispatch gave no answer.

@@ -13,6 +13,7 @@ pub mod demo_responders;
 pub mod desk;
 pub mod providers;
 pub mod redact;
+pub mod runner;
 pub mod suggest;
 
 use std::future::Future;
@@ -23,7 +24,7 @@ use serde_json::Value;
 
 use crate::core::workflow::{Action, DryRun};
 
-pub use desk::{Desk, StageRequest};
+pub use desk::{Desk, FireRequest, Fired, StageRequest};
 
 /// A boxed future, so that executors are object safe.
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -20,6 +20,7 @@ pub mod canonical;
 pub mod merkle;
 pub mod postgres;
 pub mod queue;
+pub mod runner;
 mod sqlite;
 pub mod witness;
 
