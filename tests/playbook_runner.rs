@@ -117,13 +117,24 @@ async fn every_limit_holds_a_firing_and_the_audit_log_says_why() {
         .filter(|r| r.event.kind == "playbook_held")
         .map(|r| r.event.detail["reason"].as_str().unwrap_or("").to_string())
         .collect();
-    assert_eq!(holds.len(), 3, "cooldown, rate and irreversible are audited: {holds:?}");
-    assert!(holds.iter().any(|h| h.contains("max_per_hour")), "{holds:?}");
-    assert!(holds.iter().any(|h| h.contains("cannot be undone")), "{holds:?}");
+    assert_eq!(
+        holds.len(),
+        3,
+        "cooldown, rate and irreversible are audited: {holds:?}"
+    );
+    assert!(
+        holds.iter().any(|h| h.contains("max_per_hour")),
+        "{holds:?}"
+    );
+    assert!(
+        holds.iter().any(|h| h.contains("cannot be undone")),
+        "{holds:?}"
+    );
     assert!(
         records
             .iter()
-            .any(|r| r.event.kind == "proposed" && r.event.detail["trigger"]["playbook"] == "stolen-ci"),
+            .any(|r| r.event.kind == "proposed"
+                && r.event.detail["trigger"]["playbook"] == "stolen-ci"),
         "the trigger is in the audit log"
     );
     // The playbook's action is undone by a responder as any other.
@@ -148,7 +159,11 @@ async fn a_pause_stops_every_runner_and_a_resume_arms_them_again() {
         .write(|tx| blastdoor::store::runner::set_paused(tx, Some("stolen-ci"), true, now0))
         .unwrap();
     assert_eq!(
-        held(d.fire(fire(&d, "stolen-ci", "github:a", now0)).await.unwrap()),
+        held(
+            d.fire(fire(&d, "stolen-ci", "github:a", now0))
+                .await
+                .unwrap()
+        ),
         Hold::Paused
     );
     d.store()
@@ -158,14 +173,22 @@ async fn a_pause_stops_every_runner_and_a_resume_arms_them_again() {
         .write(|tx| blastdoor::store::runner::set_paused(tx, Some("stolen-ci"), false, now0))
         .unwrap();
     assert_eq!(
-        held(d.fire(fire(&d, "stolen-ci", "github:a", now0)).await.unwrap()),
+        held(
+            d.fire(fire(&d, "stolen-ci", "github:a", now0))
+                .await
+                .unwrap()
+        ),
         Hold::Paused,
         "all are paused: resuming one name does not lift the pause on all"
     );
     d.store()
         .write(|tx| blastdoor::store::runner::set_paused(tx, None, false, now0))
         .unwrap();
-    acted(d.fire(fire(&d, "stolen-ci", "github:a", now0)).await.unwrap());
+    acted(
+        d.fire(fire(&d, "stolen-ci", "github:a", now0))
+            .await
+            .unwrap(),
+    );
     assert_eq!(agent.executions().len(), 1);
 }
 
@@ -217,7 +240,10 @@ async fn only_the_lease_holder_acts() {
     assert!(take("a", at + 1_000).is_ok(), "renewed by its holder");
     let other = take("b", at + 2_000).unwrap_err();
     assert_eq!(other.0, "a");
-    assert!(take("b", at + 4_001).is_ok(), "a lapsed lease is taken over");
+    assert!(
+        take("b", at + 4_001).is_ok(),
+        "a lapsed lease is taken over"
+    );
 }
 
 /// Replay the Invictus CloudTrail as a live source into a runner whose playbook proposes
@@ -269,8 +295,16 @@ async fn the_runner_fires_on_the_corpus_identities_its_condition_names_and_no_ot
     let actions = d.list().unwrap();
     let fired: Vec<String> = actions.iter().map(|a| a.identity.clone()).collect();
     let fired_set: BTreeSet<String> = fired.iter().cloned().collect();
-    assert!(!fired.is_empty(), "the playbook never fired; reports: {:?}", reports.lock().unwrap());
-    assert_eq!(fired.len(), fired_set.len(), "fired twice on one identity: {fired:?}");
+    assert!(
+        !fired.is_empty(),
+        "the playbook never fired; reports: {:?}",
+        reports.lock().unwrap()
+    );
+    assert_eq!(
+        fired.len(),
+        fired_set.len(),
+        "fired twice on one identity: {fired:?}"
+    );
     assert!(
         named.is_subset(&fired_set),
         "missed {:?} (fired on {fired_set:?})",
@@ -278,7 +312,11 @@ async fn the_runner_fires_on_the_corpus_identities_its_condition_names_and_no_ot
     );
     for a in &actions {
         assert_eq!(a.kind, "aws.disable_access_key");
-        assert_eq!(a.state, ActionState::Staged, "propose mode waits for a human");
+        assert_eq!(
+            a.state,
+            ActionState::Staged,
+            "propose mode waits for a human"
+        );
         assert_eq!(a.proposed_by.via, Via::Playbook);
         let t = a.trigger.as_ref().unwrap();
         assert_eq!(t.values["identity_kind"], "iam_user", "{t:?}");
@@ -308,8 +346,17 @@ fn check_config_names_every_problem_of_a_playbook_and_an_expired_one() {
     let o = run(t.bd(None, None).arg("check-config"));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
     let err = stderr(&o);
-    for want in ["'lots' is not a number", "'mood' is not one of", "aws.*", "yolo", "max_per_hour = 0"] {
-        assert!(err.contains(want), "check-config does not say {want}: {err}");
+    for want in [
+        "'lots' is not a number",
+        "'mood' is not one of",
+        "aws.*",
+        "yolo",
+        "max_per_hour = 0",
+    ] {
+        assert!(
+            err.contains(want),
+            "check-config does not say {want}: {err}"
+        );
     }
     std::fs::write(
         t.path("policy.toml"),
@@ -318,14 +365,25 @@ fn check_config_names_every_problem_of_a_playbook_and_an_expired_one() {
     .unwrap();
     let o = run(t.bd(None, None).arg("check-config"));
     assert_eq!(code(&o), 2, "{}", stderr(&o));
-    assert!(stderr(&o).contains("expired on 2020-01-31"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("expired on 2020-01-31"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn the_kill_switch_is_audited_and_arming_again_takes_a_responder() {
     let t = Team::new(&["alice"], &[], 1);
     std::fs::write(t.path("policy.toml"), ENFORCE).unwrap();
-    let list = |t: &Team| json(&run(t.bd(None, None).args(["playbooks", "list", "--format", "json"])));
+    let list = |t: &Team| {
+        json(&run(t.bd(None, None).args([
+            "playbooks",
+            "list",
+            "--format",
+            "json",
+        ])))
+    };
     assert_eq!(list(&t)[0]["status"], "armed");
     let o = run(t.bd(None, None).args(["playbooks", "pause", "stolen-ci"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
@@ -333,18 +391,31 @@ fn the_kill_switch_is_audited_and_arming_again_takes_a_responder() {
     assert_eq!(list(&t)[1]["status"], "armed", "only the one named");
     let o = run(t.bd(None, None).args(["playbooks", "pause", "nonesuch"]));
     assert_eq!(code(&o), 2);
-    assert!(stderr(&o).contains("no playbook named 'nonesuch'"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no playbook named 'nonesuch'"),
+        "{}",
+        stderr(&o)
+    );
     // Without a key nobody re-arms it; with alice's it is armed again.
     let o = run(t.bd(None, None).args(["playbooks", "resume", "stolen-ci"]));
     assert_ne!(code(&o), 0, "resumed without a responder");
     assert_eq!(list(&t)[0]["status"], "paused");
-    let o = run(t.bd(Some("alice"), None).args(["playbooks", "resume", "stolen-ci"]));
+    let o = run(t
+        .bd(Some("alice"), None)
+        .args(["playbooks", "resume", "stolen-ci"]));
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert_eq!(list(&t)[0]["status"], "armed");
     let o = run(t.bd(None, None).args(["audit", "export"]));
     let out = String::from_utf8_lossy(&o.stdout).to_string();
-    assert!(out.contains("playbook_paused") && out.contains("playbook_resumed"), "{out}");
-    assert!(run(t.bd(None, None).args(["audit", "verify"])).status.success());
+    assert!(
+        out.contains("playbook_paused") && out.contains("playbook_resumed"),
+        "{out}"
+    );
+    assert!(
+        run(t.bd(None, None).args(["audit", "verify"]))
+            .status
+            .success()
+    );
 }
 
 #[test]
@@ -361,7 +432,10 @@ fn respond_says_it_leads_prints_no_debug_traces_and_refuses_a_policy_without_pla
     ]));
     let err = stderr(&o);
     assert_eq!(code(&o), 0, "{err}");
-    assert!(err.contains("leading"), "the runner does not say it took the lease: {err}");
+    assert!(
+        err.contains("leading"),
+        "the runner does not say it took the lease: {err}"
+    );
     assert!(
         !err.contains("DEBUG") && !err.contains("TRACE"),
         "HTTP traces on stderr without BLASTDOOR_LOG: {err}"

@@ -225,7 +225,10 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
         }
     } else {
         if !matches!(op, Op::Eq | Op::Ne) {
-            return Err(format!("'{s}': {l} is compared with == or !=, not {}", op.as_str()));
+            return Err(format!(
+                "'{s}': {l} is compared with == or !=, not {}",
+                op.as_str()
+            ));
         }
         let known: Option<&[&str]> = match field {
             Field::Signal => Some(SIGNALS),
@@ -236,7 +239,10 @@ fn parse_clause(s: &str) -> Result<Clause, String> {
         if let Some(k) = known
             && !k.contains(&text.as_str())
         {
-            return Err(format!("'{s}': {l} '{text}' is not one of {}", k.join(", ")));
+            return Err(format!(
+                "'{s}': {l} '{text}' is not one of {}",
+                k.join(", ")
+            ));
         }
         Operand::Text(text)
     };
@@ -472,9 +478,15 @@ pub enum Hold {
     Paused,
     Protected(String),
     Irreversible,
-    PerHour { max: u32 },
-    PerIdentity { max: u32 },
-    Cooldown { until: Millis },
+    PerHour {
+        max: u32,
+    },
+    PerIdentity {
+        max: u32,
+    },
+    Cooldown {
+        until: Millis,
+    },
     /// This trigger fired already (another runner, or before a restart).
     Fired,
 }
@@ -490,7 +502,10 @@ impl Hold {
                 pb.action
             ),
             Hold::PerHour { max } => {
-                format!("playbook {} fired {max} time(s) in the last hour (max_per_hour)", pb.name)
+                format!(
+                    "playbook {} fired {max} time(s) in the last hour (max_per_hour)",
+                    pb.name
+                )
             }
             Hold::PerIdentity { max } => format!(
                 "playbook {} fired {max} time(s) on this identity in the last day (max_per_identity)",
@@ -536,11 +551,21 @@ impl Playbook {
     /// Whether the identity is off limits to playbooks: this one's `protect` globs and tags,
     /// the policy's, and the tags that are always protected.
     pub fn protected(&self, s: &Subject, globs: &[String], tags: &[String]) -> Option<String> {
-        if let Some(g) = self.protect.iter().chain(globs).find(|g| glob(g, &s.identity)) {
+        if let Some(g) = self
+            .protect
+            .iter()
+            .chain(globs)
+            .find(|g| glob(g, &s.identity))
+        {
             return Some(format!("protect = \"{g}\""));
         }
         let always = ALWAYS_PROTECTED_TAGS.iter().map(|t| t.to_string());
-        let mut all = self.protect_tags.iter().cloned().chain(tags.iter().cloned()).chain(always);
+        let mut all = self
+            .protect_tags
+            .iter()
+            .cloned()
+            .chain(tags.iter().cloned())
+            .chain(always);
         all.find(|t| s.tags.iter().any(|have| have == t))
             .map(|t| format!("tag {t}"))
     }
@@ -697,8 +722,9 @@ mod tests {
 
     #[test]
     fn tags_signals_and_credential_kinds_are_conditions_too() {
-        let c = parse_when("signal == exfiltration && tag != env=dev && credential_kind == ci_token")
-            .unwrap();
+        let c =
+            parse_when("signal == exfiltration && tag != env=dev && credential_kind == ci_token")
+                .unwrap();
         let p = Playbook {
             when: c,
             ..pb("").unwrap()
@@ -717,11 +743,19 @@ mod tests {
         let e = pb("mode = \"yolo\"\nmax_per_hour = 0\ncooldown = \"5 parsecs\"\nirreversible = \"aws.delete_user\"\nexpires = \"someday\"")
             .unwrap_err();
         assert_eq!(e.len(), 5, "{e:#?}");
-        assert!(e.iter().all(|m| m.starts_with("p.toml: [[playbook]] #1 (stolen-ci)")));
-        let e = parse_when("mood > 3 && threat >= lots && signal == vibes && kind > x").unwrap_err();
+        assert!(
+            e.iter()
+                .all(|m| m.starts_with("p.toml: [[playbook]] #1 (stolen-ci)"))
+        );
+        let e =
+            parse_when("mood > 3 && threat >= lots && signal == vibes && kind > x").unwrap_err();
         assert_eq!(e.len(), 4, "{e:#?}");
         let p = pb("expires = \"2026-12-31\"").unwrap();
-        assert_eq!(p.expires, Some(1_798_761_599_999), "the end of that day, UTC");
+        assert_eq!(
+            p.expires,
+            Some(1_798_761_599_999),
+            "the end of that day, UTC"
+        );
     }
 
     #[test]
@@ -766,7 +800,11 @@ mod tests {
         let p = pb("mode = \"enforce\"").unwrap();
         assert_eq!(p.decide("x", "k", false, &[], T0), Err(Hold::Irreversible));
         let proposing = pb("").unwrap();
-        assert_eq!(proposing.decide("x", "k", false, &[], T0), Ok(()), "a human approves it");
+        assert_eq!(
+            proposing.decide("x", "k", false, &[], T0),
+            Ok(()),
+            "a human approves it"
+        );
         let named = pb("mode = \"enforce\"\nirreversible = \"agent.isolate_workload\"").unwrap();
         assert_eq!(named.decide("x", "k", false, &[], T0), Ok(()));
         let soon = Playbook {
@@ -774,7 +812,10 @@ mod tests {
             ..p
         };
         assert_eq!(soon.decide("x", "k", true, &[], T0), Ok(()));
-        assert_eq!(soon.decide("x", "k", true, &[], T0 + 11), Err(Hold::Expired));
+        assert_eq!(
+            soon.decide("x", "k", true, &[], T0 + 11),
+            Err(Hold::Expired)
+        );
     }
 
     #[test]
@@ -790,7 +831,10 @@ mod tests {
         s.identity = "github:repo:breakglass-admin".into();
         assert!(p.protected(&s, &[], &[]).is_some());
         s.identity = "github:else".into();
-        assert!(p.protected(&s, &["github:else".into()], &[]).is_some(), "the policy's globs");
+        assert!(
+            p.protected(&s, &["github:else".into()], &[]).is_some(),
+            "the policy's globs"
+        );
     }
 
     #[test]

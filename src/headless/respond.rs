@@ -123,7 +123,14 @@ pub fn playbooks(
                     }
                 }
                 Format::Table => {
-                    writeln!(out, "{} {:<8} {:<8} {} WHEN", cell("NAME", 18), "STATUS", "MODE", cell("ACTION", 24))?;
+                    writeln!(
+                        out,
+                        "{} {:<8} {:<8} {} WHEN",
+                        cell("NAME", 18),
+                        "STATUS",
+                        "MODE",
+                        cell("ACTION", 24)
+                    )?;
                     for (p, r) in policy.playbooks.iter().zip(&rows) {
                         writeln!(
                             out,
@@ -146,7 +153,11 @@ pub fn playbooks(
             // automation at 3 a.m. Arming it again takes a responder the allowed signers name.
             let actor = match desk.whoami() {
                 Ok(who) => who,
-                Err(e) if !pause => return Err(e.context("playbooks resume needs a responder's key (--key, or ssh-agent)")),
+                Err(e) if !pause => {
+                    return Err(
+                        e.context("playbooks resume needs a responder's key (--key, or ssh-agent)")
+                    );
+                }
                 Err(_) => format!(
                     "user:{}",
                     std::env::var("USER").unwrap_or_else(|_| "unknown".into())
@@ -182,14 +193,20 @@ pub fn playbooks(
             let changed = changed.map_err(Failure::usage)?;
             let what = name.as_deref().unwrap_or("every playbook");
             let msg = match (changed, pause) {
-                (true, true) => format!("{what} paused: no runner acts on it until `blastdoor playbooks resume`"),
+                (true, true) => format!(
+                    "{what} paused: no runner acts on it until `blastdoor playbooks resume`"
+                ),
                 (true, false) => format!("{what} resumed: armed again"),
                 (false, true) => format!("{what} was paused already"),
                 (false, false) => format!("{what} was not paused"),
             };
             match format {
                 Format::Table => writeln!(out, "{msg}")?,
-                _ => writeln!(out, "{}", json!({"playbook": name.as_deref().unwrap_or("*"), "paused": pause, "changed": changed}))?,
+                _ => writeln!(
+                    out,
+                    "{}",
+                    json!({"playbook": name.as_deref().unwrap_or("*"), "paused": pause, "changed": changed})
+                )?,
             }
             Ok(())
         }

@@ -574,7 +574,11 @@ impl Desk {
                 return Ok(Err(Hold::Paused));
             }
             let history = firings(tx)?;
-            let key = draft.trigger.as_ref().map(|t| t.key.clone()).unwrap_or_default();
+            let key = draft
+                .trigger
+                .as_ref()
+                .map(|t| t.key.clone())
+                .unwrap_or_default();
             if let Err(h) = pb.decide(&draft.identity, &key, draft.reversible, &history, now) {
                 if h.is_notable() {
                     append_in(
@@ -619,7 +623,12 @@ impl Desk {
             return Ok(Fired::Staged(staged));
         }
         match self
-            .run(staged.clone(), &principal, Via::Playbook, Authority::Playbook)
+            .run(
+                staged.clone(),
+                &principal,
+                Via::Playbook,
+                Authority::Playbook,
+            )
             .await
         {
             Ok(a) => Ok(Fired::Staged(a)),
@@ -929,19 +938,18 @@ impl Desk {
         // policy pre-authorises), exactly as the state now shows it, or an edited or forged
         // "done" row could re-enable what a responder contained.
         let rules = self.policy.rules_for(&a.kind);
-        let genuine =
-            if self.policy.playbook_authorizes(&a) {
-                approval::verify_playbook(&a, rules, now, approval::When::Undoing)
-            } else {
-                approval::verify(
-                    &a,
-                    self.allowed.as_ref(),
-                    rules,
-                    now,
-                    approval::When::Undoing,
-                )
-                .map(|_| ())
-            };
+        let genuine = if self.policy.playbook_authorizes(&a) {
+            approval::verify_playbook(&a, rules, now, approval::When::Undoing)
+        } else {
+            approval::verify(
+                &a,
+                self.allowed.as_ref(),
+                rules,
+                now,
+                approval::When::Undoing,
+            )
+            .map(|_| ())
+        };
         if let Err(r) = workflow::can_roll_back(&a).and(genuine) {
             self.tx(|tx| {
                 audit(

@@ -96,9 +96,15 @@ impl Report {
     /// One line for a human.
     pub fn line(&self) -> String {
         let mut s = format!("{} {}", self.at, self.event);
-        for v in [&self.playbook, &self.identity, &self.kind, &self.action_id, &self.state]
-            .into_iter()
-            .flatten()
+        for v in [
+            &self.playbook,
+            &self.identity,
+            &self.kind,
+            &self.action_id,
+            &self.state,
+        ]
+        .into_iter()
+        .flatten()
         {
             s.push(' ');
             s.push_str(v);
@@ -324,8 +330,7 @@ pub async fn run(
                         .collect(),
                 };
                 // An identity under a containment in force is contained already.
-                if c
-                    .containment_of(*idx)
+                if c.containment_of(*idx)
                     .is_some_and(|k| k.state == "contained")
                 {
                     continue;
@@ -338,14 +343,16 @@ pub async fn run(
                         .iter()
                         .take(5)
                         .map(|f| Observed {
-                            id: event_id(&f.event.raw.value()).unwrap_or_else(|| format!("seq:{}", f.seq)),
+                            id: event_id(&f.event.raw.value())
+                                .unwrap_or_else(|| format!("seq:{}", f.seq)),
                             call: format!("{}:{}", f.event.api.service, f.event.api.operation),
                             time: f.event.time,
                             at: arrivals.get(&f.seq).copied().unwrap_or(now),
                         })
                         .collect();
                     let observed_at = observed.first().map(|o| o.at).unwrap_or(now);
-                    let recent: Vec<&crate::core::Event> = feed.iter().take(20).map(|f| &f.event).collect();
+                    let recent: Vec<&crate::core::Event> =
+                        feed.iter().take(20).map(|f| &f.event).collect();
                     let fit = suggest(&st.record, &recent, &offers)
                         .into_iter()
                         .find(|s| s.kind == pb.action);
@@ -372,10 +379,8 @@ pub async fn run(
                         Some(why) => Err(Hold::Protected(why).describe(pb)),
                         None => ready,
                     };
-                    let why: Vec<String> = values
-                        .iter()
-                        .map(|(k, v)| format!("{k} {}", v))
-                        .collect();
+                    let why: Vec<String> =
+                        values.iter().map(|(k, v)| format!("{k} {}", v)).collect();
                     out.push(Candidate {
                         playbook: (*pb).clone(),
                         identity: subject.identity.clone(),
@@ -435,10 +440,13 @@ pub async fn run(
                 r.identity = Some(c.identity);
                 r.kind = Some(c.playbook.action.clone());
                 r.values = Some(c.values);
-                r.detail = Some(format!("dry run: would {} it", match c.playbook.mode {
-                    Mode::Enforce => "execute",
-                    Mode::Propose => "stage",
-                }));
+                r.detail = Some(format!(
+                    "dry run: would {} it",
+                    match c.playbook.mode {
+                        Mode::Enforce => "execute",
+                        Mode::Propose => "stage",
+                    }
+                ));
                 report(r);
                 continue;
             }
