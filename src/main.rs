@@ -89,6 +89,30 @@ enum Command {
         #[arg(long, default_value_t = 3.0)]
         live_for: f64,
     },
+    /// One identity explained: its scores, every reason with the calls behind it (time, call,
+    /// source IP, user agent, result), its credentials and paths
+    #[command(
+        after_help = "Examples:\n  blastdoor --source ./CloudTrail explain ci-bot\n  blastdoor --source ./CloudTrail explain aws:arn:aws:iam::123456789012:user/ci-bot --format json | jq '.evidence[].source_ip'"
+    )]
+    Explain {
+        /// The identity: its key as `rank` prints it, or a display name or last path segment
+        /// that names one identity
+        identity: String,
+        /// Seconds to read live sources (agents, demo) before explaining
+        #[arg(long, default_value_t = 3.0)]
+        live_for: f64,
+    },
+    /// Shell completions for bash, zsh or fish, on stdout
+    #[command(
+        after_help = "Examples:\n  blastdoor completions bash > ~/.local/share/bash-completion/completions/blastdoor\n  blastdoor completions zsh > \"${fpath[1]}/_blastdoor\"\n  blastdoor completions fish > ~/.config/fish/completions/blastdoor.fish"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), on stdout
+    #[command(after_help = "Example:\n  blastdoor man | man -l -")]
+    Man,
     /// One ranking snapshot per interval, as NDJSON
     Watch {
         /// Stop after this many seconds [default: run until interrupted]
@@ -411,6 +435,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let is_tui = matches!(cli.command, None | Some(Command::Tui) | Some(Command::Demo));
     init_logging(is_tui);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "blastdoor", &mut out);
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Some(Command::Explain { identity, live_for }) => {
+            let config = load_config(&g)?;
+            let format = Format::resolve(g.format);
+            let opts = headless::explain::ExplainOptions {
+                engine: engine_options(&g, &config)?,
+                identity,
+                format,
+                live_for: secs("--live-for", live_for)?,
+                store: watched_state(&g),
+            };
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::explain::run(opts, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            // As for `rank`: nothing is left to write, the engine need not be torn down.
+            std::process::exit(0);
+        }
         Some(Command::Rank { top, by, live_for }) => {
             let config = load_config(&g)?;
             let format = Format::resolve(g.format);

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod agent;
 pub mod audit;
+pub mod explain;
 pub mod rank;
 pub mod script;
 pub mod watch;
@@ -53,6 +54,39 @@ pub fn sanitised<W: Write>(w: W, format: Format) -> Inert<W> {
 /// a terminal that has gone away.
 pub fn say(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", escape_lines(message));
+}
+
+/// The width tables are laid out for: the terminal's when stdout is one, else `COLUMNS`, else
+/// 80 (what an SSH session in tmux has at 3 a.m.).
+pub fn table_width() -> usize {
+    let from_env = || {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|c| *c > 0)
+    };
+    let tty = std::io::stdout()
+        .is_terminal()
+        .then(|| crossterm::terminal::size().ok())
+        .flatten()
+        .map(|(w, _)| w as usize)
+        .filter(|w| *w > 0);
+    tty.or_else(from_env).unwrap_or(80).max(40)
+}
+
+/// Shorten text to `width` characters from the left (`…/role/name`), keeping its end: where
+/// the last path segment of an identity is what tells it apart.
+pub fn cell_tail(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        format!("{s:<width$}")
+    } else if width == 0 {
+        String::new()
+    } else {
+        let mut out = String::from("…");
+        out.extend(s.chars().skip(n - (width - 1)));
+        out
+    }
 }
 
 /// Shorten text to `width` characters for a table cell.
