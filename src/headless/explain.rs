@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::core::explain::{self, Evidence, Explanation};
 use crate::engine::EngineOptions;
 use crate::exit::Failure;
-use crate::headless::{Format, cell, table_width};
+use crate::headless::{Format, cell, table_width, wrap, wrap_hanging};
 use crate::store::Store;
 
 pub struct ExplainOptions {
@@ -71,49 +71,6 @@ pub async fn run(opts: ExplainOptions, out: &mut dyn Write) -> anyhow::Result<()
         Format::Table => print_table(&x, table_width(), out)?,
     }
     Ok(())
-}
-
-/// Words of `text` on lines of at most `width` characters, each after `indent`; a word longer
-/// than a line is cut.
-fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
-    let room = width.saturating_sub(indent.chars().count()).max(10);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let word = if word.chars().count() > room {
-            cell(word, room)
-        } else {
-            word.to_string()
-        };
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
-            lines.push(format!("{indent}{line}"));
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(&word);
-    }
-    if !line.is_empty() {
-        lines.push(format!("{indent}{line}"));
-    }
-    lines
-}
-
-/// `text` wrapped to `width`, its first line as it starts, the others after `indent`.
-fn wrap_hanging(text: &str, indent: &str, width: usize) -> Vec<String> {
-    let first = wrap(text, "", width);
-    let Some(head) = first.first() else {
-        return first;
-    };
-    let mut lines = vec![head.clone()];
-    let rest = text
-        .split_whitespace()
-        .skip(head.split_whitespace().count())
-        .collect::<Vec<_>>()
-        .join(" ");
-    lines.extend(wrap(&rest, indent, width));
-    lines
 }
 
 /// One call on one line: time, call, source IP, result, user agent (cut to fit).

@@ -89,6 +89,49 @@ pub fn cell_tail(s: &str, width: usize) -> String {
     }
 }
 
+/// Words of `text` on lines of at most `width` characters, each after `indent`; a word longer
+/// than a line is cut.
+pub fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let room = width.saturating_sub(indent.chars().count()).max(10);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word = if word.chars().count() > room {
+            cell(word, room)
+        } else {
+            word.to_string()
+        };
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            lines.push(format!("{indent}{line}"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(format!("{indent}{line}"));
+    }
+    lines
+}
+
+/// `text` wrapped to `width`, its first line as it starts, the others after `indent`.
+pub fn wrap_hanging(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let first = wrap(text, "", width);
+    let Some(head) = first.first() else {
+        return first;
+    };
+    let mut lines = vec![head.clone()];
+    let rest = text
+        .split_whitespace()
+        .skip(head.split_whitespace().count())
+        .collect::<Vec<_>>()
+        .join(" ");
+    lines.extend(wrap(&rest, indent, width));
+    lines
+}
+
 /// Shorten text to `width` characters for a table cell.
 pub fn cell(s: &str, width: usize) -> String {
     if s.chars().count() <= width {
