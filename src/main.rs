@@ -78,12 +78,15 @@ enum Command {
     /// The console on the embedded demo fleet
     Demo,
     /// Ingest finite sources and inventories to their end, print the ranking, exit
+    #[command(
+        after_help = "Examples:\n  blastdoor rank --source ./CloudTrail --top 20\n  blastdoor rank --source ./CloudTrail --by blast --format json | jq -r '.[].identity'\n  blastdoor rank --source http://127.0.0.1:7878/v1/events --live-for 10\n\nExits 1, naming it on stderr, when a source could not be read."
+    )]
     Rank {
         /// How many identities to print
         #[arg(long, default_value_t = 20)]
         top: usize,
         /// Rank by
-        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        #[arg(long, default_value = "risk", value_parser = parse_sort())]
         by: SortKey,
         /// Seconds to read live sources (agents, demo) before ranking
         #[arg(long, default_value_t = 3.0)]
@@ -114,6 +117,7 @@ enum Command {
     #[command(after_help = "Example:\n  blastdoor man | man -l -")]
     Man,
     /// One ranking snapshot per interval, as NDJSON
+    #[command(after_help = "Example:\n  blastdoor watch --source demo --duration 60 --interval 5")]
     Watch {
         /// Stop after this many seconds [default: run until interrupted]
         #[arg(long)]
@@ -125,7 +129,7 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         top: usize,
         /// Rank by
-        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        #[arg(long, default_value = "risk", value_parser = parse_sort())]
         by: SortKey,
     },
     /// The agent: serves the agent protocol (events of its own --source specs, actions through
@@ -181,8 +185,17 @@ enum Command {
     },
 }
 
-fn parse_sort(s: &str) -> Result<SortKey, String> {
-    SortKey::parse(s).ok_or_else(|| format!("'{s}': rank by risk, blast or threat"))
+/// `--by`'s values, listed in `--help` and offered by the shell completions.
+fn parse_sort() -> impl clap::builder::TypedValueParser<Value = SortKey> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("risk").help("blast radius and threat combined"),
+        PossibleValue::new("blast")
+            .alias("blast_radius")
+            .help("what it could damage: its permissions and what they reach"),
+        PossibleValue::new("threat").help("how suspicious its recent activity is"),
+    ])
+    .map(|s| SortKey::parse(&s).unwrap_or_default())
 }
 
 /// Every decode thread allocates and frees a JSON tree per record: mimalloc's per-thread heaps
