@@ -74,17 +74,18 @@ pub fn table_width() -> usize {
     tty.or_else(from_env).unwrap_or(80).max(40)
 }
 
-/// Shorten text to `width` characters from the left (`…/role/name`), keeping its end: where
+/// Shorten text to `width` characters from the left (`.../role/name`), keeping its end: where
 /// the last path segment of an identity is what tells it apart.
 pub fn cell_tail(s: &str, width: usize) -> String {
+    // ASCII dots, not `…`: tools that count bytes (mawk, cut -c) still see the column width.
     let n = s.chars().count();
     if n <= width {
         format!("{s:<width$}")
-    } else if width == 0 {
-        String::new()
+    } else if width <= 3 {
+        s.chars().skip(n - width).collect()
     } else {
-        let mut out = String::from("…");
-        out.extend(s.chars().skip(n - (width - 1)));
+        let mut out = String::from("...");
+        out.extend(s.chars().skip(n - (width - 3)));
         out
     }
 }
