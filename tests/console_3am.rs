@@ -277,7 +277,7 @@ fn check_config_names_every_mistyped_key_with_its_file() {
     for want in [
         "providers.aws.region: line 3: expected a string, found integer 5",
         "providers.vault.addr: line 6",
-        "providers.aws.endpoint: unknown key (did you mean \"endpoint_url\"?)",
+        "providers.aws.endpoint: unknown key (known: region, endpoint_url)",
         "theme: line 1",
     ] {
         assert!(

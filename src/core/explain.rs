@@ -142,6 +142,8 @@ pub fn explain(core: &Core, idx: u32) -> Option<Explanation> {
             chosen.push(f);
         }
     }
+    // Sources are read in parallel: the feed is in arrival order, the evidence in time order.
+    chosen.sort_by(|a, b| b.event.time.cmp(&a.event.time).then(b.seq.cmp(&a.seq)));
     let evidence: Vec<Evidence> = chosen.iter().map(|f| evidence_of(f)).collect();
     let reasons = ranked
         .why

@@ -88,11 +88,13 @@ fn call_line(e: &Evidence, indent: &str, width: usize) -> String {
     };
     let ip = e.source_ip.as_ref().map_or("-", |s| s.as_str());
     let ua = e.user_agent.as_ref().map_or("-", |s| s.as_str());
-    // 20 (time) + 1 + 26 (call) + 1 + 15 (IP) + 1 + 6 (result) + 1 = 71 before the user agent.
+    // The time without its year (the header has it): 14 (time) + 1 + 24 (call) + 1 + 15 (IP)
+    // + 1 + 6 (result) + 1 = 63 before the user agent.
+    let short = e.time.get(5..19).unwrap_or(&e.time).replace('T', " ");
     let line = format!(
         "{indent}{} {} {} {}",
-        cell(&e.time, 20),
-        cell(&call, 26),
+        cell(&short, 14),
+        cell(&call, 24),
         cell(ip, 15),
         cell(result, 6)
     );
@@ -111,24 +113,26 @@ pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow
     }
     writeln!(
         out,
-        "{} {} · {} · rank {}",
+        "{} {}, {}, rank {}",
         r.provider,
         r.kind,
         cell(&r.display, 30).trim_end(),
         r.rank
     )?;
-    writeln!(
-        out,
-        "risk {:.1} · blast radius {:.1} · threat {:.1} · {} events{}",
+    let scores = format!(
+        "risk {:.1}, blast radius {:.1}, threat {:.1}, {} events{}",
         r.risk,
         r.blast_radius,
         r.threat,
         r.events,
         r.last_seen
             .as_deref()
-            .map(|t| format!(" · last seen {t}"))
+            .map(|t| format!(", last seen {t}"))
             .unwrap_or_default()
-    )?;
+    );
+    for l in wrap(&scores, "  ", width) {
+        writeln!(out, "{l}")?;
+    }
     if let Some(c) = &r.containment {
         writeln!(out, "{} by {} ({}) at {}", c.state, c.action, c.kind, c.at)?;
     }
@@ -147,12 +151,12 @@ pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow
         }
         const SHOWN: usize = 5;
         for i in reason.evidence.iter().take(SHOWN) {
-            writeln!(out, "{}", call_line(&x.evidence[*i], "      ", width))?;
+            writeln!(out, "{}", call_line(&x.evidence[*i], "    ", width))?;
         }
         if reason.evidence.len() > SHOWN {
             writeln!(
                 out,
-                "      … and {} more (--format json lists them all)",
+                "    ... and {} more (--format json lists them all)",
                 reason.evidence.len() - SHOWN
             )?;
         }
@@ -196,14 +200,14 @@ pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow
     )?;
     writeln!(
         out,
-        "      {} {} {} {} USER AGENT",
-        cell("TIME", 20),
-        cell("CALL", 26),
+        "    {} {} {} {} USER AGENT",
+        cell("TIME (UTC)", 14),
+        cell("CALL", 24),
         cell("SOURCE IP", 15),
         cell("RESULT", 6)
     )?;
     for e in x.evidence.iter().take(explain::CONTEXT_EVENTS) {
-        writeln!(out, "{}", call_line(e, "      ", width))?;
+        writeln!(out, "{}", call_line(e, "    ", width))?;
     }
     Ok(())
 }
