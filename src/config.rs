@@ -214,6 +214,192 @@ impl Config {
     }
 }
 
+/// The keys each `[providers.NAME]` section knows (every one a string), as the executors in
+/// `respond::providers` read them.
+pub const PROVIDER_KEYS: &[(&str, &[&str])] = &[
+    ("aws", &["region", "endpoint_url"]),
+    ("vault", &["addr", "token_env", "namespace"]),
+    ("kubernetes", &["context", "kubeconfig"]),
+    ("github", &["api_url", "token_env"]),
+    ("gcp", &["api_url", "token_env"]),
+];
+
+/// TOML's name for the type of a value, with the value when it is short.
+fn found(v: &toml::Value) -> String {
+    let kind = v.type_str();
+    match v {
+        toml::Value::Table(_) | toml::Value::Array(_) => kind.to_string(),
+        v => {
+            let text = v.to_string();
+            if text.chars().count() <= 40 {
+                format!("{kind} {text}")
+            } else {
+                kind.to_string()
+            }
+        }
+    }
+}
+
+/// Every known key of a config whose value has the wrong type, each named by its full path
+/// (`providers.aws.region`): one problem per key, not only the first. `None` when the text is
+/// not TOML at all (the syntax error is reported instead).
+fn typed_keys(text: &str, file: &str) -> Option<Vec<ConfigProblem>> {
+    let table = toml::from_str::<toml::Table>(text).ok()?;
+    let mut problems = Vec::new();
+    let mut wrong = |entry: String, want: &str, v: &toml::Value| {
+        let at = line_of(text, &entry)
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
+        problems.push(ConfigProblem::new(
+            file,
+            entry,
+            format!("{at}expected {want}, found {}", found(v)),
+        ));
+    };
+    // Each section is read as its own type, so one bad section does not hide the next.
+    fn as_type<T: serde::de::DeserializeOwned>(v: &toml::Value) -> Result<(), String> {
+        v.clone()
+            .try_into::<T>()
+            .map(|_| ())
+            .map_err(|e| e.message().trim_end().to_string())
+    }
+    let section = |entry: &str, r: Result<(), String>, problems: &mut Vec<ConfigProblem>| {
+        if let Err(m) = r {
+            problems.push(ConfigProblem::new(file, entry, m));
+        }
+    };
+    let mut later = Vec::new();
+    for (k, v) in &table {
+        match k.as_str() {
+            "sources" | "inventory" => match v.as_array() {
+                None => wrong(k.clone(), "an array of strings", v),
+                Some(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        if !item.is_str() {
+                            wrong(format!("{k}[{i}]"), "a string", item);
+                        }
+                    }
+                }
+            },
+            "state" | "theme" | "keymap" | "policy" if !v.is_str() => {
+                wrong(k.clone(), "a string", v)
+            }
+            "providers" => match v.as_table() {
+                None => wrong(k.clone(), "a table ([providers.NAME] sections)", v),
+                Some(providers) => {
+                    for (name, sec) in providers {
+                        let Some(known) = PROVIDER_KEYS
+                            .iter()
+                            .find(|(p, _)| p == name)
+                            .map(|(_, keys)| *keys)
+                        else {
+                            let names: Vec<&str> = PROVIDER_KEYS.iter().map(|(p, _)| *p).collect();
+                            later.push(ConfigProblem::new(
+                                file,
+                                format!("providers.{name}"),
+                                format!("unknown provider (known: {})", names.join(", ")),
+                            ));
+                            continue;
+                        };
+                        let Some(sec) = sec.as_table() else {
+                            wrong(
+                                format!("providers.{name}"),
+                                &format!("a [providers.{name}] section"),
+                                sec,
+                            );
+                            continue;
+                        };
+                        for (key, val) in sec {
+                            if !known.contains(&key.as_str()) {
+                                let hint = crate::tui::theme::suggest(key, known)
+                                    .map(|s| format!(" (did you mean {s:?}?)"))
+                                    .unwrap_or_else(|| format!(" (known: {})", known.join(", ")));
+                                later.push(ConfigProblem::new(
+                                    file,
+                                    format!("providers.{name}.{key}"),
+                                    format!("unknown key{hint}"),
+                                ));
+                            } else if !val.is_str() {
+                                wrong(format!("providers.{name}.{key}"), "a string", val);
+                            }
+                        }
+                    }
+                }
+            },
+            "crown_jewels" => section(
+                k,
+                as_type::<Vec<crate::core::graph::CrownJewel>>(v),
+                &mut later,
+            ),
+            "endpoints" => section(
+                k,
+                as_type::<std::collections::BTreeMap<String, crate::auth::endpoint::Endpoint>>(v),
+                &mut later,
+            ),
+            "webhook" => section(
+                k,
+                as_type::<crate::engine::live::WebhookAuthConfig>(v),
+                &mut later,
+            ),
+            "limits" => section(k, as_type::<crate::ingest::Limits>(v), &mut later),
+            _ => {}
+        }
+    }
+    problems.extend(later);
+    Some(problems)
+}
+
+/// The line (from 1) where `entry` (`theme`, `providers.aws.region`) is set, found by its
+/// section header and key; `None` when it is written some other way (inline tables, dotted keys).
+fn line_of(text: &str, entry: &str) -> Option<usize> {
+    let entry = entry.split('[').next().unwrap_or(entry);
+    let (section, key) = match entry.rsplit_once('.') {
+        Some((s, k)) => (s, k),
+        None => ("", entry),
+    };
+    let mut current = String::new();
+    for (n, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if let Some(h) = t.strip_prefix('[') {
+            current = h
+                .trim_start_matches('[')
+                .split(']')
+                .next()
+                .unwrap_or("")
+                .split('.')
+                .map(|p| p.trim().trim_matches('"'))
+                .collect::<Vec<_>>()
+                .join(".");
+            continue;
+        }
+        if current == section
+            && let Some((k, _)) = t.split_once('=')
+            && k.trim().trim_matches('"') == key
+        {
+            return Some(n + 1);
+        }
+    }
+    None
+}
+
+/// What the executors make of each `[providers.NAME]` section that has the right shape (a
+/// missing `addr`, a URL that is not one), one section at a time so each says its own.
+fn provider_problems(config: &Config, file: &str) -> Vec<ConfigProblem> {
+    let mut problems = Vec::new();
+    for (name, sec) in &config.providers {
+        let mut one = toml::Table::new();
+        one.insert(name.clone(), sec.clone());
+        if let Err(e) = crate::respond::providers::from_config(&one) {
+            problems.push(ConfigProblem::new(
+                file,
+                format!("providers.{name}"),
+                format!("{e:#}"),
+            ));
+        }
+    }
+    problems
+}
+
 /// Top-level keys `config.toml` does not know, as problems.
 fn unknown_keys(text: &str, file: &str) -> Vec<ConfigProblem> {
     let Ok(table) = toml::from_str::<toml::Table>(text) else {
@@ -301,11 +487,19 @@ pub fn check_at(location: &ConfigLocation, user_dir: Option<&Path>) -> Vec<Confi
             match std::fs::read_to_string(path) {
                 Ok(text) => {
                     problems.extend(unknown_keys(&text, &file));
+                    let typed = typed_keys(&text, &file).unwrap_or_default();
+                    let well_typed = typed.is_empty();
+                    problems.extend(typed);
                     match Config::parse(&text, &file) {
                         Ok(mut c) => {
+                            if well_typed {
+                                problems.extend(provider_problems(&c, &file));
+                            }
                             c.path = Some(path.clone());
                             Some(c)
                         }
+                        // Each mistyped key is named above; serde's first one would repeat it.
+                        Err(_) if !well_typed => None,
                         Err(p) => {
                             problems.push(p);
                             None

@@ -78,18 +78,46 @@ enum Command {
     /// The console on the embedded demo fleet
     Demo,
     /// Ingest finite sources and inventories to their end, print the ranking, exit
+    #[command(
+        after_help = "Examples:\n  blastdoor rank --source ./CloudTrail --top 20\n  blastdoor rank --source ./CloudTrail --by blast --format json | jq -r '.[].identity'\n  blastdoor rank --source http://127.0.0.1:7878/v1/events --live-for 10\n\nExits 1, naming it on stderr, when a source could not be read."
+    )]
     Rank {
         /// How many identities to print
         #[arg(long, default_value_t = 20)]
         top: usize,
         /// Rank by
-        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        #[arg(long, default_value = "risk", value_parser = parse_sort())]
         by: SortKey,
         /// Seconds to read live sources (agents, demo) before ranking
         #[arg(long, default_value_t = 3.0)]
         live_for: f64,
     },
+    /// One identity explained: its scores, every reason with the calls behind it (time, call,
+    /// source IP, user agent, result), its credentials and paths
+    #[command(
+        after_help = "Examples:\n  blastdoor --source ./CloudTrail explain ci-bot\n  blastdoor --source ./CloudTrail explain aws:arn:aws:iam::123456789012:user/ci-bot --format json | jq '.evidence[].source_ip'"
+    )]
+    Explain {
+        /// The identity: its key as `rank` prints it, or a display name or last path segment
+        /// that names one identity
+        identity: String,
+        /// Seconds to read live sources (agents, demo) before explaining
+        #[arg(long, default_value_t = 3.0)]
+        live_for: f64,
+    },
+    /// Shell completions for bash, zsh or fish, on stdout
+    #[command(
+        after_help = "Examples:\n  blastdoor completions bash > ~/.local/share/bash-completion/completions/blastdoor\n  blastdoor completions zsh > \"${fpath[1]}/_blastdoor\"\n  blastdoor completions fish > ~/.config/fish/completions/blastdoor.fish"
+    )]
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+    /// The manual page (roff), on stdout
+    #[command(after_help = "Example:\n  blastdoor man | man -l -")]
+    Man,
     /// One ranking snapshot per interval, as NDJSON
+    #[command(after_help = "Example:\n  blastdoor watch --source demo --duration 60 --interval 5")]
     Watch {
         /// Stop after this many seconds [default: run until interrupted]
         #[arg(long)]
@@ -101,7 +129,7 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         top: usize,
         /// Rank by
-        #[arg(long, default_value = "risk", value_parser = parse_sort)]
+        #[arg(long, default_value = "risk", value_parser = parse_sort())]
         by: SortKey,
     },
     /// The agent: serves the agent protocol (events of its own --source specs, actions through
@@ -172,8 +200,17 @@ enum Command {
     },
 }
 
-fn parse_sort(s: &str) -> Result<SortKey, String> {
-    SortKey::parse(s).ok_or_else(|| format!("'{s}': rank by risk, blast or threat"))
+/// `--by`'s values, listed in `--help` and offered by the shell completions.
+fn parse_sort() -> impl clap::builder::TypedValueParser<Value = SortKey> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new([
+        PossibleValue::new("risk").help("blast radius and threat combined"),
+        PossibleValue::new("blast")
+            .alias("blast_radius")
+            .help("what it could damage: its permissions and what they reach"),
+        PossibleValue::new("threat").help("how suspicious its recent activity is"),
+    ])
+    .map(|s| SortKey::parse(&s).unwrap_or_default())
 }
 
 /// Every decode thread allocates and frees a JSON tree per record: mimalloc's per-thread heaps
@@ -435,6 +472,36 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     let is_tui = matches!(cli.command, None | Some(Command::Tui) | Some(Command::Demo));
     init_logging(is_tui);
     match cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_complete::generate(shell, &mut cmd, "blastdoor", &mut out);
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Some(Command::Man) => {
+            let cmd = <Cli as clap::CommandFactory>::command();
+            let mut out = std::io::stdout().lock();
+            clap_mangen::Man::new(cmd).render(&mut out)?;
+            std::io::Write::flush(&mut out)?;
+            Ok(())
+        }
+        Some(Command::Explain { identity, live_for }) => {
+            let config = load_config(&g)?;
+            let format = Format::resolve(g.format);
+            let opts = headless::explain::ExplainOptions {
+                engine: engine_options(&g, &config)?,
+                identity,
+                format,
+                live_for: secs("--live-for", live_for)?,
+                store: watched_state(&g),
+            };
+            let mut out = headless::sanitised(std::io::stdout().lock(), format);
+            headless::explain::run(opts, &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            // As for `rank`: nothing is left to write, the engine need not be torn down.
+            std::process::exit(0);
+        }
         Some(Command::Rank { top, by, live_for }) => {
             let config = load_config(&g)?;
             let format = Format::resolve(g.format);

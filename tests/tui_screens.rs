@@ -1089,3 +1089,65 @@ fn read_only_hints_offer_no_acting_key() {
     let text = screen.text();
     assert!(!text.contains("propose an action"), "{text}");
 }
+
+#[test]
+fn a_re_rank_keeps_the_selection_on_its_identity_not_its_row() {
+    let mut screen = Screen::new(100, 30);
+    screen.press(&["down", "down", "down"]);
+    let before = screen.view();
+    let chosen = before.selected.expect("a selected identity");
+    assert_eq!(screen.core.position(chosen), Some(3));
+    // An identity ranked below the selection turns off logging and escalates: it jumps above.
+    let mover = screen.core.window(12, 1, None)[0];
+    let actor = screen.core.get(mover).unwrap().record.clone();
+    let mut events = Vec::new();
+    for (k, (service, op)) in [
+        ("cloudtrail", "StopLogging"),
+        ("cloudtrail", "DeleteTrail"),
+        ("iam", "AttachUserPolicy"),
+        ("iam", "CreateAccessKey"),
+        ("iam", "PutUserPolicy"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        events.push(event(
+            &actor,
+            NOW - 1000 + k as i64,
+            service,
+            op,
+            "x",
+            Status::Success,
+        ));
+    }
+    screen.core.update(Msg::Events { events, now: NOW });
+    assert!(
+        screen.core.position(mover) < screen.core.position(chosen),
+        "the mover must overtake the selection for this test to mean anything"
+    );
+    assert_eq!(
+        screen.core.position(chosen),
+        Some(4),
+        "the selection moved a row down"
+    );
+    screen.draw();
+    let after = screen.view();
+    assert_eq!(
+        after.selected,
+        Some(chosen),
+        "the selection stayed on its identity"
+    );
+    assert_eq!(after.cursor, 4);
+    let name = screen.core.get(chosen).unwrap().display().to_string();
+    let highlighted = screen
+        .text()
+        .lines()
+        .find(|l| l.contains('▶'))
+        .unwrap_or_default()
+        .to_string();
+    assert!(highlighted.contains(&name), "{highlighted:?} is not {name}");
+    // Moving the cursor still moves it: the pin follows what the responder asked for.
+    screen.press(&["up"]);
+    assert_eq!(screen.view().cursor, 3);
+    assert_ne!(screen.view().selected, Some(chosen));
+}

@@ -2,6 +2,7 @@
 //! no HTTP, no clock: time arrives inside each `Msg`.
 
 pub mod containment;
+pub mod explain;
 pub mod graph;
 pub mod keyindex;
 pub mod model;

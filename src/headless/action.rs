@@ -307,22 +307,44 @@ pub fn print_list(all: &[Action], format: Format, out: &mut dyn Write) -> anyhow
             }
         }
         Format::Table => {
-            writeln!(
-                out,
-                "{:<22} {:<11} {:<26} {:<9} {:<12} IDENTITY",
-                "ID", "STATE", "KIND", "APPROVED", "PROPOSER"
-            )?;
+            // Chosen for the width as `rank` does: the proposer from 100 columns, the identity
+            // in what is left, keeping its end (its last path segment).
+            let width = super::table_width();
+            let id_w = all
+                .iter()
+                .map(|a| a.id.chars().count())
+                .max()
+                .unwrap_or(2)
+                .max(2);
+            let proposer = width >= 100;
+            let kind_w = if width >= 100 { 26 } else { 22 };
+            let fixed = id_w + 1 + 11 + 1 + kind_w + 1 + 5 + 1 + if proposer { 13 } else { 0 };
+            let ident_w = width.saturating_sub(fixed).max(12);
+            let mut head = format!(
+                "{} {:<11} {} {:<5} ",
+                cell("ID", id_w),
+                "STATE",
+                cell("KIND", kind_w),
+                "APPR"
+            );
+            if proposer {
+                head.push_str(&format!("{} ", cell("PROPOSER", 12)));
+            }
+            head.push_str("IDENTITY");
+            writeln!(out, "{head}")?;
             for a in all {
-                writeln!(
-                    out,
-                    "{:<22} {:<11} {} {:<9} {} {}",
-                    a.id,
+                let mut line = format!(
+                    "{} {:<11} {} {:<5} ",
+                    cell(&a.id, id_w),
                     a.state.as_str(),
-                    cell(&a.kind, 26),
+                    cell(&a.kind, kind_w),
                     format!("{}/{}", a.approvals.len(), a.required_approvals),
-                    cell(&a.proposed_by.principal, 12),
-                    a.identity
-                )?;
+                );
+                if proposer {
+                    line.push_str(&format!("{} ", cell(&a.proposed_by.principal, 12)));
+                }
+                line.push_str(&super::cell_tail(&a.identity, ident_w));
+                writeln!(out, "{}", line.trim_end())?;
             }
         }
     }

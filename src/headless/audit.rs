@@ -195,8 +195,8 @@ fn tail(
         Format::Table => {
             writeln!(
                 out,
-                "{:>6}  {:<24}  {:<14}  {:<16}  {:<8}  {:<22}  detail",
-                "seq", "at", "kind", "actor", "via", "action"
+                "{:>6}  {:<20}  {:<14}  actor (via)  action / detail",
+                "seq", "at", "kind"
             )?;
             print_table(&records, out)?;
         }
@@ -228,24 +228,62 @@ fn print_ndjson(records: &[AuditRecord], out: &mut dyn Write) -> anyhow::Result<
 }
 
 fn print_table(records: &[AuditRecord], out: &mut dyn Write) -> anyhow::Result<()> {
+    let width = super::table_width();
     for r in records {
         let at = chrono::DateTime::from_timestamp_millis(r.at)
-            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
             .unwrap_or_else(|| r.at.to_string());
         // Record fields come from other people's input (reasons, agent names): escape them so
         // nothing in the log can drive the terminal or break the columns.
         let safe = |s: &str| crate::core::text::escape(s).into_owned();
-        writeln!(
-            out,
-            "{:>6}  {:<24}  {}  {}  {}  {}  {}",
+        let head = format!(
+            "{:>6}  {}  {}  ",
             r.seq,
-            at,
-            cell(&safe(&r.event.kind), 14),
-            cell(&safe(&r.event.actor), 16),
-            cell(&safe(&r.event.via), 8),
-            cell(&safe(r.event.action_id.as_deref().unwrap_or("-")), 22),
-            cell(&safe(&r.event.detail.to_string()), 60),
-        )?;
+            cell(&at, 20),
+            cell(&safe(&r.event.kind), 14)
+        );
+        let who = format!(
+            "{} ({}){}",
+            safe(&r.event.actor),
+            safe(&r.event.via),
+            r.event
+                .action_id
+                .as_deref()
+                .map(|a| format!("  {}", safe(a)))
+                .unwrap_or_default()
+        );
+        let room = width.saturating_sub(head.chars().count()).max(10);
+        writeln!(out, "{head}{}", cell(&who, room).trim_end())?;
+        // The detail in words (`reason: suspected theft; hash: sha256:…`), not as escaped JSON,
+        // on up to three lines under the record.
+        let detail = safe(&readable(&r.event.detail));
+        let lines = super::wrap(&detail, "        ", width);
+        let shown = lines.len().min(3);
+        for l in lines.iter().take(shown) {
+            writeln!(out, "{l}")?;
+        }
+        if lines.len() > shown {
+            writeln!(out, "        … (--format json has it all)")?;
+        }
     }
     Ok(())
+}
+
+/// A record's detail for a person: an object's fields as `key: value`, strings without quotes.
+fn readable(v: &serde_json::Value) -> String {
+    use serde_json::Value;
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| match v {
+                Value::Object(_) | Value::Array(_) => format!("{k}: {}", v),
+                v => format!("{k}: {}", readable(v)),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Array(a) => a.iter().map(readable).collect::<Vec<_>>().join(", "),
+        v => v.to_string(),
+    }
 }

@@ -4,6 +4,7 @@
 pub mod action;
 pub mod agent;
 pub mod audit;
+pub mod explain;
 pub mod rank;
 pub mod respond;
 pub mod script;
@@ -54,6 +55,83 @@ pub fn sanitised<W: Write>(w: W, format: Format) -> Inert<W> {
 /// a terminal that has gone away.
 pub fn say(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{}", escape_lines(message));
+}
+
+/// The width tables are laid out for: the terminal's when stdout is one, else `COLUMNS`, else
+/// 80 (what an SSH session in tmux has at 3 a.m.).
+pub fn table_width() -> usize {
+    let from_env = || {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|c| *c > 0)
+    };
+    let tty = std::io::stdout()
+        .is_terminal()
+        .then(|| crossterm::terminal::size().ok())
+        .flatten()
+        .map(|(w, _)| w as usize)
+        .filter(|w| *w > 0);
+    tty.or_else(from_env).unwrap_or(80).max(40)
+}
+
+/// Shorten text to `width` characters from the left (`.../role/name`), keeping its end: where
+/// the last path segment of an identity is what tells it apart.
+pub fn cell_tail(s: &str, width: usize) -> String {
+    // ASCII dots, not `…`: tools that count bytes (mawk, cut -c) still see the column width.
+    let n = s.chars().count();
+    if n <= width {
+        format!("{s:<width$}")
+    } else if width <= 3 {
+        s.chars().skip(n - width).collect()
+    } else {
+        let mut out = String::from("...");
+        out.extend(s.chars().skip(n - (width - 3)));
+        out
+    }
+}
+
+/// Words of `text` on lines of at most `width` characters, each after `indent`; a word longer
+/// than a line is cut.
+pub fn wrap(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let room = width.saturating_sub(indent.chars().count()).max(10);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        let word = if word.chars().count() > room {
+            cell(word, room)
+        } else {
+            word.to_string()
+        };
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > room {
+            lines.push(format!("{indent}{line}"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&word);
+    }
+    if !line.is_empty() {
+        lines.push(format!("{indent}{line}"));
+    }
+    lines
+}
+
+/// `text` wrapped to `width`, its first line as it starts, the others after `indent`.
+pub fn wrap_hanging(text: &str, indent: &str, width: usize) -> Vec<String> {
+    let first = wrap(text, "", width);
+    let Some(head) = first.first() else {
+        return first;
+    };
+    let mut lines = vec![head.clone()];
+    let rest = text
+        .split_whitespace()
+        .skip(head.split_whitespace().count())
+        .collect::<Vec<_>>()
+        .join(" ");
+    lines.extend(wrap(&rest, indent, width));
+    lines
 }
 
 /// Shorten text to `width` characters for a table cell.

@@ -34,7 +34,17 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
     for p in engine.problems() {
         super::say(&format!("blastdoor: skipped: {p}"));
     }
+    let unread = unread_sources(&stats);
+    for u in &unread {
+        super::say(&format!("blastdoor: {u}"));
+    }
     let ranked = engine.write(|c| c.top(opts.top, opts.by));
+    if !unread.is_empty() && stats.ingested == 0 && ranked.is_empty() {
+        return Err(anyhow::anyhow!(
+            "rank: nothing could be read ({} source(s) could not be read, see above)",
+            unread.len()
+        ));
+    }
     if stats.ingested == 0 && ranked.is_empty() && stats.rejected > 0 {
         return Err(anyhow::anyhow!(
             "rank: nothing could be read ({} records rejected, see above)",
@@ -47,7 +57,42 @@ pub async fn run(opts: RankOptions, out: &mut dyn Write) -> anyhow::Result<()> {
             stats.ingested, stats.rejected
         ));
     }
-    print_ranking(&ranked, opts.format, out)
+    print_ranking(&ranked, opts.format, out)?;
+    if !unread.is_empty() {
+        // What could be read is printed, but a ranking missing a source must not pass for a
+        // whole one.
+        out.flush()?;
+        return Err(anyhow::anyhow!(
+            "rank: the ranking above is without {} source(s) that could not be read",
+            unread.len()
+        ));
+    }
+    Ok(())
+}
+
+/// The sources that gave nothing and are not healthy (refused, unreachable, erroring, or still
+/// connecting when reading stopped), each said in words with its last problem.
+pub fn unread_sources(stats: &crate::engine::Stats) -> Vec<String> {
+    use crate::engine::Health;
+    stats
+        .sources
+        .iter()
+        .filter(|s| {
+            s.events == 0
+                && matches!(
+                    s.health,
+                    Health::Connecting | Health::Retrying | Health::Error
+                )
+        })
+        .map(|s| {
+            let why = match (&s.detail, s.health) {
+                (Some(d), _) => d.clone(),
+                (None, Health::Connecting) => "still connecting when reading stopped".into(),
+                (None, _) => "no events".into(),
+            };
+            format!("source {} could not be read: {why}", s.name)
+        })
+        .collect()
 }
 
 /// An engine that has read the finite sources to their end and the live ones for `live_for`
@@ -149,39 +194,109 @@ pub fn print_ranking(
                 writeln!(out)?;
             }
         }
-        Format::Table => {
-            writeln!(
-                out,
-                "{:>4}  {}  {}  {:>5}  {:>5}  {:>6}  {:>6}  TOP REASON",
-                "RANK",
-                cell("IDENTITY", 34),
-                cell("KIND", 15),
-                "RISK",
-                "BLAST",
-                "THREAT",
-                "EVENTS"
-            )?;
-            for r in ranked {
-                let top = r
-                    .why
-                    .iter()
-                    .find(|w| w.factor != "risk")
-                    .map(|w| w.detail.as_str())
-                    .unwrap_or("");
-                writeln!(
-                    out,
-                    "{:>4}  {}  {}  {:>5.1}  {:>5.1}  {:>6.1}  {:>6}  {}",
-                    r.rank,
-                    cell(&r.display, 34),
-                    cell(&r.kind, 15),
-                    r.risk,
-                    r.blast_radius,
-                    r.threat,
-                    r.events,
-                    cell(top, 60).trim_end()
-                )?;
-            }
+        Format::Table => print_table(ranked, super::table_width(), out)?,
+    }
+    Ok(())
+}
+
+/// What tells apart identities that share a display name: the AWS account of an ARN, the
+/// namespace of a Kubernetes service account, else the key without its provider.
+pub fn context_of(key: &str) -> String {
+    let principal = key.split_once(':').map_or(key, |(_, p)| p);
+    if let Some(rest) = principal.strip_prefix("arn:") {
+        // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
+        let parts: Vec<&str> = rest.splitn(5, ':').collect();
+        if let Some(account) = parts.get(3).filter(|a| !a.is_empty()) {
+            return (*account).to_string();
         }
+    }
+    if let Some(rest) = principal.strip_prefix("system:serviceaccount:")
+        && let Some((ns, _)) = rest.split_once(':')
+    {
+        return ns.to_string();
+    }
+    principal.to_string()
+}
+
+/// The identity as a table row names it: its display name, and, when another row shares it,
+/// what tells them apart (`ci-bot@111122223333`).
+pub fn row_labels(ranked: &[RankedIdentity]) -> Vec<String> {
+    ranked
+        .iter()
+        .map(|r| {
+            let shared = ranked
+                .iter()
+                .filter(|o| o.display == r.display && o.identity != r.identity)
+                .count()
+                > 0;
+            if shared {
+                format!("{}@{}", r.display, context_of(&r.identity))
+            } else {
+                r.display.clone()
+            }
+        })
+        .collect()
+}
+
+/// The ranking as a table of at most `width` columns, choosing columns for the width as the
+/// console does: rank, identity and the scores always; the kind from 110 columns; the top
+/// reason with what room is left. The identity keeps its end (its last path segment).
+pub fn print_table(
+    ranked: &[RankedIdentity],
+    width: usize,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    const SCORES: usize = 2 + 5 + 2 + 5 + 2 + 6 + 2 + 6; // RISK BLAST THREAT EVENTS
+    const RANK: usize = 4;
+    const KIND: usize = 15;
+    const MIN_REASON: usize = 20;
+    let labels = row_labels(ranked);
+    let show_kind = width >= 110;
+    let fixed = RANK + SCORES + if show_kind { 2 + KIND } else { 0 };
+    let room = width.saturating_sub(fixed + 2).max(12);
+    let longest = labels
+        .iter()
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(8)
+        .max("IDENTITY".len());
+    let (id_w, reason_w) = if room >= longest.min(40) + 2 + MIN_REASON {
+        let id_w = longest.min(40);
+        (id_w, Some(room - id_w - 2))
+    } else {
+        (room, None)
+    };
+    let mut head = format!("{:>4}  {}", "RANK", cell("IDENTITY", id_w));
+    if show_kind {
+        head.push_str(&format!("  {}", cell("KIND", KIND)));
+    }
+    head.push_str(&format!(
+        "  {:>5}  {:>5}  {:>6}  {:>6}",
+        "RISK", "BLAST", "THREAT", "EVENTS"
+    ));
+    if reason_w.is_some() {
+        head.push_str("  TOP REASON");
+    }
+    writeln!(out, "{}", head.trim_end())?;
+    for (r, label) in ranked.iter().zip(&labels) {
+        let mut line = format!("{:>4}  {}", r.rank, super::cell_tail(label, id_w));
+        if show_kind {
+            line.push_str(&format!("  {}", cell(&r.kind, KIND)));
+        }
+        line.push_str(&format!(
+            "  {:>5.1}  {:>5.1}  {:>6.1}  {:>6}",
+            r.risk, r.blast_radius, r.threat, r.events
+        ));
+        if let Some(w) = reason_w {
+            let top = r
+                .why
+                .iter()
+                .find(|w| w.factor != "risk")
+                .map(|w| w.detail.as_str())
+                .unwrap_or("");
+            line.push_str(&format!("  {}", cell(top, w)));
+        }
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }

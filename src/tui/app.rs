@@ -115,6 +115,10 @@ pub struct App {
     pub(crate) mode: Mode,
     /// Selected row, 0-based within the (filtered) ranking.
     pub(crate) cursor: usize,
+    /// The identity the last frame selected, and the cursor it was at: while the cursor has not
+    /// moved since, the next frame puts the cursor back on that identity wherever the ranking
+    /// has moved it (a re-rank must not swap the identity under a responder's hands).
+    pub(crate) pinned: Option<(u32, usize)>,
     /// First row shown.
     pub(crate) offset: usize,
     pub(crate) filter: Option<String>,
@@ -166,6 +170,7 @@ impl App {
             lower: Pane::Feed,
             mode: Mode::Normal,
             cursor: 0,
+            pinned: None,
             offset: 0,
             filter: None,
             input: TextArea::default(),
@@ -336,6 +341,7 @@ impl App {
     /// Adopt what a frame was built with: clamped positions, the sort key, the event count.
     pub fn sync(&mut self, view: &ViewData) {
         self.cursor = view.cursor;
+        self.pinned = view.selected.map(|id| (id, view.cursor));
         self.offset = view.offset;
         self.feed_scroll = view.feed.scroll;
         self.detail_scroll = view.detail_scroll;
@@ -666,6 +672,7 @@ impl App {
         self.filter = (!text.is_empty()).then(|| text.to_string());
         self.mode = Mode::Normal;
         self.cursor = 0;
+        self.pinned = None;
         self.offset = 0;
     }
 
@@ -768,6 +775,7 @@ impl App {
     fn clear_filter(&mut self) {
         self.filter = None;
         self.cursor = 0;
+        self.pinned = None;
         self.offset = 0;
     }
 
@@ -782,6 +790,7 @@ impl App {
         self.sort = key;
         // A new order makes the old position meaningless: show the new top.
         self.cursor = 0;
+        self.pinned = None;
         self.offset = 0;
         Command::SortBy(key)
     }

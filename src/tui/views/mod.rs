@@ -280,7 +280,21 @@ impl ViewData {
         let filter = app.filter.as_deref();
         let page = layout.table_rows();
         let matching = core.count(filter);
-        let cursor = app.cursor.min(matching.saturating_sub(1));
+        // The selected identity keeps the selection when the ranking moves it, unless the
+        // responder moved the cursor since (then the cursor's row is what was asked for).
+        let followed = app
+            .pinned
+            .filter(|(_, at)| *at == app.cursor)
+            .and_then(|(id, _)| match filter.filter(|f| !f.is_empty()) {
+                None => core.position(id),
+                Some(_) => core
+                    .window(0, matching, filter)
+                    .iter()
+                    .position(|i| *i == id),
+            });
+        let cursor = followed
+            .unwrap_or(app.cursor)
+            .min(matching.saturating_sub(1));
         let mut offset = app.offset.min(cursor);
         if page > 0 && cursor >= offset + page {
             offset = cursor + 1 - page;
