@@ -154,9 +154,9 @@ pub fn playbooks(
             let actor = match desk.whoami() {
                 Ok(who) => who,
                 Err(e) if !pause => {
-                    return Err(
-                        e.context("playbooks resume needs a responder's key (--key, or ssh-agent)")
-                    );
+                    return Err(e.context(
+                        "playbooks resume needs a responder's key (--key, or ssh-agent)",
+                    ));
                 }
                 Err(_) => format!(
                     "user:{}",
