@@ -263,10 +263,33 @@ fn typed_keys(text: &str, file: &str) -> Option<Vec<ConfigProblem>> {
             .map(|_| ())
             .map_err(|e| e.message().trim_end().to_string())
     }
-    let section = |entry: &str, r: Result<(), String>, problems: &mut Vec<ConfigProblem>| {
-        if let Err(m) = r {
-            problems.push(ConfigProblem::new(file, entry, m));
-        }
+    // A section that does not read is narrowed to the key that breaks it (the one key without
+    // which the rest reads), so the problem names the key and its line; otherwise the section
+    // is named, at its header's line.
+    fn section_problem<T: serde::de::DeserializeOwned>(
+        text: &str,
+        file: &str,
+        name: &str,
+        v: &toml::Value,
+    ) -> Option<ConfigProblem> {
+        let whole = as_type::<T>(v).err()?;
+        let culprit = v.as_table().and_then(|t| {
+            t.keys().find(|key| {
+                let mut rest = t.clone();
+                rest.remove(key.as_str());
+                as_type::<T>(&toml::Value::Table(rest)).is_ok()
+            })
+        });
+        let entry = culprit.map_or_else(|| name.to_string(), |key| format!("{name}.{key}"));
+        let message = whole;
+        let at = line_of(text, &entry)
+            .or_else(|| header_line(text, name))
+            .map(|l| format!("line {l}: "))
+            .unwrap_or_default();
+        Some(ConfigProblem::new(file, entry, format!("{at}{message}")))
+    }
+    let section = |p: Option<ConfigProblem>, problems: &mut Vec<ConfigProblem>| {
+        problems.extend(p);
     };
     let mut later = Vec::new();
     for (k, v) in &table {
@@ -327,21 +350,23 @@ fn typed_keys(text: &str, file: &str) -> Option<Vec<ConfigProblem>> {
                 }
             },
             "crown_jewels" => section(
-                k,
-                as_type::<Vec<crate::core::graph::CrownJewel>>(v),
+                section_problem::<Vec<crate::core::graph::CrownJewel>>(text, file, k, v),
                 &mut later,
             ),
             "endpoints" => section(
-                k,
-                as_type::<std::collections::BTreeMap<String, crate::auth::endpoint::Endpoint>>(v),
+                section_problem::<
+                    std::collections::BTreeMap<String, crate::auth::endpoint::Endpoint>,
+                >(text, file, k, v),
                 &mut later,
             ),
             "webhook" => section(
-                k,
-                as_type::<crate::engine::live::WebhookAuthConfig>(v),
+                section_problem::<crate::engine::live::WebhookAuthConfig>(text, file, k, v),
                 &mut later,
             ),
-            "limits" => section(k, as_type::<crate::ingest::Limits>(v), &mut later),
+            "limits" => section(
+                section_problem::<crate::ingest::Limits>(text, file, k, v),
+                &mut later,
+            ),
             _ => {}
         }
     }
@@ -380,6 +405,16 @@ fn line_of(text: &str, entry: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The line (from 1) of the header `[name]` or `[[name]]`.
+fn header_line(text: &str, name: &str) -> Option<usize> {
+    text.lines()
+        .position(|l| {
+            let t = l.trim().trim_start_matches('[');
+            t.split(']').next().map(str::trim) == Some(name)
+        })
+        .map(|n| n + 1)
 }
 
 /// What the executors make of each `[providers.NAME]` section that has the right shape (a

@@ -280,3 +280,43 @@ fn a_dead_agent_shows_as_retrying_not_a_crash() {
             .contains("cannot connect")
     );
 }
+
+#[test]
+fn a_permission_seen_in_use_is_explained_once_not_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("trail.ndjson");
+    let rec = serde_json::json!({
+        "eventVersion": "1.08",
+        "eventTime": "2026-12-01T10:00:00Z",
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "CreateAccessKey",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "userIdentity": {"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/deployer",
+                         "accountId": "111122223333", "userName": "deployer"},
+        "requestParameters": {"userName": "deployer"},
+        "eventID": "e-1", "eventType": "AwsApiCall", "recipientAccountId": "111122223333"
+    });
+    std::fs::write(&path, format!("{rec}\n")).unwrap();
+    let out = bd()
+        .args(["rank", "--format", "json", "--source"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ranked: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let why = ranked[0]["why"].to_string();
+    assert!(
+        why.contains("iam:CreateAccessKey (observed in use)"),
+        "the permission seen in use is not named: {why}"
+    );
+    assert!(
+        !why.contains("on (observed in use)") && !why.contains("via observed in use"),
+        "said twice: {why}"
+    );
+}

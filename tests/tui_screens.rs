@@ -895,7 +895,7 @@ fn the_approvals_view_lists_the_queue_with_who_proposed_what_and_why() {
     let text = screen.text();
     for want in [
         "Approvals",
-        "act_7f3a",
+        "2b3c4d5e",
         "approved",
         "agent triage-bot (mcp)",
         "★",
@@ -938,7 +938,7 @@ fn a_preauthorised_execution_is_highlighted_and_marked_in_words() {
             (0..buf.area.width)
                 .map(|x| buf[(x, y)].symbol())
                 .collect::<String>()
-                .contains("act_998877")
+                .contains("54433221")
         })
         .expect("the playbook's row");
     let id_x = (0..buf.area.width)
@@ -1150,4 +1150,152 @@ fn a_re_rank_keeps_the_selection_on_its_identity_not_its_row() {
     screen.press(&["up"]);
     assert_eq!(screen.view().cursor, 3);
     assert_ne!(screen.view().selected, Some(chosen));
+}
+
+#[test]
+fn a_filter_keeps_three_digit_ranks_whole() {
+    let mut screen = Screen::new(80, 24);
+    let mut tail: Vec<IdentityRecord> = (0..150)
+        .map(|i| {
+            record(
+                Provider::Aws,
+                &format!("arn:aws:iam::123456789012:role/quiet-{i:03}"),
+                IdentityKind::IamRole,
+                &format!("quiet-{i:03}"),
+                vec![],
+            )
+        })
+        .collect();
+    tail.push(record(
+        Provider::Aws,
+        "arn:aws:iam::123456789012:role/needle",
+        IdentityKind::IamRole,
+        "needle",
+        vec![],
+    ));
+    screen.core.update(Msg::Inventory {
+        identities: tail,
+        now: NOW,
+    });
+    screen.draw();
+    let total = screen.view().total;
+    assert!(total > 150, "{total}");
+    screen.press(&["/"]);
+    screen.type_text("needle");
+    screen.press(&["enter"]);
+    let view = screen.view();
+    assert_eq!(view.rows.len(), 1);
+    let rank = view.rows[0].rank;
+    assert!(rank >= 100, "the needle ranks {rank}");
+    let text = screen.text();
+    let row = text
+        .lines()
+        .find(|l| l.contains("needle") && !l.contains("matching"))
+        .expect("the needle's row");
+    assert!(
+        row.contains(&format!(" {rank} ")) || row.contains(&format!("│{rank} ")),
+        "rank {rank} is cut: {row:?}"
+    );
+}
+
+#[test]
+fn actions_staged_in_the_same_minute_are_told_apart_in_the_id_column() {
+    // Real ids begin with the time they were made: these two share their first 16 characters.
+    let ids = [
+        "act_0193a2b4c5d6e1f2a3b4c5d6",
+        "act_0193a2b4c5d69a8b7c6d5e4f",
+    ];
+    let rows: Vec<ActionRow> = ids
+        .iter()
+        .map(|id| {
+            let a = queued(
+                id,
+                "aws:arn:aws:iam::123456789012:user/ci-bot",
+                "aws.disable_access_key",
+                serde_json::json!({"user": "ci-bot"}),
+                human("alice", Via::Tui),
+                "stolen",
+                NOW - MIN,
+                false,
+            );
+            ActionRow::from_action(&a, Some("ci-bot"))
+        })
+        .collect();
+    let mut screen = Screen::new(80, 24);
+    screen.app.set_queue(rows);
+    screen.draw();
+    screen.press(&["a"]);
+    let text = screen.text();
+    let cells: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with('┃') && l.contains("staged"))
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    assert_eq!(cells.len(), 2, "{text}");
+    assert_ne!(cells[0], cells[1], "two actions look alike: {text}");
+    for c in &cells {
+        assert!(
+            ids.iter().any(|id| id.ends_with(c)),
+            "{c} is not an id's end: {text}"
+        );
+    }
+}
+
+#[test]
+fn two_identities_with_one_name_are_told_apart_by_account() {
+    let mut screen = Screen::new(80, 24);
+    let twins: Vec<IdentityRecord> = ["111122223333", "444455556666"]
+        .iter()
+        .map(|acct| {
+            record(
+                Provider::Aws,
+                &format!("arn:aws:iam::{acct}:role/deploy"),
+                IdentityKind::IamRole,
+                "deploy",
+                vec![grant("*", "*", "AdministratorAccess")],
+            )
+        })
+        .collect();
+    screen.core.update(Msg::Inventory {
+        identities: twins,
+        now: NOW,
+    });
+    screen.draw();
+    let labels: Vec<String> = screen
+        .view()
+        .rows
+        .iter()
+        .map(|r| r.display.to_string())
+        .filter(|d| d.starts_with("deploy"))
+        .collect();
+    assert!(
+        labels.contains(&"deploy@111122223333".to_string())
+            && labels.contains(&"deploy@444455556666".to_string()),
+        "{labels:?}"
+    );
+    let text = screen.text();
+    assert!(
+        text.contains("deploy@1111") && text.contains("deploy@4444"),
+        "{text}"
+    );
+}
+
+#[test]
+fn under_lc_all_c_every_screen_is_plain_ascii() {
+    let mut screen = Screen::with_queue(80, 24);
+    screen.theme = Theme::builtin("dark", ColorMode::NoColor)
+        .expect("dark")
+        .with_ascii(true);
+    screen.draw();
+    for keys in [&[][..], &["a"][..], &["a", "?"][..]] {
+        screen.press(keys);
+        let text = screen.text();
+        assert!(text.is_ascii(), "not ASCII after {keys:?}: {text}");
+        assert!(
+            text.contains("+--") || text.contains("+ "),
+            "no borders: {text}"
+        );
+        assert_eq!(text.lines().count(), 24);
+        assert!(text.lines().all(|l| l.chars().count() == 80), "{text}");
+    }
 }

@@ -5,6 +5,7 @@ pub mod containment;
 pub mod explain;
 pub mod graph;
 pub mod keyindex;
+pub mod label;
 pub mod model;
 pub mod playbook;
 pub mod policy;

@@ -199,43 +199,14 @@ pub fn print_ranking(
     Ok(())
 }
 
-/// What tells apart identities that share a display name: the AWS account of an ARN, the
-/// namespace of a Kubernetes service account, else the key without its provider.
-pub fn context_of(key: &str) -> String {
-    let principal = key.split_once(':').map_or(key, |(_, p)| p);
-    if let Some(rest) = principal.strip_prefix("arn:") {
-        // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE
-        let parts: Vec<&str> = rest.splitn(5, ':').collect();
-        if let Some(account) = parts.get(3).filter(|a| !a.is_empty()) {
-            return (*account).to_string();
-        }
-    }
-    if let Some(rest) = principal.strip_prefix("system:serviceaccount:")
-        && let Some((ns, _)) = rest.split_once(':')
-    {
-        return ns.to_string();
-    }
-    principal.to_string()
-}
-
-/// The identity as a table row names it: its display name, and, when another row shares it,
-/// what tells them apart (`ci-bot@111122223333`).
+/// The identity as a table row names it (`core::label`): its display name, and, when another
+/// row shares it, what tells them apart (`ci-bot@111122223333`).
 pub fn row_labels(ranked: &[RankedIdentity]) -> Vec<String> {
-    ranked
-        .iter()
-        .map(|r| {
-            let shared = ranked
-                .iter()
-                .filter(|o| o.display == r.display && o.identity != r.identity)
-                .count()
-                > 0;
-            if shared {
-                format!("{}@{}", r.display, context_of(&r.identity))
-            } else {
-                r.display.clone()
-            }
-        })
-        .collect()
+    crate::core::label::labels(
+        ranked
+            .iter()
+            .map(|r| (r.display.as_str(), r.identity.as_str())),
+    )
 }
 
 /// The ranking as a table of at most `width` columns, choosing columns for the width as the
@@ -260,9 +231,15 @@ pub fn print_table(
         .max()
         .unwrap_or(8)
         .max("IDENTITY".len());
-    let (id_w, reason_w) = if room >= longest.min(40) + 2 + MIN_REASON {
-        let id_w = longest.min(40);
+    // The identity gives up its beginning (the cell keeps its end) before the reason goes:
+    // at 80 columns a responder wants both the name and why it is ranked.
+    const MIN_ID: usize = 16;
+    let id_w = longest.min(40);
+    let (id_w, reason_w) = if room >= id_w + 2 + MIN_REASON {
         (id_w, Some(room - id_w - 2))
+    } else if room >= MIN_ID + 2 + MIN_REASON {
+        let id_w = room - 2 - MIN_REASON;
+        (id_w, Some(MIN_REASON))
     } else {
         (room, None)
     };

@@ -115,7 +115,7 @@ impl TuiOptions {
     ) -> Result<TuiOptions, Vec<ConfigProblem>> {
         let (theme, keymap) = crate::config::load_ui(config, theme, keymap, no_color)?;
         Ok(TuiOptions {
-            theme,
+            theme: theme.with_ascii(theme::ascii_locale()),
             keymap,
             demo_by_default,
             ..TuiOptions::default()

@@ -149,6 +149,9 @@ pub struct Theme {
     name: String,
     mode: ColorMode,
     styles: HashMap<&'static str, Style>,
+    /// Draw with ASCII only (borders `+-|`, markers `>` `*`): the terminal's locale is not
+    /// UTF-8 (`LC_ALL=C` on a bastion), where box drawing comes out as mojibake.
+    ascii: bool,
 }
 
 impl Theme {
@@ -158,6 +161,16 @@ impl Theme {
 
     pub fn mode(&self) -> ColorMode {
         self.mode
+    }
+
+    pub fn ascii(&self) -> bool {
+        self.ascii
+    }
+
+    /// The same theme drawing with ASCII only (or not).
+    pub fn with_ascii(mut self, ascii: bool) -> Theme {
+        self.ascii = ascii;
+        self
     }
 
     /// The style for a semantic name, falling back to its parents; unknown names get no style.
@@ -190,8 +203,35 @@ impl Default for Theme {
             name: "plain".into(),
             mode: ColorMode::NoColor,
             styles: HashMap::new(),
+            ascii: false,
         })
     }
+}
+
+/// Whether the locale says the terminal shows only ASCII: the first of `LC_ALL`, `LC_CTYPE`,
+/// `LANG` that is set and not empty decides, and anything but a UTF-8 codeset (`C`, `POSIX`,
+/// `en_US.ISO-8859-1`) means ASCII. With none set the terminal is taken at its word (UTF-8,
+/// as nearly every terminal is), so a bare container does not lose its borders.
+pub fn ascii_locale_from(lc_all: Option<&str>, lc_ctype: Option<&str>, lang: Option<&str>) -> bool {
+    let Some(locale) = [lc_all, lc_ctype, lang]
+        .into_iter()
+        .flatten()
+        .find(|v| !v.is_empty())
+    else {
+        return false;
+    };
+    let l = locale.to_ascii_lowercase();
+    !(l.contains("utf-8") || l.contains("utf8"))
+}
+
+/// [`ascii_locale_from`] on this process's environment.
+pub fn ascii_locale() -> bool {
+    let var = |k: &str| std::env::var(k).ok();
+    ascii_locale_from(
+        var("LC_ALL").as_deref(),
+        var("LC_CTYPE").as_deref(),
+        var("LANG").as_deref(),
+    )
 }
 
 /// Resolve a built-in theme and its `inherits` chain (built-ins only inherit built-ins).
@@ -373,6 +413,7 @@ impl ThemeSpec {
             name: name.to_string(),
             mode,
             styles,
+            ascii: false,
         }
     }
 }
@@ -715,6 +756,16 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_locale_that_says_utf_8_keeps_box_drawing() {
+        assert!(ascii_locale_from(Some("C"), None, Some("en_US.UTF-8")));
+        assert!(ascii_locale_from(None, Some("POSIX"), None));
+        assert!(ascii_locale_from(None, None, Some("en_US.ISO-8859-1")));
+        assert!(!ascii_locale_from(Some(""), None, Some("C.UTF-8")));
+        assert!(!ascii_locale_from(None, Some("en_GB.utf8"), Some("C")));
+        assert!(!ascii_locale_from(None, None, None));
+    }
 
     #[test]
     fn names_and_forms_parse() {

@@ -227,9 +227,16 @@ pub fn pg_state() -> Option<String> {
     let mut b = [0u8; 6];
     rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
     let name = format!("bd_test_{}", hex::encode(b));
-    let mut c = postgres::Client::connect(&admin, postgres::NoTls)
-        .unwrap_or_else(|e| panic!("BLASTDOOR_TEST_PG={admin}: cannot connect: {e}"));
-    c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
+    // The synchronous client runs a runtime of its own, which panics on a thread that runs
+    // tokio tasks (an async test): it gets a thread of its own.
+    let (a, n) = (admin.clone(), name.clone());
+    std::thread::spawn(move || {
+        let mut c = postgres::Client::connect(&a, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("BLASTDOOR_TEST_PG={a}: cannot connect: {e}"));
+        c.batch_execute(&format!("CREATE DATABASE {n}")).unwrap();
+    })
+    .join()
+    .unwrap_or_else(|e| std::panic::resume_unwind(e));
     let (base, _) = admin.rsplit_once('/').expect("a URL with a database");
     Some(format!("{base}/{name}"))
 }

@@ -436,8 +436,17 @@ fn add_items(
         if slot.is_some_and(|k| best[k].weight >= w as f32) {
             continue;
         }
-        let mut detail = format!("{} on {}", p.action, p.resource);
-        if let Some(v) = &p.via {
+        // A permission seen in use has no resource or grant to name: say so once.
+        let mut detail = if p.resource.as_str().starts_with('(') {
+            format!("{} {}", p.action, p.resource)
+        } else {
+            format!("{} on {}", p.action, p.resource)
+        };
+        if let Some(v) = p
+            .via
+            .as_ref()
+            .filter(|v| !p.resource.as_str().contains(v.as_str()))
+        {
             detail.push_str(&format!(" (via {v})"));
         }
         if let Some(j) = jewel {

@@ -113,7 +113,7 @@ pub fn render_table(frame: &mut Frame, area: Rect, app: &App, view: &ViewData, t
         };
         let mut cells = vec![
             Cell::new(if r.preauthorized { PREAUTHORIZED } else { " " }),
-            Cell::new(r.id.chars().take(id_w).collect::<String>()).style(theme.style("action.id")),
+            Cell::new(short_id(&r.id, id_w)).style(theme.style("action.id")),
             Cell::new(truncate(r.state.as_str(), state_w)).style(state_style(theme, r.state)),
             Cell::new(r.kind.as_str()),
             Cell::new(truncate(&r.target, target_w)),
@@ -280,4 +280,12 @@ pub fn render_detail(frame: &mut Frame, area: Rect, app: &App, view: &ViewData, 
             .block(block),
         area,
     );
+}
+
+/// An action id cut to `w` characters keeping its end: ids begin with `act_` and the time they
+/// were made, so actions staged in the same minute share their beginning and differ in their
+/// random end. The details pane shows the whole id.
+pub fn short_id(id: &str, w: usize) -> String {
+    let n = id.chars().count();
+    id.chars().skip(n.saturating_sub(w)).collect()
 }

@@ -328,6 +328,19 @@ impl ViewData {
                 })
             })
             .collect();
+        // Two rows on screen with one name (a role in two accounts) are told apart.
+        let labels =
+            crate::core::label::labels(rows.iter().map(|r| (r.display.as_str(), r.key.as_str())));
+        let rows: Vec<RowData> = rows
+            .into_iter()
+            .zip(labels)
+            .map(|(mut r, l)| {
+                if l.len() != r.display.as_str().len() {
+                    r.display = SafeText::new(&l);
+                }
+                r
+            })
+            .collect();
         let selected = cursor.checked_sub(offset).and_then(|i| ids.get(i)).copied();
         let subject = selected.and_then(|id| {
             let recent: Vec<&crate::core::Event> = core
@@ -675,6 +688,56 @@ pub fn render(frame: &mut Frame, app: &App, view: &ViewData, theme: &Theme) {
         Mode::Justify => modal::render_justify(frame, area, app, theme),
         Mode::Confirm => modal::render_confirm(frame, area, app, theme),
         Mode::Normal | Mode::Filter => {}
+    }
+    if theme.ascii() {
+        to_ascii(frame.buffer_mut());
+    }
+}
+
+/// Rewrite a drawn frame in ASCII, cell by cell: one pass at the end, so no view needs to
+/// know, and nothing but ASCII reaches a terminal whose locale is not UTF-8.
+pub fn to_ascii(buf: &mut ratatui::buffer::Buffer) {
+    for cell in buf.content.iter_mut() {
+        let sym = cell.symbol();
+        if sym.is_empty() {
+            // The second column of a wide character: it becomes a column of its own.
+            cell.set_char(' ');
+            continue;
+        }
+        if sym.is_ascii() {
+            continue;
+        }
+        let c = sym.chars().next().unwrap_or(' ');
+        cell.set_char(ascii_of(c));
+    }
+}
+
+/// The ASCII stand-in of one character the views draw; `?` for anything else (a name in
+/// another script cannot be shown in this locale, and must not arrive as raw bytes).
+pub fn ascii_of(c: char) -> char {
+    match c {
+        '─' | '━' | '═' | '╌' | '┄' => '-',
+        '│' | '┃' | '║' | '╎' | '┆' => '|',
+        '┌' | '┐' | '└' | '┘' | '┏' | '┓' | '┗' | '┛' | '╔' | '╗' | '╚' | '╝' | '├' | '┤' | '┬'
+        | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' | '┣' | '┫' | '┳' | '┻' | '╋' => {
+            '+'
+        }
+        '▶' | '►' | '→' | '›' => '>',
+        '◀' | '←' | '‹' => '<',
+        '▼' | '↓' => 'v',
+        '▲' | '↑' => '^',
+        '★' | '✱' | '✓' => '*',
+        '✗' | '×' => 'x',
+        '…' => '~',
+        '·' | '•' | '▁' => '.',
+        '▂' | '▃' => ':',
+        '▄' | '▅' => '=',
+        '▆' | '▇' => '#',
+        '█' => '@',
+        '—' | '–' => '-',
+        '⚠' => '!',
+        ' ' => ' ',
+        _ => '?',
     }
 }
 

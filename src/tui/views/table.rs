@@ -135,7 +135,18 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, view: &ViewData, theme: 
         Row::new(cells)
     });
 
-    let rank_width = (view.offset + view.rows.len()).to_string().len().max(2) as u16;
+    // The rank shown is the identity's place in the whole ranking (a filter keeps it), so the
+    // column is as wide as the largest rank on screen, not the row count.
+    let rank_width = view
+        .rows
+        .iter()
+        .map(|r| r.rank)
+        .max()
+        .unwrap_or(0)
+        .max(view.offset + view.rows.len())
+        .to_string()
+        .len()
+        .max(2) as u16;
     let mut widths = vec![Constraint::Length(rank_width), Constraint::Fill(1)];
     if full {
         widths.push(Constraint::Length(15));
