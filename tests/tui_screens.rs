@@ -1299,3 +1299,131 @@ fn under_lc_all_c_every_screen_is_plain_ascii() {
         assert!(text.lines().all(|l| l.chars().count() == 80), "{text}");
     }
 }
+
+#[test]
+fn the_header_says_who_acts_here_or_that_nobody_can() {
+    let first_line = |s: &Screen| s.text().lines().next().unwrap_or("").to_string();
+    let mut screen = Screen::new(80, 24);
+    screen.app = App::new(Keymap::default(), false).read_only(true);
+    screen.draw();
+    assert!(
+        first_line(&screen).contains("READ-ONLY"),
+        "{}",
+        screen.text()
+    );
+
+    let mut screen = Screen::new(80, 24);
+    screen.app.set_acting_as(Some("alice"));
+    screen.draw();
+    assert!(
+        first_line(&screen).contains("you: alice"),
+        "{}",
+        screen.text()
+    );
+
+    // No key: said in the header, and `s` says why at once instead of opening the picker and
+    // asking for a justification that could never be signed.
+    let mut screen = Screen::new(80, 24);
+    screen.app.disable_acting(
+        "acting disabled: no SSH key: give --key FILE, or load your key into ssh-agent",
+    );
+    screen.draw();
+    assert!(
+        first_line(&screen).contains("VIEW ONLY"),
+        "{}",
+        screen.text()
+    );
+    screen.press(&["s"]);
+    assert_ne!(screen.app.mode(), blastdoor::tui::app::Mode::Picker);
+    assert_ne!(screen.app.mode(), blastdoor::tui::app::Mode::Justify);
+    let status = screen
+        .app
+        .status()
+        .map(|s| s.text.to_string())
+        .unwrap_or_default();
+    assert!(status.contains("no SSH key"), "{status}");
+}
+
+#[test]
+fn a_long_message_is_never_cut_silently_and_can_be_read_again() {
+    let mut screen = Screen::new(80, 24);
+    let long = "no SSH key: give --key FILE, or load your key into ssh-agent (SSH_AUTH_SOCK), \
+                then press s again on the identity to stage the containment you chose";
+    screen
+        .app
+        .set_status(blastdoor::tui::app::StatusKind::Failed, long);
+    screen
+        .app
+        .set_status(blastdoor::tui::app::StatusKind::Info, "second");
+    screen
+        .app
+        .set_status(blastdoor::tui::app::StatusKind::Failed, long);
+    screen.draw();
+    let text = screen.text();
+    let line = text
+        .lines()
+        .find(|l| l.contains("no SSH key"))
+        .expect("the status line");
+    assert!(line.trim_end().ends_with("m more"), "{line:?}");
+    screen.press(&["m"]);
+    let text = screen.text();
+    // Wrapped, so every word of the message is on screen, and both earlier ones too.
+    let flat: String = text
+        .lines()
+        .map(|l| l.trim_matches(|c: char| c == '║' || c == ' '))
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(flat.contains("containment you chose"), "{text}");
+    assert!(flat.contains("second"), "{text}");
+    assert_eq!(text.matches("no SSH key").count(), 2, "{text}");
+    screen.press(&["esc"]);
+    assert_eq!(screen.app.mode(), blastdoor::tui::app::Mode::Normal);
+}
+
+#[test]
+fn the_hint_line_shows_whole_hints_only() {
+    let screen = Screen::new(80, 24);
+    let text = screen.text();
+    let hints = text.lines().last().unwrap_or("");
+    for cut in ["p pa ", " pa\n"] {
+        assert!(!hints.contains(cut), "{hints:?}");
+    }
+    let last_word = hints.split_whitespace().last().unwrap_or("");
+    assert!(
+        [
+            "quit",
+            "move",
+            "stage",
+            "approvals",
+            "pane",
+            "filter",
+            "help",
+            "sort",
+            "pause",
+            "scope"
+        ]
+        .contains(&last_word),
+        "cut hint: {hints:?}"
+    );
+}
+
+#[test]
+fn at_80_columns_a_retrying_source_says_why_when_it_fits() {
+    let mut screen = Screen::new(80, 24);
+    screen.stats.rejected = 0;
+    screen.stats.sources = vec![SourceStatus {
+        name: "agent".into(),
+        health: Health::Retrying,
+        events: 0,
+        rejected: 0,
+        detail: Some("connection refused".into()),
+        progress: None,
+    }];
+    screen.draw();
+    let text = screen.text();
+    let second = text.lines().nth(1).unwrap_or("");
+    assert!(
+        second.contains("agent retrying (connection refused)"),
+        "{second:?}"
+    );
+}

@@ -21,6 +21,8 @@ use crate::tui::views::{ViewData, help};
 const MAX_FILTER_CHARS: usize = 256;
 /// The longest justification kept (the audit log keeps it whole).
 pub const MAX_REASON_CHARS: usize = 500;
+/// Messages kept for the messages view (`m`).
+pub const MAX_MESSAGES: usize = 500;
 /// What the acting keys say when no desk (state, policy) is configured.
 pub const NO_DESK: &str = "no state/policy configured: acting disabled (give --state and --policy)";
 
@@ -38,6 +40,8 @@ pub enum Mode {
     Filter,
     /// The help overlay is shown.
     Help,
+    /// The messages of the session, whole.
+    Messages,
     /// Choosing an action kind for the selected identity.
     Picker,
     /// Typing a justification (for a proposal) or a reason (for a denial).
@@ -158,6 +162,13 @@ pub struct App {
     pub(crate) status: Option<Status>,
     /// Who acts here, when the console plays the demo's throwaway responders (`demo-alice`).
     pub(crate) responder: Option<SafeText>,
+    /// The responder the allowed signers name for this console's key (a real one, not the
+    /// demo's), shown in the header.
+    pub(crate) acting_as: Option<SafeText>,
+    /// Every status message of the session, with the wall-clock time it was given (UTC
+    /// `HH:MM:SS`), oldest first; the oldest go past [`MAX_MESSAGES`].
+    pub(crate) messages: std::collections::VecDeque<(String, Status)>,
+    pub(crate) messages_scroll: usize,
 }
 
 impl App {
@@ -198,6 +209,9 @@ impl App {
             queue_offset: 0,
             status: None,
             responder: None,
+            acting_as: None,
+            messages: Default::default(),
+            messages_scroll: 0,
         }
     }
 
@@ -216,6 +230,11 @@ impl App {
         self.acting_disabled = Some(why.into());
     }
 
+    /// The responder this console signs as (from its key and the allowed signers).
+    pub fn set_acting_as(&mut self, who: Option<&str>) {
+        self.acting_as = who.map(SafeText::new);
+    }
+
     pub fn is_read_only(&self) -> bool {
         self.read_only
     }
@@ -226,10 +245,32 @@ impl App {
         self.status.as_ref()
     }
     pub fn set_status(&mut self, kind: StatusKind, text: &str) {
-        self.status = Some(Status {
+        let status = Status {
             kind,
             text: SafeText::new(text),
-        });
+        };
+        let repeated = self.messages.back().is_some_and(|(_, s)| *s == status);
+        if !repeated {
+            let secs = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let clock = format!(
+                "{:02}:{:02}:{:02}",
+                secs / 3600 % 24,
+                secs / 60 % 60,
+                secs % 60
+            );
+            if self.messages.len() == MAX_MESSAGES {
+                self.messages.pop_front();
+            }
+            self.messages.push_back((clock, status.clone()));
+        }
+        self.status = Some(status);
+    }
+
+    /// The session's messages, oldest first, each with its UTC time.
+    pub fn messages(&self) -> impl Iterator<Item = (&str, &Status)> {
+        self.messages.iter().map(|(t, s)| (t.as_str(), s))
     }
     pub fn clear_status(&mut self) {
         self.status = None;
@@ -419,6 +460,27 @@ impl App {
                     }
                     // Esc always closes an overlay, whatever the keymap says.
                     Some(Action::Help | Action::Cancel) => self.mode = Mode::Normal,
+                    _ if key.code == KeyCode::Esc => self.mode = Mode::Normal,
+                    _ => {}
+                }
+                None
+            }
+            Mode::Messages => {
+                match self.keymap.action_for(&key) {
+                    Some(Action::Quit) => self.quit = true,
+                    Some(
+                        a @ (Action::Up
+                        | Action::Down
+                        | Action::PageUp
+                        | Action::PageDown
+                        | Action::Top
+                        | Action::Bottom),
+                    ) => {
+                        let page = self.page.max(1);
+                        self.messages_scroll = step(self.messages_scroll, a, page)
+                            .min(self.messages.len().saturating_sub(1));
+                    }
+                    Some(Action::Messages | Action::Cancel) => self.mode = Mode::Normal,
                     _ if key.code == KeyCode::Esc => self.mode = Mode::Normal,
                     _ => {}
                 }
@@ -717,6 +779,12 @@ impl App {
                 } else {
                     self.focus = Pane::Table;
                 }
+            }
+            Action::Messages => {
+                self.mode = Mode::Messages;
+                // Open at the newest page.
+                let page = self.page.max(1);
+                self.messages_scroll = self.messages.len().saturating_sub(page);
             }
             Action::Help => {
                 self.mode = if self.mode == Mode::Help {

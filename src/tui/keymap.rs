@@ -55,13 +55,15 @@ pub enum Action {
     Rollback,
     /// In the demo: act as the other throwaway responder (to approve what the first proposed).
     SwitchResponder,
+    /// Every message of the session, whole (the status line shows only the last one).
+    Messages,
     /// Bound in a derived keymap to remove a binding it inherits.
     None,
 }
 
 impl Action {
     /// In the order the help overlay lists them.
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::Up,
         Action::Down,
         Action::PageUp,
@@ -80,6 +82,7 @@ impl Action {
         Action::PauseFeed,
         Action::FeedScope,
         Action::Help,
+        Action::Messages,
         Action::Quit,
         Action::Approvals,
         Action::Stage,
@@ -133,6 +136,7 @@ impl Action {
             Action::Rollback => "rollback",
             Action::SwitchResponder => "switch_responder",
             Action::FeedScope => "feed_scope",
+            Action::Messages => "messages",
             Action::None => "none",
         }
     }
@@ -172,6 +176,7 @@ impl Action {
             Action::SwitchResponder => {
                 "demo only: act as the other throwaway responder (demo-alice, demo-bob)"
             }
+            Action::Messages => "every message of this session, whole (newest last)",
             Action::None => "nothing (unbinds the key)",
         }
     }

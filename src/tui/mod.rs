@@ -457,6 +457,14 @@ async fn event_loop(
             no_desk.as_deref().unwrap_or(app::NO_DESK)
         ));
     }
+    if let (Some(d), true) = (&desk, responders.is_empty()) {
+        // Preconditions before input: a missing or unknown key is found now, not after a
+        // justification has been typed.
+        match d.whoami() {
+            Ok(who) => app.set_acting_as(Some(&who)),
+            Err(e) => app.disable_acting(format!("acting disabled: {e:#}")),
+        }
+    }
     let (link, mut replies) = DeskLink::start(desk, responders);
     app.set_responder(link.responder());
     let mut seen_status: Option<Status> = None;

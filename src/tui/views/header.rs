@@ -40,6 +40,27 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewData, theme: &Theme) {
         };
         first.push(Span::styled(text, theme.style("ui.header.demo")));
     }
+    if h.responder.is_none() {
+        match &h.me {
+            super::Me::ReadOnly => {
+                first.push(Span::styled(" READ-ONLY ", theme.style("ui.header.demo")));
+            }
+            super::Me::Responder(who) => {
+                first.push(Span::styled("· you: ", label));
+                first.push(safe_span(who, theme.style("ui.header.title")));
+                first.push(Span::raw(" "));
+            }
+            super::Me::NoActing => {
+                let text = if narrow {
+                    " VIEW ONLY "
+                } else {
+                    " VIEW ONLY: acting is off (s says why) "
+                };
+                first.push(Span::styled(text, theme.style("ui.warning")));
+            }
+            super::Me::Unknown => {}
+        }
+    }
     if h.leaks > 0 {
         // A contained credential acting again is the loudest thing on screen, colour or not.
         first.push(Span::styled(
@@ -104,7 +125,13 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewData, theme: &Theme) {
     }
     second.push(Span::styled(" │ ", label));
     let room = (area.width as usize).saturating_sub(Line::from(second.clone()).width());
-    let named = named_sources(view, theme, narrow);
+    // Each source with the reason a failing one gives, if that fits; else without reasons.
+    let with_reasons = named_sources(view, theme, true);
+    let named = if Line::from(with_reasons.clone()).width() <= room {
+        with_reasons
+    } else {
+        named_sources(view, theme, false)
+    };
     if h.sources.is_empty() {
         second.push(Span::styled("no sources", theme.style("ui.warning")));
     } else if Line::from(named.clone()).width() <= room {
@@ -138,8 +165,8 @@ pub fn render(frame: &mut Frame, area: Rect, view: &ViewData, theme: &Theme) {
     frame.render_widget(Paragraph::new(text).style(theme.style("ui.header")), area);
 }
 
-/// Each source by name with its health, and the last problem of a failing one when wide.
-fn named_sources<'a>(view: &'a ViewData, theme: &Theme, narrow: bool) -> Vec<Span<'a>> {
+/// Each source by name with its health, and the last problem of a failing one with `reasons`.
+fn named_sources<'a>(view: &'a ViewData, theme: &Theme, reasons: bool) -> Vec<Span<'a>> {
     let label = theme.style("ui.header.label");
     let mut out = Vec::new();
     for (i, s) in view.header.sources.iter().enumerate() {
@@ -152,7 +179,7 @@ fn named_sources<'a>(view: &'a ViewData, theme: &Theme, narrow: bool) -> Vec<Spa
             health_word(s.health),
             health_style(theme, s.health),
         ));
-        if let (false, Some(d), Health::Error | Health::Retrying) = (narrow, &s.detail, s.health) {
+        if let (true, Some(d), Health::Error | Health::Retrying) = (reasons, &s.detail, s.health) {
             out.push(Span::styled(" (", label));
             out.push(safe_span(d, label));
             out.push(Span::styled(")", label));

@@ -4,9 +4,9 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Wrap};
 
-use crate::tui::app::App;
+use crate::tui::app::{App, StatusKind};
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::theme::Theme;
 
@@ -95,6 +95,61 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             .style(theme.style("ui.help"))
             .block(block)
             .scroll((scroll, 0)),
+        popup,
+    );
+}
+
+/// The mark a status message carries in words (so it reads without colour) and its style.
+pub fn status_mark(kind: StatusKind) -> (&'static str, &'static str) {
+    match kind {
+        StatusKind::Info => ("·", "status.info"),
+        StatusKind::Busy => ("…", "status.busy"),
+        StatusKind::Done => ("✓", "status.done"),
+        StatusKind::Refused => ("✗ refused:", "status.refused"),
+        StatusKind::Failed => ("✗ failed:", "status.failed"),
+    }
+}
+
+/// The `m` overlay: every message of the session, whole and wrapped, oldest first.
+pub fn render_messages(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let width = area.width.saturating_sub(2);
+    let height = area.height.saturating_sub(2);
+    let [popup] = Layout::horizontal([Constraint::Length(width)])
+        .flex(Flex::Center)
+        .areas(area);
+    let [popup] = Layout::vertical([Constraint::Length(height)])
+        .flex(Flex::Center)
+        .areas(popup);
+    let dim = theme.style("ui.text.dim");
+    let mut body: Vec<Line> = app
+        .messages()
+        .skip(app.messages_scroll)
+        .map(|(at, s)| {
+            let (mark, style) = status_mark(s.kind);
+            let style = theme.style(style);
+            Line::from(vec![
+                Span::styled(format!("{at} "), dim),
+                Span::styled(format!("{mark} "), style),
+                Span::styled(s.text.as_str(), style),
+            ])
+        })
+        .collect();
+    if body.is_empty() {
+        body.push(Line::styled("No messages yet.", dim));
+    }
+    let n = app.messages().count();
+    let title = Line::from(format!(" Messages · {n} (UTC) ")).style(theme.style("ui.help.title"));
+    let block = Block::new()
+        .borders(Borders::ALL)
+        .border_type(BorderType::Double)
+        .border_style(theme.style("ui.border.focused"))
+        .title(title);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(body)
+            .style(theme.style("ui.help"))
+            .wrap(Wrap { trim: false })
+            .block(block),
         popup,
     );
 }

@@ -9,7 +9,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::tui::app::{App, Mode, Screen, StatusKind};
+use crate::tui::app::{App, Mode, Screen};
 use crate::tui::keymap::{Action, Keymap};
 use crate::tui::theme::Theme;
 
@@ -44,21 +44,35 @@ pub fn render_status(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let Some(status) = app.status() else {
         return;
     };
-    let (mark, style) = match status.kind {
-        StatusKind::Info => ("·", "status.info"),
-        StatusKind::Busy => ("…", "status.busy"),
-        StatusKind::Done => ("✓", "status.done"),
-        StatusKind::Refused => ("✗ refused:", "status.refused"),
-        StatusKind::Failed => ("✗ failed:", "status.failed"),
-    };
+    let (mark, style) = super::help::status_mark(status.kind);
     let style = theme.style(style);
-    frame.render_widget(
-        Paragraph::new(Line::from(vec![
-            Span::styled(format!(" {mark} "), style),
+    let lead = format!(" {mark} ");
+    let whole = Line::from(vec![
+        Span::raw(lead.as_str()),
+        Span::raw(status.text.as_str()),
+    ])
+    .width();
+    let line = if whole <= area.width as usize {
+        Line::from(vec![
+            Span::styled(lead, style),
             Span::styled(status.text.as_str(), style),
-        ])),
-        area,
-    );
+        ])
+    } else {
+        // Never cut without saying so: the rest is in the messages view.
+        let more = match app.keymap().keys_for(Action::Messages).first() {
+            Some(k) => format!(" … {} more", k.label()),
+            None => " …".to_string(),
+        };
+        let room =
+            (area.width as usize).saturating_sub(lead.chars().count() + more.chars().count());
+        let cut: String = status.text.as_str().chars().take(room).collect();
+        Line::from(vec![
+            Span::styled(lead, style),
+            Span::styled(cut, style),
+            Span::styled(more, theme.style("hint.key")),
+        ])
+    };
+    frame.render_widget(Paragraph::new(line), area);
 }
 
 /// Fixed keys of an overlay, as `(key, what)`.
@@ -103,7 +117,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             ];
             frame.render_widget(Paragraph::new(Line::from(spans)), help);
         }
-        Mode::Help => {
+        Mode::Help | Mode::Messages => {
             let spans = vec![
                 Span::styled(" esc", key),
                 Span::styled(" close  ", text),
@@ -135,6 +149,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 &[]
             };
+            // Whole hints only: one that does not fit is left out (`?` lists every key), never
+            // cut in the middle ("p pa").
+            let mut room = area.width as usize;
             for (actions, what) in demo.iter().chain(hints) {
                 let Some(keys) = keys_label(app.keymap(), actions) else {
                     continue;
@@ -143,8 +160,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                     ("pause", true) => "resume",
                     (w, _) => w,
                 };
-                spans.push(Span::styled(format!(" {keys}"), key));
-                spans.push(Span::styled(format!(" {what} "), text));
+                let k = format!(" {keys}");
+                let w = format!(" {what} ");
+                let width = Line::from(vec![Span::raw(&k), Span::raw(&w)]).width();
+                if width > room {
+                    continue;
+                }
+                room -= width;
+                spans.push(Span::styled(k, key));
+                spans.push(Span::styled(w, text));
             }
             frame.render_widget(Paragraph::new(Line::from(spans)), area);
         }

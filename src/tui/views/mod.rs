@@ -239,6 +239,23 @@ pub struct HeaderData {
     pub last_leak: Option<SafeText>,
     /// The demo's throwaway responder acting here, when the console plays them.
     pub responder: Option<SafeText>,
+    /// Who this console acts as: read-only, a responder, or nobody (and why).
+    pub me: Me,
+}
+
+/// Who the console acts as, for the header: a responder must see whose key signs before
+/// pressing anything, and when nothing they press will act.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Me {
+    /// `--read-only`: the acting keys are off.
+    ReadOnly,
+    /// The responder the allowed signers name for the key.
+    Responder(SafeText),
+    /// Acting is off: no key, a key the allowed signers do not name, no state.
+    NoActing,
+    /// Not known (tests, a desk not yet asked).
+    #[default]
+    Unknown,
 }
 
 /// Everything one frame shows, copied out of the core.
@@ -385,6 +402,15 @@ impl ViewData {
             leaks: core.leaks().len(),
             last_leak: core.leaks().last().map(|l| SafeText::new(&l.summary())),
             responder: app.responder.clone(),
+            me: if app.read_only {
+                Me::ReadOnly
+            } else if let Some(who) = &app.acting_as {
+                Me::Responder(who.clone())
+            } else if app.acting_disabled.is_some() {
+                Me::NoActing
+            } else {
+                Me::Unknown
+            },
         };
         ViewData {
             now,
@@ -684,6 +710,7 @@ pub fn render(frame: &mut Frame, app: &App, view: &ViewData, theme: &Theme) {
     hints::render(frame, a.hints, app, theme);
     match app.mode {
         Mode::Help => help::render(frame, area, app, theme),
+        Mode::Messages => help::render_messages(frame, area, app, theme),
         Mode::Picker => modal::render_picker(frame, area, app, theme),
         Mode::Justify => modal::render_justify(frame, area, app, theme),
         Mode::Confirm => modal::render_confirm(frame, area, app, theme),
