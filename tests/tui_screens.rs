@@ -1427,3 +1427,45 @@ fn at_80_columns_a_retrying_source_says_why_when_it_fits() {
         "{second:?}"
     );
 }
+
+#[test]
+fn the_feed_reads_as_a_timeline_with_dates_and_source_addresses() {
+    let mut screen = Screen::new(160, 48);
+    // A replayed record from three days ago arrives after today's live ones.
+    let (_, all) = fleet();
+    let old = NOW - 3 * 24 * 60 * MIN;
+    let mut e = event(&all[0], old, "s3", "GetObject", "k", Status::Success);
+    e.src_ip = Some(s("192.0.2.1"));
+    screen.core.update(Msg::Events {
+        events: vec![e],
+        now: NOW,
+    });
+    screen.draw();
+    let text = screen.text();
+    let feed: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.contains("Feed"))
+        .skip(1)
+        .take_while(|l| !l.contains('└') && !l.contains('┗'))
+        .collect();
+    let day = |t: Millis| {
+        chrono::DateTime::from_timestamp_millis(t)
+            .unwrap()
+            .format("%m-%d")
+            .to_string()
+    };
+    let old_line = feed
+        .iter()
+        .position(|l| l.contains("s3:GetObject on k"))
+        .expect("the replayed record in the feed");
+    assert!(
+        feed[..old_line].iter().all(|l| l.contains(&day(NOW))),
+        "today's events, dated, come before the old one: {text}"
+    );
+    assert!(feed[old_line].contains(&day(old)), "{}", feed[old_line]);
+    assert!(
+        feed[old_line].contains("from 192.0.2.1"),
+        "{}",
+        feed[old_line]
+    );
+}

@@ -7,7 +7,9 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::{ViewData, fmt_clock, fmt_count, pane_block, safe_span, signal_tag, truncate};
+use super::{
+    ViewData, fmt_clock, fmt_count, pane_block, safe_span, same_day, signal_tag, truncate,
+};
 use crate::tui::app::{App, Pane};
 use crate::tui::theme::Theme;
 
@@ -57,12 +59,24 @@ pub fn render(
     }
     // Narrow panes give the event more room than the name.
     let name_width = if area.width < 100 { 16 } else { 22 };
+    // One time format for the whole pane, so the columns stay aligned: the date joins the
+    // clock when any line shown is not from today.
+    let dated = feed.items.iter().any(|f| !same_day(view.now, f.time));
+    let when = |t| {
+        if dated {
+            chrono::DateTime::from_timestamp_millis(t)
+                .map(|d| d.format("%m-%d %H:%M:%S").to_string())
+                .unwrap_or_else(|| "--------------".into())
+        } else {
+            fmt_clock(t)
+        }
+    };
     let lines: Vec<Line> = feed
         .items
         .iter()
         .map(|f| {
             let mut spans = vec![
-                Span::styled(fmt_clock(f.time), theme.style("feed.time")),
+                Span::styled(when(f.time), theme.style("feed.time")),
                 Span::raw(" "),
                 Span::styled(
                     format!("{:<name_width$}", truncate(f.identity.as_str(), name_width)),
@@ -84,6 +98,15 @@ pub fn render(
                     format!(" [{}]", signal_tag(*s)),
                     theme.style("feed.signal"),
                 ));
+            }
+            // The address goes at the end, and only whole: a cut address misleads.
+            if let Some(ip) = &f.src_ip {
+                let used = Line::from(spans.clone()).width();
+                let inner = area.width.saturating_sub(2) as usize;
+                if used + 6 + ip.as_str().chars().count() <= inner {
+                    spans.push(Span::styled(" from ", theme.style("ui.text.dim")));
+                    spans.push(safe_span(ip, theme.style("feed.time")));
+                }
             }
             Line::from(spans)
         })

@@ -166,6 +166,8 @@ pub struct FeedRow {
     pub time: Millis,
     pub identity: SafeText,
     pub summary: SafeText,
+    /// Where the call came from, when the record says.
+    pub src_ip: Option<SafeText>,
     pub denied: bool,
     pub signals: Vec<Signal>,
 }
@@ -469,6 +471,10 @@ fn feed_data(core: &Core, app: &App, selected: Option<u32>, rows: usize) -> Feed
         .into_iter()
         .filter(|f| app.paused_at.is_none_or(|p| f.seq <= p))
         .collect();
+    // Newest first by the events' own time: sources deliver out of order (a replayed folder
+    // beside a live stream), and the feed must read as a timeline. Ties keep arrival order.
+    let mut items = items;
+    items.sort_by(|a, b| b.event.time.cmp(&a.event.time).then(b.seq.cmp(&a.seq)));
     let scroll = scroll.min(items.len().saturating_sub(rows));
     let items = items
         .iter()
@@ -479,6 +485,7 @@ fn feed_data(core: &Core, app: &App, selected: Option<u32>, rows: usize) -> Feed
             time: f.event.time,
             identity: SafeText::new(core.get(f.identity).map_or("?", |s| s.display())),
             summary: SafeText::new(&f.event.summary()),
+            src_ip: f.event.src_ip.clone(),
             denied: f.event.status == Status::Failure,
             signals: f.signals.clone(),
         })
@@ -513,7 +520,7 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
             "{} · last seen {} ago ({})",
             fmt_count(st.events),
             fmt_age(now, t),
-            fmt_clock(t)
+            fmt_when(now, t)
         ),
         None => format!("{} · never seen active", fmt_count(st.events)),
     };
@@ -837,6 +844,22 @@ pub fn fmt_age(now: Millis, t: Millis) -> String {
 }
 
 /// `HH:MM:SS` in UTC: incident timelines are compared across hosts and logs.
+/// A time as the feed and details show it: the clock when it is on `now`'s day (UTC), else
+/// the date too (`2026-11-30 12:34:46`), so an old event never passes for today's.
+pub fn fmt_when(now: Millis, t: Millis) -> String {
+    if same_day(now, t) {
+        fmt_clock(t)
+    } else {
+        chrono::DateTime::from_timestamp_millis(t)
+            .map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "----------".into())
+    }
+}
+
+pub fn same_day(a: Millis, b: Millis) -> bool {
+    a.div_euclid(86_400_000) == b.div_euclid(86_400_000)
+}
+
 pub fn fmt_clock(t: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(t)
         .map(|d| d.format("%H:%M:%S").to_string())
