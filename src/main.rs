@@ -49,10 +49,18 @@ struct Global {
     #[arg(long, global = true)]
     no_color: bool,
     /// Theme name (built in: dark, light, high-contrast; or a file in the user config dir)
-    #[arg(long, global = true)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Console options (the console and demo only)"
+    )]
     theme: Option<String>,
     /// Keymap name (built in: default, vim; or a file in the user config dir)
-    #[arg(long, global = true)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Console options (the console and demo only)"
+    )]
     keymap: Option<String>,
     /// Seed of the demo fleet
     #[arg(long, global = true, default_value_t = 7, hide = true)]
@@ -67,7 +75,11 @@ struct Global {
     #[arg(long = "agent", global = true, value_name = "URL")]
     agents: Vec<String>,
     /// Look, never act: the console hides and ignores every acting key
-    #[arg(long, global = true)]
+    #[arg(
+        long,
+        global = true,
+        help_heading = "Console options (the console and demo only)"
+    )]
     read_only: bool,
 }
 
