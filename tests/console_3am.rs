@@ -314,8 +314,12 @@ fn rank_table_fits_the_width_and_still_shows_each_identity() {
     };
     let narrow = table("80");
     for l in narrow.lines() {
-        assert!(l.chars().count() <= 80, "wider than 80: {l:?}\n{narrow}");
+        // Bytes, not characters: mawk and `cut -c` count bytes, so a cut cell must end in
+        // ASCII dots, not a 3-byte ellipsis.
+        assert!(l.len() <= 80, "wider than 80 bytes: {l:?}\n{narrow}");
     }
+    // At 80 columns the identity gives up its start before the reason goes.
+    assert!(narrow.contains("TOP REASON"), "{narrow}");
     // The long role keeps its last path segment's end; the two deployers say their accounts.
     assert!(narrow.contains("quarterly-reporting"), "{narrow}");
     assert!(

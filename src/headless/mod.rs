@@ -136,11 +136,14 @@ pub fn wrap_hanging(text: &str, indent: &str, width: usize) -> Vec<String> {
 
 /// Shorten text to `width` characters for a table cell.
 pub fn cell(s: &str, width: usize) -> String {
+    // ASCII dots, as `cell_tail`: a table read by mawk or `cut -c` keeps its width.
     if s.chars().count() <= width {
         format!("{s:<width$}")
+    } else if width <= 3 {
+        s.chars().take(width).collect()
     } else {
-        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-        out.push('…');
+        let mut out: String = s.chars().take(width - 3).collect();
+        out.push_str("...");
         out
     }
 }
