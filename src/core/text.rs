@@ -371,6 +371,37 @@ impl<'de> Deserialize<'de> for SafeText {
     }
 }
 
+/// The ASCII stand-in of a symbol the product draws itself (box lines, arrows, `×`, `…`), or
+/// `None` for any other character. The console in an ASCII locale shows `?` for the rest (a name
+/// in another script cannot be shown there and must not arrive as raw bytes); headless tables
+/// keep it, since their stdout is UTF-8 whenever the data is.
+pub fn ascii_stand_in(c: char) -> Option<char> {
+    Some(match c {
+        '─' | '━' | '═' | '╌' | '┄' => '-',
+        '│' | '┃' | '║' | '╎' | '┆' => '|',
+        '┌' | '┐' | '└' | '┘' | '┏' | '┓' | '┗' | '┛' | '╔' | '╗' | '╚' | '╝' | '├' | '┤' | '┬'
+        | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' | '┣' | '┫' | '┳' | '┻' | '╋' => {
+            '+'
+        }
+        '▶' | '►' | '→' | '›' => '>',
+        '◀' | '←' | '‹' => '<',
+        '▼' | '↓' => 'v',
+        '▲' | '↑' => '^',
+        '★' | '✱' | '✓' => '*',
+        '✗' | '×' => 'x',
+        '…' => '~',
+        '·' | '•' | '▁' => '.',
+        '▂' | '▃' => ':',
+        '▄' | '▅' => '=',
+        '▆' | '▇' => '#',
+        '█' => '@',
+        '—' | '–' => '-',
+        '⚠' => '!',
+        ' ' => ' ',
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

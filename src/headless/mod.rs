@@ -75,10 +75,29 @@ pub fn table_width() -> usize {
     tty.or_else(from_env).unwrap_or(80).max(40)
 }
 
+/// The product's own symbols in a table cell as ASCII (`×27` as `x27`, `…` as `...`), so that a
+/// column is as many bytes as characters and `awk`, `cut -c` and a byte-counting terminal keep the
+/// table's width; text from the data in another script is kept as it is.
+fn table_ascii(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.is_ascii() {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '…' => out.push_str("..."),
+            c if !c.is_ascii() => out.push(crate::core::text::ascii_stand_in(c).unwrap_or(c)),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// Shorten text to `width` characters from the left (`.../role/name`), keeping its end: where
 /// the last path segment of an identity is what tells it apart.
 pub fn cell_tail(s: &str, width: usize) -> String {
     // ASCII dots, not `…`: tools that count bytes (mawk, cut -c) still see the column width.
+    let s = &table_ascii(s);
     let n = s.chars().count();
     if n <= width {
         format!("{s:<width$}")
@@ -137,6 +156,7 @@ pub fn wrap_hanging(text: &str, indent: &str, width: usize) -> Vec<String> {
 /// Shorten text to `width` characters for a table cell.
 pub fn cell(s: &str, width: usize) -> String {
     // ASCII dots, as `cell_tail`: a table read by mawk or `cut -c` keeps its width.
+    let s = &table_ascii(s);
     if s.chars().count() <= width {
         format!("{s:<width$}")
     } else if width <= 3 {
@@ -145,5 +165,27 @@ pub fn cell(s: &str, width: usize) -> String {
         let mut out: String = s.chars().take(width - 3).collect();
         out.push_str("...");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cell_is_as_many_bytes_as_columns_when_it_holds_the_products_symbols() {
+        let reason = "denied calls (×27 recent) → iam:PassRole…";
+        for w in [10, 20, 40, 60] {
+            let c = cell(reason, w);
+            assert_eq!(c.len(), w, "{c:?} at {w}");
+            let t = cell_tail(reason, w);
+            assert_eq!(t.len(), w, "{t:?} at {w}");
+        }
+        assert!(cell(reason, 60).starts_with("denied calls (x27 recent) -> iam:PassRole..."));
+    }
+
+    #[test]
+    fn a_name_in_another_script_is_kept_not_replaced() {
+        assert_eq!(cell("сервис", 8), "сервис  ");
     }
 }

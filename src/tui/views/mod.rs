@@ -742,36 +742,7 @@ pub fn to_ascii(buf: &mut ratatui::buffer::Buffer) {
             continue;
         }
         let c = sym.chars().next().unwrap_or(' ');
-        cell.set_char(ascii_of(c));
-    }
-}
-
-/// The ASCII stand-in of one character the views draw; `?` for anything else (a name in
-/// another script cannot be shown in this locale, and must not arrive as raw bytes).
-pub fn ascii_of(c: char) -> char {
-    match c {
-        '─' | '━' | '═' | '╌' | '┄' => '-',
-        '│' | '┃' | '║' | '╎' | '┆' => '|',
-        '┌' | '┐' | '└' | '┘' | '┏' | '┓' | '┗' | '┛' | '╔' | '╗' | '╚' | '╝' | '├' | '┤' | '┬'
-        | '┴' | '┼' | '╭' | '╮' | '╯' | '╰' | '┣' | '┫' | '┳' | '┻' | '╋' => {
-            '+'
-        }
-        '▶' | '►' | '→' | '›' => '>',
-        '◀' | '←' | '‹' => '<',
-        '▼' | '↓' => 'v',
-        '▲' | '↑' => '^',
-        '★' | '✱' | '✓' => '*',
-        '✗' | '×' => 'x',
-        '…' => '~',
-        '·' | '•' | '▁' => '.',
-        '▂' | '▃' => ':',
-        '▄' | '▅' => '=',
-        '▆' | '▇' => '#',
-        '█' => '@',
-        '—' | '–' => '-',
-        '⚠' => '!',
-        ' ' => ' ',
-        _ => '?',
+        cell.set_char(crate::core::text::ascii_stand_in(c).unwrap_or('?'));
     }
 }
 
