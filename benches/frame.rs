@@ -323,6 +323,7 @@ fn stats(n: usize) -> Stats {
             rejected: 0,
             detail: None,
             progress: None,
+            lag: None,
         }],
     }
 }

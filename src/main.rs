@@ -303,6 +303,7 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
             )));
         }
     }
+    let specs_cursor = specs.iter().find(|s| s.keeps_cursor()).map(|s| s.name());
     Ok(EngineOptions {
         sources: specs,
         inventories,
@@ -313,7 +314,33 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
         webhook: config.webhook.clone(),
         relay: None,
         limits: config.limits,
+        aws: config
+            .providers
+            .get("aws")
+            .and_then(|a| a.as_table())
+            .cloned()
+            .unwrap_or_default(),
+        cursors: cursor_state(g, &specs_cursor)?,
     })
+}
+
+/// The state where `s3://` sources keep their cursors, opened (and created) only when one is
+/// used: resuming after a restart is what such a source promises.
+fn cursor_state(
+    g: &Global,
+    needed: &Option<String>,
+) -> anyhow::Result<Option<std::sync::Arc<blastdoor::store::Store>>> {
+    let Some(source) = needed else {
+        return Ok(None);
+    };
+    let loc = blastdoor::store::resolve_state(g.state.as_deref())?;
+    let store = blastdoor::store::Store::open_at(&loc).map_err(|e| {
+        Failure::usage(format!(
+            "--source {source} keeps its cursor in the state, which cannot be opened: {e:#} \
+             (give --state DIR, or add ?once to read what is there without one)"
+        ))
+    })?;
+    Ok(Some(std::sync::Arc::new(store)))
 }
 
 /// The shared state whose done actions `rank` and `watch` show as containment (and check for

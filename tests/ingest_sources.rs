@@ -88,7 +88,7 @@ async fn falcosidekick_and_github_webhooks_are_ingested() {
     assert_eq!(r.status().as_u16(), 400);
     let r = client
         .post(format!("http://{addr}/"))
-        .body(vec![b' '; 2 << 20])
+        .body(vec![b' '; 9 << 20])
         .send()
         .await
         .unwrap();
@@ -103,7 +103,7 @@ async fn falcosidekick_and_github_webhooks_are_ingested() {
         engine
             .problems()
             .iter()
-            .any(|p| p.contains("refused a delivery from 127.0.0.1") && p.contains("over 1024 KiB")),
+            .any(|p| p.contains("refused a delivery from 127.0.0.1") && p.contains("over 8192 KiB")),
         "the oversized body is named: {:?}",
         engine.problems()
     );

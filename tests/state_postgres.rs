@@ -182,7 +182,7 @@ fn a_schema_newer_than_this_build_is_refused_with_exit_2() {
     pg_admin(&pg)
         .batch_execute("UPDATE blastdoor_schema SET version = 99")
         .unwrap();
-    let e = Store::open_at(&loc(&pg)).err().expect("refused");
+    let e = Store::open_at(&loc(&pg)).expect_err("refused");
     assert_eq!(code_of(&e), 2, "{e:#}");
     assert!(
         format!("{e:#}").contains("newer than this blastdoor"),

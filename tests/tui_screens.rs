@@ -278,6 +278,7 @@ fn stats() -> Stats {
             rejected: 2,
             detail: None,
             progress: None,
+            lag: None,
         }],
     }
 }
@@ -568,6 +569,7 @@ fn dropped_events_and_failing_sources_are_visible() {
         rejected: 0,
         detail: Some("connection refused".into()),
         progress: None,
+        lag: None,
     });
     screen.draw();
     let text = screen.text();
@@ -580,6 +582,39 @@ fn dropped_events_and_failing_sources_are_visible() {
         wide.text().contains("retrying (connection refused)"),
         "{}",
         wide.text()
+    );
+}
+
+#[test]
+fn a_collectors_lag_shows_in_the_header() {
+    let mut screen = Screen::new(120, 30);
+    screen.stats.sources.push(SourceStatus {
+        name: "s3://org-trail/AWSLogs/".into(),
+        health: Health::Up,
+        events: 4_000,
+        rejected: 0,
+        detail: None,
+        progress: None,
+        lag: Some(blastdoor::engine::Lag {
+            behind: 12,
+            seconds: 180,
+        }),
+    });
+    screen.draw();
+    let text = screen.text();
+    assert!(
+        text.contains("s3://org-trail/AWSLogs/ up (12 behind, 3m)"),
+        "{text}"
+    );
+    screen.stats.sources[0].lag = Some(blastdoor::engine::Lag {
+        behind: 0,
+        seconds: 0,
+    });
+    screen.draw();
+    assert!(
+        screen.text().contains("up (caught up)"),
+        "{}",
+        screen.text()
     );
 }
 
@@ -1418,6 +1453,7 @@ fn at_80_columns_a_retrying_source_says_why_when_it_fits() {
         rejected: 0,
         detail: Some("connection refused".into()),
         progress: None,
+        lag: None,
     }];
     screen.draw();
     let text = screen.text();

@@ -15,7 +15,9 @@ use serde::Deserialize;
 use crate::engine::{Engine, Health};
 use crate::ingest;
 
-/// Largest webhook body accepted (falcosidekick alerts and GitHub deliveries are far smaller).
+/// Largest webhook body accepted at least (falcosidekick alerts and GitHub deliveries are far
+/// smaller); `max_record` when that is larger, since a Kubernetes API server's audit webhook
+/// posts batches of up to 400 events as one `EventList`.
 pub const WEBHOOK_BODY_LIMIT: usize = 1 << 20;
 const TAIL_POLL: Duration = Duration::from_millis(200);
 
@@ -305,19 +307,20 @@ async fn receive(
 ) -> (StatusCode, String) {
     let (parts, body) = req.into_parts();
     let headers = parts.headers;
-    let body = match axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT).await {
+    let limit = h.engine.limits().record().max(WEBHOOK_BODY_LIMIT);
+    let body = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
         Err(_) => {
             h.engine.reject(
                 h.id,
                 format!(
-                    "webhook: refused a delivery from {peer}: the body is over {} KiB",
-                    WEBHOOK_BODY_LIMIT >> 10
+                    "webhook: refused a delivery from {peer}: the body is over {} KiB (max_record in [limits])",
+                    limit >> 10
                 ),
             );
             return (
                 StatusCode::PAYLOAD_TOO_LARGE,
-                format!("body over {} bytes\n", WEBHOOK_BODY_LIMIT),
+                format!("body over {limit} bytes\n"),
             );
         }
     };

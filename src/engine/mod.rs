@@ -3,10 +3,12 @@
 //! core (`Engine::read`) and wait for changes (`Engine::changed`). The TUI, the headless
 //! commands and the MCP server all hold an `Engine`, so each behaviour exists once.
 
+pub mod aws_logs;
 pub mod containment;
 pub mod live;
 pub mod nats;
 pub mod sources;
+pub mod tcp;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -50,6 +52,12 @@ pub struct EngineOptions {
     pub relay: Option<RelayTo>,
     /// `[limits]` of `config.toml`: the longest record, the largest decompressed file.
     pub limits: crate::ingest::Limits,
+    /// `[providers.aws]` of `config.toml` (region, endpoint_url): how `s3://` and `sqs:` sources
+    /// reach AWS, with credentials from the standard chain.
+    pub aws: toml::Table,
+    /// The shared state where sources that resume keep their cursor (`s3://`: the last key read
+    /// under each prefix). Without one, they resume only within this run.
+    pub cursors: Option<Arc<crate::store::Store>>,
 }
 
 /// Receives every batch the core is given, as it is given: events in the order they are
@@ -98,9 +106,41 @@ pub struct SourceStatus {
     /// The last problem, sanitised, for the header and `watch`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// How far behind a collector is (`s3://`, `sqs:`): what is waiting to be read and how old
+    /// the newest of it is compared with what was read last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lag: Option<Lag>,
     /// Bytes read of `total_bytes` for a finite source (progress of a backfill).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub progress: Option<(u64, u64)>,
+}
+
+/// A collector's lag: `behind` objects or messages waiting, `seconds` between the newest of
+/// them and the one read last (0 when caught up).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Lag {
+    pub behind: u64,
+    pub seconds: u64,
+}
+
+impl Lag {
+    /// As the header and `watch` show it: `caught up`, or `12 behind, 3m`.
+    pub fn show(&self) -> String {
+        if self.behind == 0 {
+            return "caught up".into();
+        }
+        let s = self.seconds;
+        let age = if s < 120 {
+            format!("{s}s")
+        } else if s < 7200 {
+            format!("{}m", s / 60)
+        } else if s < 172_800 {
+            format!("{}h", s / 3600)
+        } else {
+            format!("{}d", s / 86_400)
+        };
+        format!("{} behind, {age}", self.behind)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -147,6 +187,8 @@ pub(crate) struct Inner {
     agents: Mutex<Vec<String>>,
     limits: crate::ingest::Limits,
     backfill: Arc<tokio::sync::Semaphore>,
+    aws: toml::Table,
+    cursors: Option<Arc<crate::store::Store>>,
 }
 
 /// A cheap handle on the running engine.
@@ -178,6 +220,8 @@ impl Engine {
             agents: Mutex::new(Vec::new()),
             limits: opts.limits,
             backfill: Arc::new(tokio::sync::Semaphore::new(BACKFILL_EVENTS)),
+            aws: opts.aws.clone(),
+            cursors: opts.cursors.clone(),
         });
         let engine = Engine {
             inner: inner.clone(),
@@ -304,9 +348,27 @@ impl Engine {
             events: 0,
             rejected: 0,
             detail: None,
+            lag: None,
             progress: None,
         });
         s.len() - 1
+    }
+
+    pub(crate) fn set_lag(&self, source: usize, lag: Lag) {
+        if let Ok(mut s) = self.inner.sources.lock()
+            && let Some(st) = s.get_mut(source)
+        {
+            st.lag = Some(lag);
+        }
+        self.inner.version.send_modify(|v| *v += 1);
+    }
+
+    pub(crate) fn aws(&self) -> &toml::Table {
+        &self.inner.aws
+    }
+
+    pub(crate) fn cursors(&self) -> Option<Arc<crate::store::Store>> {
+        self.inner.cursors.clone()
     }
 
     pub(crate) fn set_health(&self, source: usize, health: Health, detail: Option<String>) {

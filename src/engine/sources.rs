@@ -29,6 +29,12 @@ pub enum SourceSpec {
     Webhook(std::net::SocketAddr),
     /// A NATS JetStream subject, read by a durable consumer (`nats://HOST:PORT/SUBJECT`).
     Nats(super::nats::NatsSpec),
+    /// CloudTrail delivery files in an S3 bucket, polled in key order (`s3://BUCKET/PREFIX`).
+    S3(super::aws_logs::S3Spec),
+    /// S3 event notifications or EventBridge CloudTrail events on an SQS queue (`sqs:URL`).
+    Sqs(String),
+    /// JSON lines over TCP: the Vault/OpenBao socket audit device (`tcp:ADDR:PORT`).
+    Tcp(std::net::SocketAddr),
 }
 
 impl SourceSpec {
@@ -67,6 +73,19 @@ impl SourceSpec {
             };
             return Ok(SourceSpec::Webhook(addr));
         }
+        if s.starts_with("s3://") {
+            return super::aws_logs::S3Spec::parse(s)
+                .map(SourceSpec::S3)
+                .map_err(|e| format!("--source {s}: {e}"));
+        }
+        if let Some(q) = s.strip_prefix("sqs:") {
+            return super::aws_logs::parse_queue(q)
+                .map(SourceSpec::Sqs)
+                .map_err(|e| format!("--source {s}: {e}"));
+        }
+        if let Some(a) = s.strip_prefix("tcp:") {
+            return super::tcp::parse_addr(s, a).map(SourceSpec::Tcp);
+        }
         if s.starts_with("nats://") {
             return super::nats::NatsSpec::parse(s)
                 .map(SourceSpec::Nats)
@@ -94,11 +113,20 @@ impl SourceSpec {
             SourceSpec::Tail(p) => format!("tail:{}", p.display()),
             SourceSpec::Webhook(a) => format!("webhook:{a}"),
             SourceSpec::Nats(n) => n.name(),
+            SourceSpec::S3(s) => s.name(),
+            SourceSpec::Sqs(q) => format!("sqs:{}", redact_url(q)),
+            SourceSpec::Tcp(a) => format!("tcp:{a}"),
         }
     }
 
+    /// Read to an end: files and folders, and `s3://…?once` (every object there, then done).
     pub fn is_finite(&self) -> bool {
-        matches!(self, SourceSpec::Path(_))
+        matches!(self, SourceSpec::Path(_)) || matches!(self, SourceSpec::S3(s) if s.once)
+    }
+
+    /// Whether this source keeps a cursor in the shared state, to resume after a restart.
+    pub fn keeps_cursor(&self) -> bool {
+        matches!(self, SourceSpec::S3(s) if !s.once)
     }
 
     /// The URL of the agent behind an agent's event stream (`http(s)://…/v1/events`): it
@@ -157,6 +185,18 @@ pub(crate) async fn spawn(engine: &Engine, spec: SourceSpec, demo_seed: u64) -> 
         SourceSpec::Nats(spec) => {
             let id = engine.register(spec.name(), false);
             tokio::spawn(super::nats::nats_task(engine.clone(), id, spec));
+        }
+        SourceSpec::Tcp(addr) => {
+            let id = engine.register(format!("tcp:{addr}"), false);
+            super::tcp::spawn_tcp(engine.clone(), id, addr).await?;
+        }
+        SourceSpec::S3(spec) => {
+            let id = engine.register(spec.name(), spec.once);
+            super::aws_logs::spawn_s3(engine, id, spec).await?;
+        }
+        SourceSpec::Sqs(url) => {
+            let id = engine.register(format!("sqs:{}", redact_url(&url)), false);
+            super::aws_logs::spawn_sqs(engine, id, url).await?;
         }
         SourceSpec::Path(path) => {
             let id = engine.register(path.display().to_string(), true);
@@ -334,18 +374,7 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             break;
         };
         while let Some(item) = rx.recv().await {
-            match item {
-                FileItem::Decoded(d) => {
-                    if !d.inventory.is_empty() {
-                        engine.deliver_inventory(d.inventory).await;
-                    }
-                    if !d.events.is_empty() || !d.changes.is_empty() {
-                        engine.deliver_with(id, d.events, d.changes).await;
-                    }
-                }
-                FileItem::Reject(p) => engine.reject(id, p),
-                FileItem::MoreRejected(n) => engine.reject_more(id, n),
-            }
+            forward(engine, id, item).await;
             engine.set_progress(id, done + read.load(Ordering::Relaxed).min(size), total);
         }
         if let Ok(Err(e)) = reader.await {
@@ -369,7 +398,7 @@ fn decode_threads() -> usize {
     })
 }
 
-enum FileItem {
+pub(crate) enum FileItem {
     Decoded(ingest::Decoded),
     Reject(String),
     /// Further rejects of the same file, counted but not listed one by one.
@@ -400,17 +429,29 @@ fn open_counted(
     n: &Arc<AtomicU64>,
     limits: &ingest::Limits,
 ) -> std::io::Result<Box<dyn BufRead + Send>> {
+    let gz = path.extension().is_some_and(|e| e == "gz");
+    Ok(counted(std::fs::File::open(path)?, gz, n, limits))
+}
+
+/// `raw`'s bytes, gunzipped when `gz` (within `max_file` and `max_ratio`), counting what is read
+/// of `raw` into `n`.
+fn counted<R: Read + Send + 'static>(
+    raw: R,
+    gz: bool,
+    n: &Arc<AtomicU64>,
+    limits: &ingest::Limits,
+) -> Box<dyn BufRead + Send> {
     let f = Counting {
-        inner: std::fs::File::open(path)?,
+        inner: raw,
         n: n.clone(),
     };
-    if path.extension().is_some_and(|e| e == "gz") {
-        Ok(Box::new(BufReader::with_capacity(
+    if gz {
+        Box::new(BufReader::with_capacity(
             1 << 16,
             ingest::limits::Bounded::new(flate2::read::MultiGzDecoder::new(f), n.clone(), *limits),
-        )))
+        ))
     } else {
-        Ok(Box::new(BufReader::with_capacity(1 << 16, f)))
+        Box::new(BufReader::with_capacity(1 << 16, f))
     }
 }
 
@@ -502,6 +543,81 @@ fn read_file_with(
     workers: usize,
 ) -> std::io::Result<()> {
     let size = path.metadata().map_or(0, |m| m.len());
+    let reader = open_counted(path, counter, limits)?;
+    read_source(path, reader, size, tx, limits, parallel_min, workers);
+    Ok(())
+}
+
+/// Read one object held in memory (an S3 delivery file, named `name`: `s3://bucket/key`) as a
+/// file source reads a file. Gzip is told by its first bytes, not by the name; a `.gz` name
+/// whose body is not gzip is named and skipped.
+pub(crate) fn read_object(
+    name: &Path,
+    body: Vec<u8>,
+    tx: &tokio::sync::mpsc::Sender<FileItem>,
+    limits: &ingest::Limits,
+) {
+    let gz = body.starts_with(&[0x1f, 0x8b]);
+    if !gz && name.extension().is_some_and(|e| e == "gz") {
+        let _ = tx.blocking_send(FileItem::Reject(format!(
+            "{}: not gzip (the name ends in .gz, the bytes are not); skipped",
+            name.display()
+        )));
+        return;
+    }
+    let size = body.len() as u64;
+    let counter = Arc::new(AtomicU64::new(0));
+    let reader = counted(std::io::Cursor::new(body), gz, &counter, limits);
+    read_source(
+        name,
+        reader,
+        size,
+        tx,
+        limits,
+        PARALLEL_MIN_BYTES,
+        decode_threads(),
+    );
+}
+
+/// Decode an object in memory as `read_object` does and hand it to the core, waiting for room
+/// (nothing dropped), rejects counted against `id`. Returns once everything is queued.
+pub(crate) async fn deliver_object(engine: &Engine, id: usize, name: PathBuf, body: Vec<u8>) {
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<FileItem>(4);
+    let limits = engine.limits();
+    let reader = tokio::task::spawn_blocking(move || read_object(&name, body, &tx, &limits));
+    while let Some(item) = rx.recv().await {
+        forward(engine, id, item).await;
+    }
+    let _ = reader.await;
+}
+
+/// One item of a reader, to the core: batches waited for, rejects counted.
+async fn forward(engine: &Engine, id: usize, item: FileItem) {
+    match item {
+        FileItem::Decoded(d) => {
+            if !d.inventory.is_empty() {
+                engine.deliver_inventory(d.inventory).await;
+            }
+            if !d.events.is_empty() || !d.changes.is_empty() {
+                engine.deliver_with(id, d.events, d.changes).await;
+            }
+        }
+        FileItem::Reject(p) => engine.reject(id, p),
+        FileItem::MoreRejected(n) => engine.reject_more(id, n),
+    }
+}
+
+/// The reading shared by files and objects: `reader` (already decompressed) line by line, or
+/// as one document, `size` bytes as stored.
+fn read_source(
+    path: &Path,
+    reader: Box<dyn BufRead + Send>,
+    size: u64,
+    tx: &tokio::sync::mpsc::Sender<FileItem>,
+    limits: &ingest::Limits,
+    parallel_min: u64,
+    workers: usize,
+) {
     let parallel = workers > 1 && size >= parallel_min;
     let mut sink = Sink {
         tx,
@@ -511,8 +627,8 @@ fn read_file_with(
     };
     // Room for a one-line file (an S3 delivery file is one line) or a long line, so the line
     // is not grown by doubling and copying (a tenth of `rank`'s time on delivery files, perf).
-    let mut r = LineReader::new(open_counted(path, counter, limits)?, limits.record())
-        .with_capacity((size as usize).min(1 << 20));
+    let mut r =
+        LineReader::new(reader, limits.record()).with_capacity((size as usize).min(1 << 20));
     let read = read_lines(path, &mut r, &mut sink, parallel, workers);
     if let Err(e) = &read {
         // What was read before the error is kept, and the error names the line it stopped at.
@@ -527,7 +643,6 @@ fn read_file_with(
         }
     }
     sink.finish();
-    Ok(())
 }
 
 fn read_lines(

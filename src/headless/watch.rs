@@ -110,6 +110,7 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
         .clone()
         .map(|store| crate::engine::containment::spawn(&engine, store, true));
     let mut told = 0;
+    let mut told_problems = 0;
     let started = tokio::time::Instant::now();
     let mut tick = tokio::time::interval_at(started + opts.interval, opts.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -134,6 +135,12 @@ pub async fn run(opts: WatchOptions, out: &mut (dyn Write + Send)) -> anyhow::Re
             super::say(&format!("blastdoor: {}", l.summary));
         }
         told = snap.containment_leaks.len();
+        // What a source could not read, as it happens (bad records, objects, refused callers).
+        let problems = engine.problems();
+        for p in problems.iter().skip(told_problems) {
+            super::say(&format!("blastdoor: skipped: {p}"));
+        }
+        told_problems = problems.len();
         serde_json::to_writer(&mut *out, &snap)?;
         writeln!(out)?;
         out.flush()?;

@@ -236,6 +236,12 @@ pub struct Store {
     sign_on_drop: bool,
 }
 
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({})", self.location.label())
+    }
+}
+
 impl Store {
     /// Open (creating if needed) the SQLite state in `dir`. Errors name the path and what to do.
     pub fn open(dir: &Path) -> anyhow::Result<Store> {

@@ -234,36 +234,47 @@ impl AwsExecutor {
         }
     }
 
+    /// The endpoint from `[providers.aws] endpoint_url`, if one is set (moto, LocalStack).
+    pub fn endpoint_url(&self) -> Option<&str> {
+        self.endpoint_url.as_deref()
+    }
+
+    /// The SDK configuration every AWS client of blastdoor is built from: `[providers.aws]`'s
+    /// region and endpoint, credentials from the standard chain (remembered by the redactor,
+    /// so no answer or log line shows them), bounded timeouts and retries.
+    pub async fn sdk_config(&self) -> aws_config::SdkConfig {
+        let mut l = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            // The desk retries with backoff; one SDK attempt per desk attempt.
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_timeout(Duration::from_secs(30))
+                    .build(),
+            );
+        if let Some(r) = &self.region {
+            l = l.region(aws_config::Region::new(r.clone()));
+        }
+        if let Some(u) = &self.endpoint_url {
+            l = l.endpoint_url(u.clone());
+        }
+        let conf = l.load().await;
+        if let Some(p) = conf.credentials_provider() {
+            use aws_sdk_iam::config::ProvideCredentials;
+            if let Ok(c) = p.provide_credentials().await {
+                crate::respond::redact::remember(c.secret_access_key());
+                if let Some(t) = c.session_token() {
+                    crate::respond::redact::remember(t);
+                }
+            }
+        }
+        conf
+    }
+
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let mut l = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                    // The desk retries with backoff; one SDK attempt per desk attempt.
-                    .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(2))
-                    .timeout_config(
-                        aws_config::timeout::TimeoutConfig::builder()
-                            .connect_timeout(Duration::from_secs(3))
-                            .operation_timeout(Duration::from_secs(30))
-                            .build(),
-                    );
-                if let Some(r) = &self.region {
-                    l = l.region(aws_config::Region::new(r.clone()));
-                }
-                if let Some(u) = &self.endpoint_url {
-                    l = l.endpoint_url(u.clone());
-                }
-                let conf = l.load().await;
-                // The credentials the chain resolved: redacted wherever an answer or a log line
-                // echoes them.
-                if let Some(p) = conf.credentials_provider() {
-                    use aws_sdk_iam::config::ProvideCredentials;
-                    if let Ok(c) = p.provide_credentials().await {
-                        crate::respond::redact::remember(c.secret_access_key());
-                        if let Some(t) = c.session_token() {
-                            crate::respond::redact::remember(t);
-                        }
-                    }
-                }
+                let conf = self.sdk_config().await;
                 let mut b = aws_sdk_iam::config::Builder::from(&conf);
                 if conf.region().is_none() {
                     // IAM is global: its endpoint is signed for us-east-1.

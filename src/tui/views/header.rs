@@ -183,6 +183,9 @@ fn named_sources<'a>(view: &'a ViewData, theme: &Theme, reasons: bool) -> Vec<Sp
             out.push(Span::styled(" (", label));
             out.push(safe_span(d, label));
             out.push(Span::styled(")", label));
+        } else if let (true, Some(lag), Health::Up) = (reasons, &s.lag, s.health) {
+            // A collector's lag: how far behind the newest object or message it is.
+            out.push(Span::styled(format!(" ({})", lag.show()), label));
         }
     }
     out

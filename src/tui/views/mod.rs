@@ -225,6 +225,8 @@ pub struct SourceView {
     pub name: SafeText,
     pub health: Health,
     pub detail: Option<SafeText>,
+    /// A collector's lag (`s3://`, `sqs:`).
+    pub lag: Option<crate::engine::Lag>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -393,6 +395,7 @@ impl ViewData {
                     name: SafeText::new(&s.name),
                     health: s.health,
                     detail: s.detail.as_deref().map(SafeText::new),
+                    lag: s.lag,
                 })
                 .collect(),
             rate: stats.rate,
