@@ -86,6 +86,8 @@ fn table_ascii(s: &str) -> std::borrow::Cow<'_, str> {
     for c in s.chars() {
         match c {
             '…' => out.push_str("..."),
+            '→' => out.push_str("->"),
+            '←' => out.push_str("<-"),
             c if !c.is_ascii() => out.push(crate::core::text::ascii_stand_in(c).unwrap_or(c)),
             c => out.push(c),
         }
