@@ -242,6 +242,7 @@ mod with_sdk {
     use std::time::Duration;
 
     use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+    use futures_util::StreamExt;
 
     use super::*;
     use crate::engine::{Engine, Health, Lag, sources::backoff};
@@ -254,6 +255,8 @@ mod with_sdk {
     /// A received message stays invisible this long, and is extended every half of it while
     /// its batch is being read.
     const VISIBILITY_SECONDS: i32 = 120;
+    /// Objects fetched at once ahead of the one being delivered.
+    const PREFETCH: usize = 8;
     /// Folders walked below the prefix before a level is taken as one folder of files.
     const MAX_DEPTH: usize = 6;
 
@@ -498,7 +501,20 @@ mod with_sdk {
                     .last()
                     .and_then(|o| o.key())
                     .map(str::to_string);
-                for (i, (key, modified)) in objects.iter().enumerate() {
+                // Fetched a few at a time (a GET is mostly waiting), delivered in key order, the
+                // cursor moved after each: a failed fetch stops the folder at the one before.
+                let max = engine.limits().max_file;
+                let mut fetched = futures_util::stream::iter(objects.iter().cloned())
+                    .map(|(key, modified)| {
+                        let client = client.clone();
+                        async move {
+                            let got = fetch(&client, bucket, &key, max).await;
+                            (key, modified, got)
+                        }
+                    })
+                    .buffered(PREFETCH);
+                let mut i = 0usize;
+                while let Some((key, modified, got)) = fetched.next().await {
                     engine.set_lag(
                         id,
                         Lag {
@@ -506,15 +522,16 @@ mod with_sdk {
                             seconds: (newest - modified).max(0) as u64,
                         },
                     );
-                    fetch_and_deliver(engine, id, client, bucket, key).await?;
+                    i += 1;
+                    deliver_fetched(engine, id, bucket, &key, got).await?;
                     *read += 1;
                     if !spec.once {
                         cursors
-                            .set(engine, &folder, key)
+                            .set(engine, &folder, &key)
                             .await
                             .map_err(|e| format!("{}: {e}", spec.name()))?;
                     }
-                    after = Some(key.clone());
+                    after = Some(key);
                 }
                 if !truncated {
                     break;
@@ -543,8 +560,20 @@ mod with_sdk {
         bucket: &str,
         key: &str,
     ) -> Result<(), String> {
+        let got = fetch(client, bucket, key, engine.limits().max_file).await;
+        deliver_fetched(engine, id, bucket, key, got).await
+    }
+
+    /// What a fetch brought, to the core (and applied there before this returns).
+    async fn deliver_fetched(
+        engine: &Engine,
+        id: usize,
+        bucket: &str,
+        key: &str,
+        got: Result<Vec<u8>, Fetch>,
+    ) -> Result<(), String> {
         let name = object_name(bucket, key);
-        match fetch(engine, client, bucket, key).await {
+        match got {
             Ok(body) => {
                 crate::engine::sources::deliver_object(engine, id, name, body).await;
                 engine.applied().await;
@@ -559,13 +588,12 @@ mod with_sdk {
     }
 
     async fn fetch(
-        engine: &Engine,
         client: &aws_sdk_s3::Client,
         bucket: &str,
         key: &str,
+        max: u64,
     ) -> Result<Vec<u8>, Fetch> {
         let arn = format!("arn:aws:s3:::{bucket}/{key}");
-        let max = engine.limits().max_file;
         let o = client
             .get_object()
             .bucket(bucket)
