@@ -24,6 +24,8 @@ use blastdoor::respond::redact::RedactingWriter;
 struct Cli {
     #[command(flatten)]
     global: Global,
+    #[command(flatten)]
+    console: ConsoleOpts,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -48,20 +50,6 @@ struct Global {
     /// Paint no colour (same as NO_COLOR=1)
     #[arg(long, global = true)]
     no_color: bool,
-    /// Theme name (built in: dark, light, high-contrast; or a file in the user config dir)
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Console options (the console and demo only)"
-    )]
-    theme: Option<String>,
-    /// Keymap name (built in: default, vim; or a file in the user config dir)
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Console options (the console and demo only)"
-    )]
-    keymap: Option<String>,
     /// Seed of the demo fleet
     #[arg(long, global = true, default_value_t = 7, hide = true)]
     demo_seed: u64,
@@ -74,21 +62,46 @@ struct Global {
     /// An agent to execute agent.* actions through (repeatable)
     #[arg(long = "agent", global = true, value_name = "URL")]
     agents: Vec<String>,
+}
+
+/// The console's own options: on `blastdoor` itself, `tui` and `demo`, not on the headless
+/// commands (whose help lists only what they use).
+#[derive(Args, Debug, Clone, Default)]
+struct ConsoleOpts {
+    /// Theme name (built in: dark, light, high-contrast; or a file in the user config dir)
+    #[arg(long, help_heading = "Console options")]
+    theme: Option<String>,
+    /// Keymap name (built in: default, vim; or a file in the user config dir)
+    #[arg(long, help_heading = "Console options")]
+    keymap: Option<String>,
     /// Look, never act: the console hides and ignores every acting key
-    #[arg(
-        long,
-        global = true,
-        help_heading = "Console options (the console and demo only)"
-    )]
+    #[arg(long, help_heading = "Console options")]
     read_only: bool,
+}
+
+impl ConsoleOpts {
+    /// The subcommand's options over the ones given before it (`blastdoor --theme light demo`).
+    fn over(self, base: ConsoleOpts) -> ConsoleOpts {
+        ConsoleOpts {
+            theme: self.theme.or(base.theme),
+            keymap: self.keymap.or(base.keymap),
+            read_only: self.read_only || base.read_only,
+        }
+    }
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// The console (the default command)
-    Tui,
+    Tui {
+        #[command(flatten)]
+        console: ConsoleOpts,
+    },
     /// The console on the embedded demo fleet
-    Demo,
+    Demo {
+        #[command(flatten)]
+        console: ConsoleOpts,
+    },
     /// Ingest finite sources and inventories to their end, print the ranking, exit
     #[command(
         after_help = "Examples:\n  blastdoor rank --source ./CloudTrail --top 20\n  blastdoor rank --source ./CloudTrail --by blast --format json | jq -r '.[].identity'\n  blastdoor rank --source http://127.0.0.1:7878/v1/events --live-for 10\n\nExits 1, naming it on stderr, when a source could not be read."
@@ -508,7 +521,10 @@ fn secs(flag: &str, v: f64) -> anyhow::Result<Duration> {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let g = cli.global.clone();
     let no_color = g.no_color || std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let is_tui = matches!(cli.command, None | Some(Command::Tui) | Some(Command::Demo));
+    let is_tui = matches!(
+        cli.command,
+        None | Some(Command::Tui { .. }) | Some(Command::Demo { .. })
+    );
     init_logging(is_tui);
     match cli.command {
         Some(Command::Completions { shell }) => {
@@ -716,8 +732,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 )))
             }
         }
-        Some(Command::Tui) | Some(Command::Demo) | None => {
-            let demo = matches!(cli.command, Some(Command::Demo));
+        Some(Command::Tui { .. }) | Some(Command::Demo { .. }) | None => {
+            let demo = matches!(cli.command, Some(Command::Demo { .. }));
+            let c = match cli.command {
+                Some(Command::Tui { console }) | Some(Command::Demo { console }) => {
+                    console.over(cli.console)
+                }
+                _ => cli.console,
+            };
             let config = load_config(&g)?;
             let mut opts = engine_options(&g, &config)?;
             let demo_by_default = !demo && opts.sources.is_empty() && opts.inventories.is_empty();
@@ -727,8 +749,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // Every config problem is reported before the terminal is touched.
             let tui_opts = blastdoor::tui::TuiOptions::from_config(
                 &config,
-                g.theme.as_deref(),
-                g.keymap.as_deref(),
+                c.theme.as_deref(),
+                c.keymap.as_deref(),
                 no_color,
                 demo_by_default,
             )
@@ -755,14 +777,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 desk_opts.state = blastdoor::store::default_state_dir()
                     .map(|d| d.join("demo").display().to_string());
             }
-            let responders = if on_demo && !g.read_only && no_responder_given(&g) {
+            let responders = if on_demo && !c.read_only && no_responder_given(&g) {
                 demo_responders(&desk_opts)?
             } else {
                 Vec::new()
             };
             let desk = match headless::action::open_desk(&desk_opts) {
                 Ok(d) => Ok(d),
-                Err(e) if named && !g.read_only => return Err(e),
+                Err(e) if named && !c.read_only => return Err(e),
                 Err(e) => {
                     tracing::warn!("no response desk: {e:#}");
                     Err(format!("{e:#}"))
@@ -770,7 +792,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let leak_store = desk.as_ref().ok().map(|d| d.store().clone());
             let tui_opts = blastdoor::tui::TuiOptions {
-                read_only: g.read_only,
+                read_only: c.read_only,
                 ..tui_opts
             }
             .with_desk(desk)

@@ -116,6 +116,38 @@ fn completions_know_the_commands_and_man_prints_a_roff_page() {
 }
 
 #[test]
+fn each_command_lists_only_the_options_it_uses() {
+    let help = |args: &[&str]| {
+        let out = bd().args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    for cmd in ["rank", "watch", "action", "audit", "explain"] {
+        let text = help(&[cmd, "--help"]);
+        for console_only in ["--theme", "--keymap", "--read-only"] {
+            assert!(
+                !text.contains(console_only),
+                "{cmd} --help lists {console_only}:\n{text}"
+            );
+        }
+    }
+    for console in [&["--help"][..], &["demo", "--help"], &["tui", "--help"]] {
+        let text = help(console);
+        assert!(
+            text.contains("Console options:") && text.contains("--read-only"),
+            "{console:?}:\n{text}"
+        );
+    }
+    // A console option on a headless command is a usage error naming it, not ignored.
+    let out = bd()
+        .args(["rank", "--theme", "light", "--source", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--theme"));
+}
+
+#[test]
 fn explain_json_gives_each_reason_the_calls_behind_it_with_their_source_ip() {
     let dir = tempfile::tempdir().unwrap();
     let path = trail(dir.path());
