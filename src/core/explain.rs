@@ -38,6 +38,32 @@ pub struct Evidence {
     pub signals: Vec<Signal>,
 }
 
+impl Evidence {
+    /// The call as both faces name it: `iam:CreateAccessKey`, or the operation alone.
+    pub fn call(&self) -> String {
+        if self.service.is_empty() {
+            self.operation.as_str().to_string()
+        } else {
+            format!("{}:{}", self.service.as_str(), self.operation.as_str())
+        }
+    }
+
+    /// The result in one word: `ok`, `denied`, `error`, `?`.
+    pub fn result_word(&self) -> &'static str {
+        match self.result {
+            Status::Success => "ok",
+            Status::Failure => "denied",
+            Status::Error => "error",
+            Status::Unknown => "?",
+        }
+    }
+
+    /// The time without its year: `07-10 11:45:03`.
+    pub fn short_time(&self) -> String {
+        self.time.get(5..19).unwrap_or(&self.time).replace('T', " ")
+    }
+}
+
 /// A reason of the score with the evidence behind it (indices into `evidence`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ExplainedReason {

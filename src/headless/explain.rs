@@ -75,22 +75,13 @@ pub async fn run(opts: ExplainOptions, out: &mut dyn Write) -> anyhow::Result<()
 
 /// One call on one line: time, call, source IP, result, user agent (cut to fit).
 fn call_line(e: &Evidence, indent: &str, width: usize) -> String {
-    let call = if e.service.is_empty() {
-        e.operation.as_str().to_string()
-    } else {
-        format!("{}:{}", e.service.as_str(), e.operation.as_str())
-    };
-    let result = match e.result {
-        crate::core::Status::Success => "ok",
-        crate::core::Status::Failure => "denied",
-        crate::core::Status::Error => "error",
-        crate::core::Status::Unknown => "?",
-    };
+    let call = e.call();
+    let result = e.result_word();
     let ip = e.source_ip.as_ref().map_or("-", |s| s.as_str());
     let ua = e.user_agent.as_ref().map_or("-", |s| s.as_str());
     // The time without its year (the header has it): 14 (time) + 1 + 24 (call) + 1 + 15 (IP)
     // + 1 + 6 (result) + 1 = 63 before the user agent.
-    let short = e.time.get(5..19).unwrap_or(&e.time).replace('T', " ");
+    let short = e.short_time();
     let line = format!(
         "{indent}{} {} {} {}",
         cell(&short, 14),

@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 
 use super::{DetailLine, ViewData, level_style, pane_block, safe_span};
 use crate::core::model::Effect;
@@ -93,8 +93,26 @@ pub fn render(
                 Span::raw("  "),
                 safe_span(t, theme.style("ui.text.dim")),
             ]),
+            DetailLine::Call { text, denied } => Line::from(vec![
+                Span::raw("    "),
+                safe_span(
+                    text,
+                    if *denied {
+                        theme.style("feed.denied")
+                    } else {
+                        theme.style("ui.text.dim")
+                    },
+                ),
+            ]),
         })
         .collect();
     let scroll = u16::try_from(view.detail_scroll).unwrap_or(u16::MAX);
-    frame.render_widget(Paragraph::new(lines).block(block).scroll((scroll, 0)), area);
+    // Long lines wrap (a reason's detail, a call's user agent) rather than being cut.
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(block)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        area,
+    );
 }

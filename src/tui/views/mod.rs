@@ -211,6 +211,36 @@ pub enum DetailLine {
         text: SafeText,
     },
     Note(SafeText),
+    /// One call behind the reason above it: time, call, source address, result, user agent.
+    Call {
+        text: SafeText,
+        denied: bool,
+    },
+}
+
+impl DetailLine {
+    /// How many columns the line takes unwrapped (as `detail::render` lays it out).
+    pub fn width(&self) -> usize {
+        let w = |t: &SafeText| t.as_str().chars().count();
+        match self {
+            DetailLine::Heading(h) => h.chars().count(),
+            DetailLine::Field(_, v) => 9 + w(v),
+            DetailLine::Scores { .. } => 48,
+            DetailLine::Reason { factor, detail, .. } => 7 + w(factor) + 2 + w(detail),
+            DetailLine::Credential { id, kind, status } => {
+                2 + w(id) + 2 + kind.len() + 2 + status.len()
+            }
+            DetailLine::Grant { text, .. } => 8 + w(text),
+            DetailLine::Note(t) => 2 + w(t),
+            DetailLine::Call { text, .. } => 4 + w(text),
+        }
+    }
+}
+
+/// Rows the lines take wrapped at `width` columns.
+pub fn wrapped_rows(lines: &[DetailLine], width: usize) -> usize {
+    let width = width.max(1);
+    lines.iter().map(|l| l.width().div_ceil(width).max(1)).sum()
 }
 
 #[derive(Debug, Clone)]
@@ -380,7 +410,13 @@ impl ViewData {
         }
 
         let detail = selected.and_then(|id| detail_data(core, id, now));
-        let detail_len = detail.as_ref().map_or(0, |d| d.lines.len());
+        // Detail lines wrap: the scroll reaches the last wrapped row, not the last line.
+        let detail_width = layout
+            .detail
+            .map_or(1, |r| r.width.saturating_sub(2) as usize);
+        let detail_len = detail
+            .as_ref()
+            .map_or(0, |d| wrapped_rows(&d.lines, detail_width));
         let detail_scroll = app
             .detail_scroll
             .min(detail_len.saturating_sub(layout.detail_rows()));
@@ -588,7 +624,29 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
     if threat_why.is_empty() {
         lines.push(DetailLine::Note(SafeText::new("no suspicious activity")));
     }
-    lines.extend(threat_why.iter().map(reason));
+    // Each threat reason with the calls behind it, as `blastdoor explain` shows them.
+    let explained = crate::core::explain::explain(core, id);
+    for r in threat_why.iter() {
+        lines.push(reason(r));
+        let behind = explained.as_ref().and_then(|x| {
+            x.reasons
+                .iter()
+                .find(|e| e.factor == r.factor && e.detail == r.detail)
+                .map(|e| (x, &e.evidence))
+        });
+        if let Some((x, calls)) = behind {
+            for &i in calls.iter().take(CALLS_PER_REASON) {
+                lines.push(call_line(&x.evidence[i]));
+            }
+            if calls.len() > CALLS_PER_REASON {
+                lines.push(DetailLine::Note(SafeText::new(&format!(
+                    "  and {} more calls: blastdoor explain {}",
+                    calls.len() - CALLS_PER_REASON,
+                    st.key()
+                ))));
+            }
+        }
+    }
     lines.push(DetailLine::Heading(
         "Blast radius: what it can reach".into(),
     ));
@@ -646,6 +704,27 @@ fn detail_data(core: &Core, id: u32, now: Millis) -> Option<DetailData> {
         title: SafeText::new(st.display()),
         lines,
     })
+}
+
+/// Calls shown under each threat reason in the details pane (`blastdoor explain` has them all).
+const CALLS_PER_REASON: usize = 3;
+
+/// One call of the evidence: `07-10 11:45:03 iam:CreateAccessKey from 203.0.113.9 denied
+/// (aws-cli/2.13)`.
+fn call_line(e: &crate::core::explain::Evidence) -> DetailLine {
+    let mut text = format!("{} {}", e.short_time(), e.call());
+    if let Some(ip) = &e.source_ip {
+        text.push_str(&format!(" from {}", ip.as_str()));
+    }
+    text.push(' ');
+    text.push_str(e.result_word());
+    if let Some(ua) = &e.user_agent {
+        text.push_str(&format!(" ({})", ua.as_str()));
+    }
+    DetailLine::Call {
+        text: SafeText::new(&text),
+        denied: e.result == crate::core::Status::Failure,
+    }
 }
 
 fn credential_line(c: &Credential) -> DetailLine {
