@@ -661,6 +661,38 @@ fn a_hostile_identity_name_renders_inert() {
 }
 
 #[test]
+fn a_detail_line_too_long_for_the_pane_wraps_and_its_end_is_shown() {
+    let mut screen = Screen::new(160, 48);
+    // Only this identity, so it is the one selected.
+    screen.core = Core::new();
+    let long =
+        "arn:aws:s3:::payments-ledger-archive-2026/exports/quarterly/settlement-files/final-END";
+    let rec = record(
+        Provider::Aws,
+        "archiver",
+        IdentityKind::IamUser,
+        "archiver",
+        vec![grant("s3:GetObject", long, "ledger-archive-read")],
+    );
+    screen.core.update(Msg::Inventory {
+        identities: vec![rec],
+        now: NOW,
+    });
+    screen.draw();
+    screen.draw();
+    let text = screen.text();
+    assert!(
+        text.contains("ledger-archive-read"),
+        "the grant is on screen: {text}"
+    );
+    // Cut, the line would end at the pane's edge; wrapped, its last words are on the next row.
+    assert!(
+        text.contains("-END (via ledger-archive-read)"),
+        "the wrapped grant ends on screen: {text}"
+    );
+}
+
+#[test]
 fn without_colour_nothing_is_painted_but_the_selection_stays_visible() {
     let screen = Screen::with(120, 40, Keymap::default(), ColorMode::NoColor);
     let buf = screen.term.backend().buffer();
