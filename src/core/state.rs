@@ -50,6 +50,9 @@ pub enum Msg {
     /// What done actions contained (replaces the previous list): events showing any of it
     /// acting after its action took effect are containment leaks, the recent feed included.
     Contained { items: Vec<Contained> },
+    /// Actions rolled back, each with when: what its identity did from then on is not a leak,
+    /// even when the queue was read after the calls arrived (a rollback done a moment ago).
+    Lifted { actions: Vec<(String, Millis)> },
 }
 
 /// What the core asks the outside world to do or know.
@@ -462,6 +465,17 @@ impl Core {
                     .collect();
                 for l in found {
                     self.record_leak(l, &mut effects);
+                }
+            }
+            Msg::Lifted { actions } => {
+                for (id, at) in actions {
+                    self.contained.retain(|c| c.action_id != id);
+                    let before = self.leaks.len();
+                    self.leaks
+                        .retain(|l| !(l.action_id == id && l.seen_at >= at));
+                    if self.leaks.len() < before {
+                        self.leaked.remove(&id);
+                    }
                 }
             }
             Msg::SortBy(key) => {
@@ -1669,6 +1683,59 @@ mod tests {
                 .unwrap()
                 .state,
             "leaking"
+        );
+    }
+
+    #[test]
+    fn calls_after_a_rollback_are_not_a_leak_even_when_the_queue_is_read_after_them() {
+        let mut c = Core::new();
+        c.update(Msg::Inventory {
+            identities: vec![admin_user("ci-bot", "AKIAOLD")],
+            now: 1_000,
+        });
+        // Contained at 2 000 (by the principal), rolled back at 5 000; the console reads the
+        // queue only at 6 000, after a call of 5 500.
+        let whole = contained(Takes::Everything, None);
+        c.update(Msg::Contained { items: vec![whole] });
+        let call = |t| {
+            let mut e = ev("ci-bot", "ListUsers", t);
+            e.status = Status::Success;
+            e
+        };
+        c.update(Msg::Events {
+            events: vec![call(5_500)],
+            now: 5_500,
+        });
+        assert_eq!(c.leaks().len(), 1, "in force as far as the console knows");
+        c.update(Msg::Lifted {
+            actions: vec![("act_1".into(), 5_000)],
+        });
+        c.update(Msg::Contained { items: vec![] });
+        assert!(
+            c.leaks().is_empty(),
+            "the call came after the rollback: {:?}",
+            c.leaks()
+        );
+        // A call while it was in force stays a leak after the rollback.
+        let mut c = Core::new();
+        c.update(Msg::Inventory {
+            identities: vec![admin_user("ci-bot", "AKIAOLD")],
+            now: 1_000,
+        });
+        c.update(Msg::Contained {
+            items: vec![contained(Takes::Everything, None)],
+        });
+        c.update(Msg::Events {
+            events: vec![call(4_000), call(5_500)],
+            now: 5_500,
+        });
+        c.update(Msg::Lifted {
+            actions: vec![("act_1".into(), 5_000)],
+        });
+        assert_eq!(
+            c.leaks().len(),
+            1,
+            "acting at 4 000 while contained is a leak"
         );
     }
 

@@ -61,6 +61,16 @@ pub async fn sync(
     actions: &[Action],
     recorded: &mut HashSet<String>,
 ) {
+    // Rolled back first: a call after the rollback (which this round may be the first to see)
+    // is the identity's own again, not a leak.
+    let lifted: Vec<(String, i64)> = actions
+        .iter()
+        .filter(|a| a.state == crate::core::workflow::ActionState::RolledBack)
+        .map(|a| (a.id.clone(), a.updated_at))
+        .collect();
+    if !lifted.is_empty() {
+        engine.send(Msg::Lifted { actions: lifted }).await;
+    }
     let items = actions.iter().filter_map(contained_of).collect();
     engine.send(Msg::Contained { items }).await;
     let leaks: Vec<Leak> = engine.read(|c| c.leaks().to_vec());
