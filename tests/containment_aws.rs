@@ -34,13 +34,6 @@ fn iam(url: &str) -> Client {
     )
 }
 
-/// A name no other test uses on the shared moto server.
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 4];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    format!("{prefix}-{}", hex::encode(b))
-}
-
 /// moto checks callers' IAM policies only while "auth" is on, and that switch is server-wide:
 /// the one test that turns it on holds this lock for writing, every other test for reading.
 static AUTH: std::sync::LazyLock<tokio::sync::RwLock<()>> =

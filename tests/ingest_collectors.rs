@@ -50,12 +50,6 @@ fn sqs(url: &str) -> aws_sdk_sqs::Client {
     )
 }
 
-fn unique(prefix: &str) -> String {
-    let mut b = [0u8; 4];
-    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
-    format!("{prefix}-{}", hex::encode(b))
-}
-
 /// `blastdoor` reaching moto as `[providers.aws]` says, with the chain's credentials from the
 /// environment, and its state in `dir`.
 fn bd_aws(dir: &Path, moto: &str) -> Command {
@@ -377,19 +371,7 @@ async fn sqs_messages_are_deleted_once_ingested_and_kept_when_the_object_cannot_
 // ---------------------------------------------------------------------------------------------
 // tcp: and the Kubernetes audit webhook, in process
 
-use blastdoor::engine::{Engine, EngineOptions, SourceSpec};
-
-async fn wait_for(engine: &Engine, what: &str, f: impl Fn(&Engine) -> bool) {
-    let t0 = Instant::now();
-    while !f(engine) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}: {:?}",
-            engine.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use blastdoor::engine::SourceSpec;
 
 fn vault_line(name: &str, path: &str) -> String {
     serde_json::json!({"time": "2024-05-01T10:00:00Z", "type": "response",
@@ -400,15 +382,7 @@ fn vault_line(name: &str, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tcp_source_takes_several_connections_and_a_bad_line_costs_one_line() {
-    let engine = Engine::start(EngineOptions {
-        sources: vec![SourceSpec::parse("tcp:127.0.0.1:0").unwrap()],
-        data_clock: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let detail = engine.stats().sources[0].detail.clone().unwrap();
-    let addr = detail.trim_start_matches("listening on ").to_string();
+    let (engine, addr) = listening("tcp:127.0.0.1:0").await;
     let mut a = std::net::TcpStream::connect(&addr).unwrap();
     let mut b = std::net::TcpStream::connect(&addr).unwrap();
     writeln!(a, "{}", vault_line("ci-runner", "secret/data/prod/db")).unwrap();
@@ -455,15 +429,7 @@ fn a_tcp_source_beyond_loopback_is_refused_with_the_way_to_do_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubernetes_audit_webhook_posts_event_lists() {
-    let engine = Engine::start(EngineOptions {
-        sources: vec![SourceSpec::parse("webhook:127.0.0.1:0").unwrap()],
-        data_clock: true,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let detail = engine.stats().sources[0].detail.clone().unwrap();
-    let addr = detail.trim_start_matches("listening on ").to_string();
+    let (engine, addr) = listening("webhook:127.0.0.1:0").await;
     let mut items = Vec::new();
     let dir = corpus("falco/k8s_audit_trace_files");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)

@@ -3,8 +3,10 @@
 
 mod common;
 
+use common::wait_for;
+
 use std::io::Write;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use blastdoor::core::SortKey;
 use blastdoor::engine::{Engine, EngineOptions, SourceSpec};
@@ -17,18 +19,6 @@ async fn start(spec: &str) -> Engine {
     })
     .await
     .unwrap()
-}
-
-async fn wait_for(engine: &Engine, what: &str, f: impl Fn(&Engine) -> bool) {
-    let t0 = Instant::now();
-    while !f(engine) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "timed out waiting for {what}: {:?}",
-            engine.stats()
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 fn falco_alert(pod: &str, rule: &str, priority: &str) -> String {

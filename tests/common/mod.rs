@@ -259,3 +259,41 @@ pub async fn replay(path: &Path) -> blastdoor::engine::Engine {
     engine.finished().await;
     engine
 }
+
+/// A name no other test uses on a shared server (moto's buckets, queues, users).
+pub fn unique(prefix: &str) -> String {
+    let mut b = [0u8; 4];
+    rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut b);
+    format!("{prefix}-{}", hex::encode(b))
+}
+
+/// Wait until `f` holds of the engine, failing after 20 s with `what` and its stats.
+pub async fn wait_for(
+    engine: &blastdoor::engine::Engine,
+    what: &str,
+    f: impl Fn(&blastdoor::engine::Engine) -> bool,
+) {
+    let t0 = std::time::Instant::now();
+    while !f(engine) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}: {:?}",
+            engine.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// An engine with one listening source (`webhook:…:0`, `tcp:…:0`), and the address it took.
+pub async fn listening(spec: &str) -> (blastdoor::engine::Engine, String) {
+    let engine = blastdoor::engine::Engine::start(blastdoor::engine::EngineOptions {
+        sources: vec![blastdoor::engine::SourceSpec::parse(spec).unwrap()],
+        data_clock: true,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let detail = engine.stats().sources[0].detail.clone().unwrap();
+    let addr = detail.trim_start_matches("listening on ").to_string();
+    (engine, addr)
+}
