@@ -778,10 +778,8 @@ mod with_sdk {
                 Notice::Record(v) => {
                     match crate::ingest::decode_record(&v.to_string()) {
                         Ok(d) => {
-                            if !d.inventory.is_empty() {
-                                engine.deliver_inventory(d.inventory).await;
-                            }
-                            engine.deliver_with(id, d.events, d.changes).await;
+                            let item = crate::engine::sources::FileItem::Decoded(d);
+                            crate::engine::sources::forward(engine, id, item).await;
                         }
                         Err(e) => {
                             engine.reject(id, format!("sqs:{shown}: message {mid}: {e}"));

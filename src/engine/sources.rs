@@ -61,17 +61,7 @@ impl SourceSpec {
             return Ok(SourceSpec::Tail(PathBuf::from(p)));
         }
         if let Some(a) = s.strip_prefix("webhook:") {
-            // A bare port (`webhook:8088`, `webhook::8088`) listens on loopback.
-            let bare = a.trim_start_matches(':');
-            let addr = match bare.parse::<u16>() {
-                Ok(port) => std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
-                Err(_) => a.parse().map_err(|e| {
-                    format!(
-                        "--source {s}: expected webhook:PORT (loopback) or webhook:ADDR:PORT, e.g. webhook:127.0.0.1:8088 ({e})"
-                    )
-                })?,
-            };
-            return Ok(SourceSpec::Webhook(addr));
+            return listen_addr(s, "webhook", a, 8088).map(SourceSpec::Webhook);
         }
         if s.starts_with("s3://") {
             return super::aws_logs::S3Spec::parse(s)
@@ -139,6 +129,24 @@ impl SourceSpec {
                 .map(|_| u.clone()),
             _ => None,
         }
+    }
+}
+
+/// What follows `KIND:` in a listening source (`webhook:`, `tcp:`): `ADDR:PORT`, or a bare port
+/// (`8088`, `:8088`), which listens on loopback. `example` is the port the error suggests.
+pub(crate) fn listen_addr(
+    spec: &str,
+    kind: &str,
+    a: &str,
+    example: u16,
+) -> Result<std::net::SocketAddr, String> {
+    match a.trim_start_matches(':').parse::<u16>() {
+        Ok(port) => Ok(std::net::SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port))),
+        Err(_) => a.parse().map_err(|e| {
+            format!(
+                "--source {spec}: expected {kind}:PORT (loopback) or {kind}:ADDR:PORT, e.g. {kind}:127.0.0.1:{example} ({e})"
+            )
+        }),
     }
 }
 
@@ -592,7 +600,7 @@ pub(crate) async fn deliver_object(engine: &Engine, id: usize, name: PathBuf, bo
 }
 
 /// One item of a reader, to the core: batches waited for, rejects counted.
-async fn forward(engine: &Engine, id: usize, item: FileItem) {
+pub(crate) async fn forward(engine: &Engine, id: usize, item: FileItem) {
     match item {
         FileItem::Decoded(d) => {
             if !d.inventory.is_empty() {

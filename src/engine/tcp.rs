@@ -25,15 +25,7 @@ const FLUSH: Duration = Duration::from_millis(200);
 
 /// Parse what follows `tcp:`: `ADDR:PORT`, or a bare port on loopback.
 pub fn parse_addr(spec: &str, a: &str) -> Result<SocketAddr, String> {
-    let bare = a.trim_start_matches(':');
-    let addr = match bare.parse::<u16>() {
-        Ok(port) => SocketAddr::from((std::net::Ipv4Addr::LOCALHOST, port)),
-        Err(_) => a.parse().map_err(|e| {
-            format!(
-                "--source {spec}: expected tcp:PORT (loopback) or tcp:ADDR:PORT, e.g. tcp:127.0.0.1:9090 ({e})"
-            )
-        })?,
-    };
+    let addr = super::sources::listen_addr(spec, "tcp", a, 9090)?;
     if !addr.ip().is_loopback() {
         return Err(format!(
             "--source {spec}: the socket audit device cannot authenticate itself, so tcp: listens \
