@@ -296,6 +296,9 @@ fn fleet(n: usize) -> Core {
                 },
                 resources: vec![],
                 src_ip: Some(SafeText::new("10.1.2.3")),
+                user_agent: None,
+                region: None,
+                issued: None,
                 status: if k % 7 == 0 {
                     Status::Failure
                 } else {

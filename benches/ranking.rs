@@ -72,6 +72,9 @@ fn core_ingest(c: &mut Criterion) {
                 },
                 resources: vec![],
                 src_ip: Some(SafeText::new("10.0.0.1")),
+                user_agent: None,
+                region: None,
+                issued: None,
                 status: if rng.next().is_multiple_of(20) {
                     Status::Failure
                 } else {

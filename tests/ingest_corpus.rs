@@ -149,11 +149,10 @@ fn cloudtrail_in_every_shape_gives_the_same_identity() {
         );
         assert!(e.actor.tags.iter().any(|t| t.starts_with("workload=ec2:")));
         assert!(!e.raw.is_null(), "the original record is kept");
-        assert!(
-            e.signals
-                .contains(&blastdoor::core::Signal::CredentialOutsideWorkload),
-            "an instance credential used from a laptop"
-        );
+        // The tool and region the core's baseline judges the call by (an instance credential
+        // used from a laptop: tests/triage_lineage.rs).
+        assert_eq!(e.user_agent.as_deref(), Some("aws-cli/2 Darwin/22"));
+        assert_eq!(e.src_ip.as_deref(), Some("203.0.113.7"));
     }
 }
 

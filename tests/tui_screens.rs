@@ -80,6 +80,9 @@ fn event(
             }]
         },
         src_ip: Some(s("10.0.4.7")),
+        user_agent: None,
+        region: None,
+        issued: None,
         status,
         signals: vec![],
         raw: Default::default(),

@@ -1,6 +1,7 @@
 //! The pure core: model, scores, ranking and (later) the action workflow. No tokio, no terminal,
 //! no HTTP, no clock: time arrives inside each `Msg`.
 
+pub mod baseline;
 pub mod containment;
 pub mod explain;
 pub mod graph;

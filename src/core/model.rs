@@ -279,10 +279,15 @@ pub enum Signal {
     Exfiltration,
     DefenseEvasion,
     Detection,
+    /// A credential used with a tool or in a region its history does not show.
+    UnusualUse,
+    /// Code run on workloads (SSM commands and sessions, instance user data, ECS exec) or
+    /// models invoked and enabled (Bedrock).
+    Execution,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 11] = [
+    pub const ALL: [Signal; 13] = [
         Signal::Recon,
         Signal::Denied,
         Signal::NewNetwork,
@@ -294,6 +299,8 @@ impl Signal {
         Signal::Exfiltration,
         Signal::DefenseEvasion,
         Signal::Detection,
+        Signal::UnusualUse,
+        Signal::Execution,
     ];
     /// Threat points one occurrence adds, before saturation.
     pub fn points(self) -> f64 {
@@ -301,7 +308,7 @@ impl Signal {
             Signal::Recon => 2.0,
             Signal::Denied => 4.0,
             Signal::NewNetwork => 18.0,
-            Signal::CredentialOutsideWorkload => 35.0,
+            Signal::CredentialOutsideWorkload => 60.0,
             Signal::PrivilegeEscalation => 28.0,
             Signal::Persistence => 24.0,
             Signal::SecretRead => 10.0,
@@ -309,6 +316,8 @@ impl Signal {
             Signal::Exfiltration => 30.0,
             Signal::DefenseEvasion => 35.0,
             Signal::Detection => 25.0,
+            Signal::UnusualUse => 8.0,
+            Signal::Execution => 15.0,
         }
     }
     /// Most points one signal kind may contribute, so a flood of one kind cannot max threat alone.
@@ -319,6 +328,11 @@ impl Signal {
             Signal::DataRead => 20.0,
             Signal::SecretRead => 35.0,
             Signal::NewNetwork => 25.0,
+            Signal::UnusualUse => 16.0,
+            Signal::Execution => 35.0,
+            // A workload's credential used outside it was stolen: what GuardDuty rates high
+            // severity by itself (InstanceCredentialExfiltration).
+            Signal::CredentialOutsideWorkload => 70.0,
             _ => 45.0,
         }
     }
@@ -335,6 +349,8 @@ impl Signal {
             Signal::Exfiltration => "exfiltration",
             Signal::DefenseEvasion => "defence evasion",
             Signal::Detection => "runtime detections",
+            Signal::UnusualUse => "unusual tool or region for this credential",
+            Signal::Execution => "execution calls (commands on instances, model invocations)",
         }
     }
     /// Signals that ordinary workloads also produce; they weigh little unless they come in a
@@ -342,7 +358,11 @@ impl Signal {
     pub fn is_routine(self) -> bool {
         matches!(
             self,
-            Signal::Recon | Signal::Denied | Signal::SecretRead | Signal::DataRead
+            Signal::Recon
+                | Signal::Denied
+                | Signal::SecretRead
+                | Signal::DataRead
+                | Signal::UnusualUse
         )
     }
     /// Whether the signal says the identity itself is compromised or was planted (a credential
@@ -390,6 +410,17 @@ pub struct Event {
     pub resources: Vec<Resource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub src_ip: Option<SafeText>,
+    /// The client's user agent as the source recorded it (`aws-cli/2.13.0 Python/3.11 …`,
+    /// `kubectl/v1.29.0 …`): what tool made the call, which the identity's baseline learns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<SafeText>,
+    /// Where the call was served (`us-east-1`), when the source says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<SafeText>,
+    /// A session or key this call issued (`AssumeRole`, `GetSessionToken`, a pod's token): the
+    /// core ties what that session does back to this call's actor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued: Option<Box<Issued>>,
     #[serde(default)]
     pub status: Status,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -475,6 +506,21 @@ impl<'de> Deserialize<'de> for Raw {
             v => Raw::Value(v),
         })
     }
+}
+
+/// A session or key that a call issued, named as later calls will name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Issued {
+    /// The session's identity as its own calls show it: the provider and principal
+    /// (`arn:aws:sts::…:assumed-role/ROLE/SESSION`, a federated user's ARN).
+    pub identity: IdentityRecord,
+    /// The role or user the session is of (`arn:aws:iam::…:role/ROLE`), when there is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_of: Option<SafeText>,
+    /// The workload that the issuing service runs, when a service asked for it
+    /// (`ec2`, `lambda`, `ecs`, `eks-pod`, `github-actions`, `bedrock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<SafeText>,
 }
 
 /// What an event did to *another* identity's inventory: a credential created for it, a policy

@@ -62,6 +62,17 @@ impl ThreatState {
         }
     }
 
+    /// Add another identity's counters to these (a session's, when its issuer is found).
+    pub fn absorb(&mut self, other: &ThreatState) {
+        let mut other = other.clone();
+        let at = self.at.max(other.at);
+        self.decay_to(at);
+        other.decay_to(at);
+        for (a, b) in self.acc.iter_mut().zip(other.acc) {
+            *a += b;
+        }
+    }
+
     pub fn record(&mut self, signal: Signal, at: Millis) {
         self.decay_to(at);
         self.acc[signal.index()] += 1.0;
@@ -77,22 +88,32 @@ impl ThreatState {
     /// Threat (0–100) at `now`, with one reason per active signal.
     pub fn score(&mut self, now: Millis) -> (f64, Vec<Reason>) {
         self.decay_to(now);
-        self.compute(true)
+        self.compute(true, &|_| None)
     }
 
     /// Threat (0–100) at `now`, without reasons: what each event's rescore needs. The reasons
     /// of that same moment are [`ThreatState::reasons`].
     pub fn value(&mut self, now: Millis) -> f64 {
         self.decay_to(now);
-        self.compute(false).0
+        self.compute(false, &|_| None).0
     }
 
     /// One reason per active signal, as of the last `score` or `value`.
     pub fn reasons(&self) -> Vec<Reason> {
-        self.compute(true).1
+        self.compute(true, &|_| None).1
     }
 
-    fn compute(&self, with_why: bool) -> (f64, Vec<Reason>) {
+    /// [`ThreatState::reasons`], each followed by what `note` says is behind its signal (the
+    /// calls, the address and tool): `defence evasion (×1 recent): cloudtrail:StopLogging`.
+    pub fn reasons_noted(&self, note: &dyn Fn(Signal) -> Option<String>) -> Vec<Reason> {
+        self.compute(true, note).1
+    }
+
+    fn compute(
+        &self,
+        with_why: bool,
+        note: &dyn Fn(Signal) -> Option<String>,
+    ) -> (f64, Vec<Reason>) {
         let mut total = 0.0;
         let mut why = Vec::new();
         // Reading secrets and data, listing things and being denied now and then is what many
@@ -122,6 +143,10 @@ impl ThreatState {
                 detail.push_str(", routine alone");
             } else if s.is_routine() && burst && !strong {
                 detail.push_str(", a burst");
+            }
+            if let Some(n) = note(s) {
+                detail.push_str(": ");
+                detail.push_str(&n);
             }
             why.push(Reason {
                 factor: "signal".into(),
@@ -153,6 +178,9 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
                 | "GetBucketPolicy"
                 | "GetBucketAcl"
                 | "SearchResources"
+                // What a model thief checks first: is invocation logged, which models answer.
+                | "GetModelInvocationLoggingConfiguration"
+                | "GetFoundationModelAvailability"
         )
         || (matches!(op, "list" | "watch")
             && matches!(
@@ -274,8 +302,30 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
             | "DeleteLogGroup"
             | "DeleteLogStream"
             | "PutBucketLifecycle"
+            // AI services: the guardrails on a model and the log of what it was asked.
+            | "DeleteGuardrail"
+            | "DeleteModelInvocationLoggingConfiguration"
+            | "DeleteMonitoringSchedule"
+            | "StopMonitoringSchedule"
     ) {
         out.push(Signal::DefenseEvasion);
+    }
+    if matches!(
+        op,
+        "SendCommand"
+            | "StartSession"
+            | "ModifyInstanceAttribute"
+            | "ExecuteCommand"
+            | "StartAutomationExecution"
+            | "InvokeModel"
+            | "InvokeModelWithResponseStream"
+            | "Converse"
+            | "ConverseStream"
+            | "PutFoundationModelEntitlement"
+            | "PutUseCaseForModelAccess"
+            | "CreateFoundationModelAgreement"
+    ) {
+        out.push(Signal::Execution);
     }
     out.sort_unstable();
     out.dedup();

@@ -6,11 +6,12 @@ use std::collections::{HashMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::core::baseline::{self, Baseline};
 use crate::core::containment::{self, Contained, ContainmentState, Leak, Takes};
 use crate::core::graph::{Blast, CrownJewel, Graph, Growth, ReachPath};
 use crate::core::model::{
     Change, Credential, CredentialKind, CredentialStatus, Effect as Grant, Event, IdentityKind,
-    IdentityRecord, Millis, Permission, Removal, Signal, Status, parse_binding_tag,
+    IdentityRecord, Issued, Millis, Permission, Removal, Signal, Status, parse_binding_tag,
 };
 use crate::core::ranking::{Quantised, Ranking, SortKey, quantise};
 use crate::core::score::{self, Reason, ThreatState};
@@ -30,6 +31,17 @@ const MAX_KNOWN_NETWORKS: usize = 6;
 const SUSPECT_THREAT: f64 = 50.0;
 /// Risk at which the core raises an alert the first time an identity crosses it.
 pub const ALERT_RISK: f64 = 80.0;
+/// The share of its issuer's threat a session carries: a session of a suspect is suspect.
+pub const INHERITED_THREAT: f64 = 0.6;
+/// A role this much more dangerous than its caller makes the assumption an escalation.
+const ESCALATION_MARGIN: f64 = 20.0;
+/// Notes kept per identity on what is behind its signals (two per signal at most).
+const MAX_NOTES: usize = 16;
+/// Sessions remembered per issuer, and the depth a chain of sessions is followed to.
+const MAX_SESSIONS: usize = 32;
+const MAX_CHAIN: usize = 4;
+/// Calls an identity was refused, remembered to see a session of it do them.
+const MAX_DENIED: usize = 32;
 
 #[derive(Debug, Clone)]
 pub enum Msg {
@@ -82,9 +94,16 @@ pub struct IdentityState {
     pub risk: f64,
     threat_state: ThreatState,
     networks: Vec<SafeText>,
-    /// Where a workload credential (instance profile session, pod token) was first used from.
-    /// Boxed: only workloads have one, and every identity pays for the field.
-    workload_home: Option<Box<SafeText>>,
+    /// What its calls came from: tools, regions, its workload's home (`core::baseline`).
+    /// Boxed: an identity known only from an inventory has none.
+    baseline: Option<Box<Baseline>>,
+    /// What is behind each active signal (the calls, the address and tool), newest first.
+    notes: ThinVec<(Signal, SafeText)>,
+    /// The call that issued it and the sessions it issued (`AssumeRole` and the like).
+    lineage: Option<Box<Lineage>>,
+    /// The part of its threat that comes from its issuer ([`INHERITED_THREAT`]), when that is
+    /// more than its own.
+    inherited: f32,
     /// Inventory changes other identities made to this one, newest last (capped).
     /// A `ThinVec` (one pointer, nothing allocated while empty): few identities have others
     /// change them, and every one pays for the field.
@@ -108,7 +127,10 @@ impl IdentityState {
             risk,
             threat_state: ThreatState::default(),
             networks: Vec::new(),
-            workload_home: None,
+            baseline: None,
+            notes: ThinVec::new(),
+            lineage: None,
+            inherited: 0.0,
             changes_why: ThinVec::new(),
             activity: [0; ACTIVITY_BUCKETS],
             activity_minute: 0,
@@ -171,9 +193,73 @@ impl IdentityState {
         })
     }
 
-    /// The reasons behind `threat`: one per active signal, as of the last rescore.
+    /// The reasons behind `threat`: one per active signal, as of the last rescore, each naming
+    /// what is behind it; and the issuer's, when the session carries more of its issuer's
+    /// threat than its own.
     pub fn threat_why(&self) -> Vec<Reason> {
-        self.threat_state.reasons()
+        let notes = &self.notes;
+        let mut why = self.threat_state.reasons_noted(&|s| {
+            let mut it = notes
+                .iter()
+                .filter(|(n, _)| *n == s)
+                .map(|(_, t)| t.as_str());
+            let first = it.next()?;
+            Some(match it.next() {
+                Some(second) => format!("{first}; {second}"),
+                None => first.to_string(),
+            })
+        });
+        if let Some(l) = self.lineage.as_ref().filter(|l| !l.blamed.is_empty()) {
+            let lines: Vec<&str> = l.blamed.iter().map(|b| b.as_str()).collect();
+            why.push(Reason {
+                factor: "lineage".into(),
+                detail: format!("through its sessions: {}", lines.join("; ")),
+                weight: 0.0,
+            });
+        }
+        if let Some((by, call, at)) = self.lineage.as_ref().and_then(|l| l.issued_by.as_ref()) {
+            let own = self
+                .threat_state
+                .reasons()
+                .iter()
+                .map(|r| r.weight)
+                .sum::<f64>();
+            if f64::from(self.inherited) > own {
+                why.insert(
+                    0,
+                    Reason {
+                        factor: "lineage".into(),
+                        detail: format!(
+                            "session issued by {} ({call} at {}), whose threat it carries ({:.0}% of it)",
+                            by.name,
+                            format_time(*at),
+                            INHERITED_THREAT * 100.0
+                        ),
+                        weight: score::round1(f64::from(self.inherited)),
+                    },
+                );
+            }
+        }
+        why
+    }
+
+    /// What the identity's calls came from, as far as its baseline has learnt (`None` before
+    /// its first call).
+    pub fn baseline(&self) -> Option<&Baseline> {
+        self.baseline.as_deref()
+    }
+
+    /// The identity and call that issued this session, when seen.
+    pub fn issued_by(&self) -> Option<&(Issuer, SafeText, Millis)> {
+        self.lineage.as_ref()?.issued_by.as_ref()
+    }
+
+    /// The role or user this session is of (`assumed_from=` / `federated_from=`).
+    pub fn session_of(&self) -> Option<&str> {
+        self.record.tags.iter().find_map(|t| {
+            t.strip_prefix("assumed_from=")
+                .or_else(|| t.strip_prefix("federated_from="))
+        })
     }
 
     /// Every reason, risk first, given the blast radius's own (`Core::why` passes them).
@@ -187,6 +273,26 @@ impl IdentityState {
         why.extend(blast_why);
         why
     }
+}
+
+/// Who issued a session: the issuer's index, key and name.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Issuer {
+    pub idx: u32,
+    pub key: String,
+    pub name: String,
+}
+
+/// Where a session came from and what sessions an identity issued.
+#[derive(Debug, Clone, Default)]
+struct Lineage {
+    /// The issuer, the call that issued it (`sts:AssumeRole`) and when.
+    issued_by: Option<(Issuer, SafeText, Millis)>,
+    sessions: ThinVec<u32>,
+    /// What its sessions did that it is blamed for, newest first: `SESSION: call (signal)`.
+    blamed: ThinVec<SafeText>,
+    /// Whether a session of it has already been seen doing what it was refused.
+    escalation_seen: bool,
 }
 
 /// One entry of the live feed.
@@ -219,6 +325,20 @@ pub struct RankedIdentity {
     /// A done action in force on it or one of its credentials, and whether it held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<ContainmentState>,
+    /// The role or user a session is of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_of: Option<String>,
+    /// The identity and call that issued this session or key, when seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_by: Option<IssuedBy>,
+}
+
+/// The identity and call that issued a session (`RankedIdentity::issued_by`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IssuedBy {
+    pub identity: String,
+    pub call: String,
+    pub time: String,
 }
 
 /// What one containment did to an identity's record, to undo it on rollback.
@@ -357,7 +477,14 @@ pub struct Core {
     /// Deletions the data showed, by identity, with their time: delivery files overlap in time,
     /// so a grant or a key older than its deletion may arrive after it, and must not come back.
     deletions: HashMap<u32, Vec<(Millis, Removal)>>,
+    /// Public addresses that people and their tools call from (identities that are not
+    /// workloads), with the first identity seen there: a workload credential used from one of
+    /// them was taken to that person's machine.
+    addresses: HashMap<SafeText, u32>,
 }
+
+/// Public addresses remembered for [`Core::addresses`].
+const MAX_ADDRESSES: usize = 1 << 16;
 
 impl Core {
     pub fn new() -> Core {
@@ -540,6 +667,26 @@ impl Core {
         let n = self.ids.len();
         let idx = self.intern(&e.actor);
         let fresh = self.ids.len() > n;
+        let call = call_name(&e);
+        // A workload credential used from the address someone else's tools call from.
+        let public_ip = e
+            .src_ip
+            .as_ref()
+            .filter(|ip| network_of(ip.as_str()) != "internal" && !is_service_origin(ip));
+        let workload = workload_kind(&self.ids[idx as usize].record).is_some();
+        let shared_with = public_ip
+            .filter(|_| workload)
+            .and_then(|ip| self.addresses.get(ip).copied())
+            .filter(|o| *o != idx)
+            .map(|o| self.ids[o as usize].display().to_string());
+        if let Some(ip) = public_ip
+            && !workload
+            && self.ids[idx as usize].record.kind != IdentityKind::AwsService
+            && self.addresses.len() < MAX_ADDRESSES
+            && !self.addresses.contains_key(ip)
+        {
+            self.addresses.insert(ip.clone(), idx);
+        }
         let signals = {
             let st = &mut self.ids[idx as usize];
             let before = shape(&st.record);
@@ -575,19 +722,21 @@ impl Core {
             if by_service {
                 signals.retain(|s| *s != Signal::Recon);
             }
-            if let Some(ip) = &e.src_ip
-                && is_workload(&st.record)
-                && !is_service_origin(ip)
-            {
-                match st.workload_home.as_deref() {
-                    None => st.workload_home = Some(Box::new(ip.clone())),
-                    Some(home) if home != ip => {
-                        // Used from a network that is not its workload's: both signals hold.
-                        signals.push(Signal::CredentialOutsideWorkload);
-                        signals.push(Signal::NewNetwork);
-                    }
-                    Some(_) => {}
-                }
+            let workload = workload_kind(&st.record);
+            let b = st.baseline.get_or_insert_with(Default::default);
+            let found = b.observe(
+                workload,
+                baseline::Call {
+                    ip: e.src_ip.as_deref(),
+                    user_agent: e.user_agent.as_deref(),
+                    region: e.region.as_deref(),
+                    by_service,
+                    succeeded: e.status == Status::Success,
+                },
+                network_of,
+            );
+            if e.status == Status::Failure {
+                b.refused(&call, MAX_DENIED);
             }
             if let Some(net) = e.src_ip.as_deref().filter(|_| !by_service).map(network_of)
                 && !st.networks.iter().any(|n| n.as_str() == net)
@@ -599,10 +748,34 @@ impl Core {
                     push_tight(&mut st.networks, SafeText::new(&net));
                 }
             }
+            let mut found = found;
+            if let (Some(other), Some(ip)) = (&shared_with, public_ip)
+                && !found
+                    .iter()
+                    .any(|(s, _)| *s == Signal::CredentialOutsideWorkload)
+            {
+                found.push((
+                    Signal::CredentialOutsideWorkload,
+                    format!(
+                        "{} credential used from {ip}, the address {other} calls from",
+                        workload_kind(&st.record).unwrap_or("workload")
+                    ),
+                ));
+            }
+            signals.extend(found.iter().map(|(s, _)| *s));
             signals.sort_unstable();
             signals.dedup();
             for s in &signals {
                 st.threat_state.record(*s, e.time);
+                let note = match found.iter().find(|(f, _)| f == s) {
+                    Some((_, n)) => n.clone(),
+                    None if *s == Signal::NewNetwork => match e.src_ip.as_deref() {
+                        Some(ip) => format!("from {ip} ({call})"),
+                        None => call.clone(),
+                    },
+                    None => call.clone(),
+                };
+                note_signal(&mut st.notes, *s, SafeText::new(&note));
             }
             signals
         };
@@ -610,6 +783,12 @@ impl Core {
             self.in_hot[idx as usize] = true;
             self.hot.push(idx);
         }
+        if let Some(issued) = e.issued.as_deref()
+            && e.status == Status::Success
+        {
+            self.issue(idx, issued, &call, e.time, effects);
+        }
+        self.blame_issuer(idx, &signals, &call, &e, effects);
         self.rescore(idx, effects);
         let leaks: Vec<Leak> = self
             .contained
@@ -810,6 +989,206 @@ impl Core {
         }
     }
 
+    /// A call of `idx` issued a session (`AssumeRole`, `GetSessionToken`, …): the session is
+    /// tied to it, so that what the session does is blamed on its issuer and the session
+    /// carries its issuer's threat. Assuming a role more dangerous than the caller is an
+    /// escalation of the caller's privileges.
+    fn issue(
+        &mut self,
+        idx: u32,
+        issued: &Issued,
+        call: &str,
+        at: Millis,
+        effects: &mut Vec<Effect>,
+    ) {
+        let n = self.ids.len();
+        let sidx = self.intern(&issued.identity);
+        if sidx == idx {
+            return;
+        }
+        let fresh = self.ids.len() > n;
+        let issuer = Issuer {
+            idx,
+            key: self.ids[idx as usize].key(),
+            name: self.ids[idx as usize].display().to_string(),
+        };
+        let by_service = self.ids[idx as usize].record.kind == IdentityKind::AwsService;
+        {
+            let st = &mut self.ids[sidx as usize];
+            let before = shape(&st.record);
+            merge_from(&mut st.record, &issued.identity);
+            for c in &issued.identity.credentials {
+                note_credential(&mut st.record.credentials, c);
+            }
+            if let Some(of) = &issued.session_of {
+                let tag = format!("assumed_from={of}");
+                if !st.record.tags.iter().any(|t| t.as_str() == tag) {
+                    st.record.tags.push(SafeText::new(&tag));
+                }
+            }
+            if let Some(kind) = &issued.workload
+                && workload_kind(&st.record).is_none()
+            {
+                let name = st.record.principal.rsplit('/').next().unwrap_or("");
+                st.record
+                    .tags
+                    .push(SafeText::new(&format!("workload={kind}:{name}")));
+            }
+            let lineage = st.lineage.get_or_insert_with(Default::default);
+            lineage.issued_by = Some((issuer, SafeText::new(call), at));
+            if fresh || shape(&st.record) != before {
+                self.graph.upsert(sidx, &st.record, Growth::Any);
+            }
+        }
+        let st = &mut self.ids[idx as usize];
+        let lineage = st.lineage.get_or_insert_with(Default::default);
+        if !lineage.sessions.contains(&sidx) {
+            if lineage.sessions.len() >= MAX_SESSIONS {
+                lineage.sessions.remove(0);
+            }
+            lineage.sessions.push(sidx);
+        }
+        if by_service {
+            // A service asked for its workload's credentials: the workload is not its caller.
+            self.rescore(sidx, effects);
+            return;
+        }
+        // What the session did before its issuing call was read is the issuer's doing too.
+        let earlier = self.ids[sidx as usize].threat_state.clone();
+        let earlier_notes = self.ids[sidx as usize].notes.clone();
+        let session_name = self.ids[sidx as usize].display().to_string();
+        if !earlier.is_quiet() {
+            let st = &mut self.ids[idx as usize];
+            st.threat_state.absorb(&earlier);
+            for (s, n) in earlier_notes.iter().rev() {
+                note_signal(
+                    &mut st.notes,
+                    *s,
+                    SafeText::new(&format!("through {session_name}: {}", n.as_str())),
+                );
+            }
+        }
+        let role_blast = issued
+            .session_of
+            .as_deref()
+            .and_then(|of| {
+                self.find(&crate::core::model::identity_key(
+                    issued.identity.provider,
+                    of,
+                ))
+            })
+            .map_or(0.0, |r| self.ids[r as usize].blast)
+            .max(self.ids[sidx as usize].blast);
+        let own_blast = self.ids[idx as usize].blast;
+        if role_blast >= own_blast + ESCALATION_MARGIN {
+            let role = issued
+                .session_of
+                .as_deref()
+                .unwrap_or(session_name.as_str());
+            let st = &mut self.ids[idx as usize];
+            st.threat_state.record(Signal::PrivilegeEscalation, at);
+            note_signal(
+                &mut st.notes,
+                Signal::PrivilegeEscalation,
+                SafeText::new(&format!(
+                    "{call} of {role}, blast radius {role_blast:.0} against its own {own_blast:.0}"
+                )),
+            );
+            if !self.in_hot[idx as usize] {
+                self.in_hot[idx as usize] = true;
+                self.hot.push(idx);
+            }
+        }
+        self.rescore(idx, effects);
+    }
+
+    /// What a session does is its issuer's doing: its signals are recorded on the issuer too,
+    /// noted as done through the session; and a call the issuer was refused that the session
+    /// makes is the issuer gaining privileges through the role.
+    fn blame_issuer(
+        &mut self,
+        idx: u32,
+        signals: &[Signal],
+        call: &str,
+        e: &Event,
+        effects: &mut Vec<Effect>,
+    ) {
+        let Some(by) = self.ids[idx as usize]
+            .lineage
+            .as_ref()
+            .and_then(|l| l.issued_by.as_ref())
+            .map(|(by, _, _)| by.idx)
+        else {
+            return;
+        };
+        if by == idx || self.ids[by as usize].record.kind == IdentityKind::AwsService {
+            return;
+        }
+        let session = self.ids[idx as usize].display().to_string();
+        let gained = e.status == Status::Success
+            && !self.ids[idx as usize]
+                .lineage
+                .as_ref()
+                .is_some_and(|l| l.escalation_seen)
+            && self.ids[by as usize]
+                .baseline
+                .as_ref()
+                .is_some_and(|b| b.was_refused(call));
+        if signals.is_empty() && !gained {
+            return;
+        }
+        let notes: Vec<(Signal, String)> = signals
+            .iter()
+            .map(|s| {
+                let note = self.ids[idx as usize]
+                    .notes
+                    .iter()
+                    .find(|(n, _)| n == s)
+                    .map_or(call, |(_, t)| t.as_str());
+                (*s, format!("through {session}: {note}"))
+            })
+            .collect();
+        let issuer = &mut self.ids[by as usize];
+        for (s, note) in notes {
+            issuer.threat_state.record(s, e.time);
+            note_signal(&mut issuer.notes, s, SafeText::new(&note));
+        }
+        if let Some(strongest) = signals
+            .iter()
+            .max_by(|a, b| a.points().total_cmp(&b.points()))
+            && let Some(l) = issuer.lineage.as_mut()
+        {
+            let line = SafeText::new(&format!("{session}: {call} ({})", strongest.label()));
+            if !l.blamed.contains(&line) {
+                if l.blamed.len() >= 4 {
+                    l.blamed.pop();
+                }
+                l.blamed.insert(0, line);
+            }
+        }
+        if gained {
+            if let Some(l) = self.ids[idx as usize].lineage.as_mut() {
+                l.escalation_seen = true;
+            }
+            let issuer = &mut self.ids[by as usize];
+            issuer
+                .threat_state
+                .record(Signal::PrivilegeEscalation, e.time);
+            note_signal(
+                &mut issuer.notes,
+                Signal::PrivilegeEscalation,
+                SafeText::new(&format!(
+                    "its session {session} made {call}, which it was refused itself"
+                )),
+            );
+        }
+        if !self.in_hot[by as usize] {
+            self.in_hot[by as usize] = true;
+            self.hot.push(by);
+        }
+        self.rescore(by, effects);
+    }
+
     /// Bring the graph's reach up to date and re-score the identities whose blast it changed.
     fn settle_graph(&mut self, effects: &mut Vec<Effect>) {
         for idx in self.graph.settle() {
@@ -825,11 +1204,47 @@ impl Core {
         }
     }
 
+    /// Re-score an identity, then the sessions it issued (they carry its threat), down a chain
+    /// of sessions [`MAX_CHAIN`] deep.
     fn rescore(&mut self, idx: u32, effects: &mut Vec<Effect>) {
+        self.rescore_one(idx, effects);
+        if self.ids[idx as usize].lineage.is_none() {
+            return;
+        }
+        let mut todo: Vec<(u32, usize)> = vec![(idx, 0)];
+        while let Some((i, depth)) = todo.pop() {
+            if depth >= MAX_CHAIN {
+                continue;
+            }
+            let sessions: Vec<u32> = match &self.ids[i as usize].lineage {
+                Some(l) => l.sessions.iter().copied().filter(|s| *s != idx).collect(),
+                None => continue,
+            };
+            for s in sessions {
+                self.rescore_one(s, effects);
+                todo.push((s, depth + 1));
+            }
+        }
+    }
+
+    fn rescore_one(&mut self, idx: u32, effects: &mut Vec<Effect>) {
         let now = self.now;
+        let issuer_threat = self.ids[idx as usize]
+            .lineage
+            .as_ref()
+            .and_then(|l| l.issued_by.as_ref())
+            .and_then(|(by, _, _)| self.ids.get(by.idx as usize))
+            .map_or(0.0, |by| by.threat);
         let st = &mut self.ids[idx as usize];
         // Numbers only: the reasons are spelled out when someone reads them (`threat_why`).
-        st.threat = st.threat_state.value(now);
+        let own = st.threat_state.value(now);
+        let inherited = score::round1(issuer_threat * INHERITED_THREAT);
+        st.inherited = if inherited > own {
+            inherited as f32
+        } else {
+            0.0
+        };
+        st.threat = own.max(inherited);
         st.risk = score::risk_value(st.blast, st.threat);
         if st.risk >= ALERT_RISK && !st.alerted {
             st.alerted = true;
@@ -978,6 +1393,12 @@ impl Core {
             why: st.why_with(blast.why),
             paths: blast.paths,
             containment: self.containment_of(idx),
+            session_of: st.session_of().map(str::to_string),
+            issued_by: st.issued_by().map(|(by, call, at)| IssuedBy {
+                identity: by.key.clone(),
+                call: call.to_string(),
+                time: format_time(*at),
+            }),
         })
     }
 
@@ -1141,9 +1562,42 @@ fn shape(r: &IdentityRecord) -> (IdentityKind, usize, usize) {
     (r.kind, r.permissions.len(), r.tags.len())
 }
 
-/// A credential bound to one workload: an instance-profile session, a pod's token.
-fn is_workload(r: &IdentityRecord) -> bool {
-    r.tags.iter().any(|t| t.starts_with("workload="))
+/// The kind of workload a credential is bound to (`workload=KIND:NAME`): an instance-profile
+/// session (`ec2`), a Lambda function's or ECS task's role session, a pod's token.
+fn workload_kind(r: &IdentityRecord) -> Option<&str> {
+    r.tags.iter().find_map(|t| {
+        let rest = t.strip_prefix("workload=")?;
+        Some(rest.split_once(':').map_or(rest, |(k, _)| k))
+    })
+}
+
+/// The call an event made, as reasons name it: `cloudtrail:StopLogging`, `create`.
+fn call_name(e: &Event) -> String {
+    let mut c = String::with_capacity(e.api.service.len() + e.api.operation.len() + 1);
+    if !e.api.service.is_empty() {
+        c.push_str(e.api.service.as_str());
+        c.push(':');
+    }
+    c.push_str(e.api.operation.as_str());
+    c
+}
+
+/// Keep what is behind a signal: the newest two distinct notes of each signal, newest first.
+fn note_signal(notes: &mut ThinVec<(Signal, SafeText)>, s: Signal, note: SafeText) {
+    if let Some(i) = notes.iter().position(|(n, t)| *n == s && *t == note) {
+        let kept = notes.remove(i);
+        notes.insert(0, kept);
+        return;
+    }
+    if notes.iter().filter(|(n, _)| *n == s).count() >= 2
+        && let Some(i) = notes.iter().rposition(|(n, _)| *n == s)
+    {
+        notes.remove(i);
+    }
+    if notes.len() >= MAX_NOTES {
+        notes.pop();
+    }
+    notes.insert(0, (s, note));
 }
 
 /// Calls AWS services make on a workload's behalf carry the service's name, not an address.
@@ -1328,6 +1782,9 @@ mod tests {
             },
             resources: vec![],
             src_ip: Some(SafeText::new("10.0.0.1")),
+            user_agent: None,
+            region: None,
+            issued: None,
             status: Status::Success,
             signals: vec![],
             raw: Default::default(),

@@ -18,7 +18,7 @@ use super::lenient::{Arr, J, Obj};
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
     Change, CredentialKind, CredentialStatus, Event, EventClass, IdentityKind, IdentityRecord,
-    Permission, Provider, Raw, Removal, SafeText, Signal, Status, identity_key,
+    Issued, Permission, Provider, Raw, Removal, SafeText, Signal, Status, identity_key,
 };
 
 const FORMAT: &str = "CloudTrail";
@@ -45,6 +45,8 @@ pub struct Record<'a> {
     error_code: J<'a>,
     #[serde(rename = "userAgent", borrow)]
     user_agent: J<'a>,
+    #[serde(rename = "awsRegion", borrow)]
+    aws_region: J<'a>,
     #[serde(borrow)]
     resources: Arr<Obj<ResourceRef<'a>>>,
     #[serde(rename = "requestParameters", borrow)]
@@ -120,6 +122,21 @@ struct ResourceRef<'a> {
 struct Response<'a> {
     #[serde(rename = "ConsoleLogin", borrow)]
     console_login: J<'a>,
+    // What an `AssumeRole*`, `GetSessionToken` or `GetFederationToken` issued. The session
+    // token beside the key id is a secret: it is not read.
+    #[serde(borrow)]
+    credentials: Obj<IssuedKey<'a>>,
+    #[serde(rename = "assumedRoleUser", borrow)]
+    assumed_role_user: Obj<Issuer<'a>>,
+    #[serde(rename = "federatedUser", borrow)]
+    federated_user: Obj<Issuer<'a>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct IssuedKey<'a> {
+    #[serde(rename = "accessKeyId", borrow)]
+    access_key_id: J<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -161,6 +178,10 @@ struct Names<'a> {
     db_snapshot_identifier: J<'a>,
     #[serde(rename = "imageId", borrow)]
     image_id: J<'a>,
+    #[serde(rename = "roleArn", borrow)]
+    role_arn: J<'a>,
+    #[serde(rename = "roleSessionName", borrow)]
+    role_session_name: J<'a>,
 }
 
 impl Names<'_> {
@@ -581,6 +602,8 @@ fn event_of<'v>(
     let mut e = event(time, actor(v), service, op);
     e.credential = e.actor.credentials.first().cloned();
     e.src_ip = v.source_ip.str().map(safe);
+    e.user_agent = v.user_agent.str().map(safe);
+    e.region = v.aws_region.str().map(safe);
     let error = v.error_code.str();
     e.status = if error.is_some_and(is_denial)
         || v.response_elements
@@ -615,12 +638,16 @@ fn event_of<'v>(
     {
         e.resources.push(resource(x, k));
     }
-    // An instance-profile session used with a workstation's tools is used outside its instance.
-    if e.actor.tags.iter().any(|t| t.starts_with("workload=ec2:"))
-        && let Some(ua) = v.user_agent.str()
-        && looks_like_workstation(ua)
-    {
-        e.signals.push(Signal::CredentialOutsideWorkload);
+    if !failed {
+        e.issued = issued(v, op, &e.actor).map(Box::new);
+        if op == "GetSessionToken"
+            && let Some(key) = issued_key(v)
+        {
+            // The session key is the user's own: its calls name the user.
+            e.actor
+                .credentials
+                .push(credential(key, CredentialKind::Session));
+        }
     }
     if op == "ConsoleLogin"
         && v.additional_event_data.get().and_then(|a| a.mfa_used.str()) == Some("No")
@@ -649,13 +676,101 @@ fn event_of<'v>(
     Ok(e)
 }
 
-fn looks_like_workstation(ua: &str) -> bool {
-    let l = ua.to_ascii_lowercase();
-    (l.contains("darwin")
-        || l.contains("windows")
-        || l.contains("kali")
-        || l.contains("ubuntu") && !l.contains("ec2"))
-        && !l.contains("amazon-ssm-agent")
+fn issued_key<'a>(v: &'a Record<'a>) -> Option<&'a str> {
+    v.response_elements
+        .get()?
+        .credentials
+        .get()?
+        .access_key_id
+        .str()
+}
+
+/// The session a successful `AssumeRole*` or `GetFederationToken` issued, named as its own
+/// calls will name it, with the role or user it is of and, when a service asked for it, the
+/// workload it is for. A service's `AssumeRole` (EC2 for an instance profile, Lambda, ECS
+/// tasks, EKS pod identity) carries no session ARN: it is built from the role and the session
+/// name, as STS builds it.
+fn issued(v: &Record, op: &str, actor: &IdentityRecord) -> Option<Issued> {
+    let resp = v.response_elements.get();
+    let params = v.request_parameters.get();
+    let key = issued_key(v);
+    let (principal, kind, session_of) = match op {
+        "AssumeRole" | "AssumeRoleWithWebIdentity" | "AssumeRoleWithSAML" => {
+            let role = params.and_then(|p| p.role_arn.str());
+            let arn = resp
+                .and_then(|r| r.assumed_role_user.get())
+                .and_then(|u| u.arn.str())
+                .map(str::to_string)
+                .or_else(|| {
+                    let role = role?;
+                    let session = params.and_then(|p| p.role_session_name.str())?;
+                    let (head, path) = role.split_once(":role/")?;
+                    let account = head.rsplit(':').next()?;
+                    let name = path.rsplit('/').next()?;
+                    Some(format!(
+                        "arn:aws:sts::{account}:assumed-role/{name}/{session}"
+                    ))
+                })?;
+            (arn, IdentityKind::AssumedRole, role.map(str::to_string))
+        }
+        "GetFederationToken" => {
+            let arn = resp
+                .and_then(|r| r.federated_user.get())
+                .and_then(|u| u.arn.str())?;
+            (
+                arn.to_string(),
+                IdentityKind::FederatedUser,
+                Some(actor.principal.to_string()),
+            )
+        }
+        _ => return None,
+    };
+    let display = match kind {
+        IdentityKind::AssumedRole => principal.split_once(":assumed-role/").map(|(_, r)| r),
+        _ => principal.rsplit('/').next(),
+    };
+    let mut identity = identity(Provider::Aws, &principal, kind, display);
+    if let Some(key) = key {
+        identity
+            .credentials
+            .push(credential(key, CredentialKind::Session));
+    }
+    let workload = match actor.kind {
+        IdentityKind::AwsService => {
+            let svc = actor.principal.as_str();
+            Some(
+                match svc.trim_end_matches(".amazonaws.com") {
+                    "ec2" => "ec2",
+                    "lambda" | "edgelambda" => "lambda",
+                    "ecs-tasks" => "ecs",
+                    "pods.eks" => "eks-pod",
+                    "bedrock" => "bedrock",
+                    "sagemaker" => "sagemaker",
+                    other => other.split('.').next().unwrap_or(other),
+                }
+                .to_string(),
+            )
+        }
+        _ if op == "AssumeRoleWithWebIdentity" => actor
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("idp="))
+            .map(|idp| {
+                if idp.contains("token.actions.githubusercontent.com") {
+                    "github-actions".to_string()
+                } else if idp.contains(".eks.") || idp.contains("oidc.eks") {
+                    "eks-pod".to_string()
+                } else {
+                    "web-identity".to_string()
+                }
+            }),
+        _ => None,
+    };
+    Some(Issued {
+        identity,
+        session_of: session_of.map(|s| safe(&s)),
+        workload: workload.map(|w| safe(&w)),
+    })
 }
 
 fn account_of(v: &Value, actor: &IdentityRecord) -> String {

@@ -198,6 +198,9 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
             }]
         },
         src_ip: Some(SafeText::new(&b.ip)),
+        user_agent: None,
+        region: None,
+        issued: None,
         status: if b.ok {
             Status::Success
         } else {

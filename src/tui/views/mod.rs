@@ -960,6 +960,8 @@ pub fn signal_tag(s: Signal) -> &'static str {
         Signal::Exfiltration => "exfil",
         Signal::DefenseEvasion => "evasion",
         Signal::Detection => "detection",
+        Signal::UnusualUse => "unusual-use",
+        Signal::Execution => "execution",
     }
 }
 
