@@ -487,3 +487,57 @@ fn an_instance_role_used_only_by_its_instance_stays_quiet() {
     let s = ranked(&mut core, "assumed-role/web/i-0a1b2c3d4e5f60718");
     assert_eq!(s.threat, 0.0, "{}", why(&s));
 }
+
+/// `explain` says what a call was judged against, and says so when there was nothing.
+#[test]
+fn explain_shows_the_baseline_and_the_lineage_and_is_honest_on_a_cold_start() {
+    let Some(f) = corpus(
+        "otrf-security-datasets/SDAWS-200914011940/ec2_proxy_s3_exfiltration_2020-09-14011940.json",
+    ) else {
+        return;
+    };
+    let out = common::run(common::bd().args([
+        "explain",
+        "--format",
+        "table",
+        "--source",
+        f.to_str().unwrap(),
+        "i-0317f6c6b66ae9c40",
+    ]));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("BASELINE"), "{text}");
+    assert!(
+        text.contains("no earlier use of this credential to compare with"),
+        "the first call of a workload credential judged with no history says so:\n{text}"
+    );
+    assert!(
+        text.contains("issued by aws:ec2.amazonaws.com (sts:AssumeRole"),
+        "{text}"
+    );
+    let out = common::run(common::bd().args([
+        "explain",
+        "--format",
+        "json",
+        "--source",
+        f.to_str().unwrap(),
+        "i-0317f6c6b66ae9c40",
+    ]));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["baseline"]["calls"].as_u64().unwrap() >= 10,
+        "{}",
+        v["baseline"]
+    );
+    assert_eq!(v["issued_by"]["call"], "sts:AssumeRole");
+    assert!(
+        v["session_of"]
+            .as_str()
+            .unwrap()
+            .ends_with(":role/MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0")
+    );
+}

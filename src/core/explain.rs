@@ -86,6 +86,29 @@ pub struct Explanation {
     /// Its events still held for evidence (the core keeps the newest events of all
     /// identities): fewer than `events` when older ones have been let go.
     pub events_held: usize,
+    /// What its calls were judged against (`core::baseline`); absent before its first call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineView>,
+}
+
+/// An identity's baseline as `explain` shows it: how much history there is to compare with.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BaselineView {
+    /// Calls it learnt from (calls services made on its behalf excluded).
+    pub calls: u32,
+    /// Whether there is enough history for a new tool or region to count.
+    pub learned: bool,
+    pub tools: usize,
+    pub regions: usize,
+    /// Where and with what its workload calls from, for a workload credential.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workload_home: Option<WorkloadHome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkloadHome {
+    pub source_ip: SafeText,
+    pub user_agent: SafeText,
 }
 
 /// The identity `query` names: its key, else the one identity whose display name, principal or
@@ -122,8 +145,11 @@ fn signal_of(reason: &Reason) -> Option<Signal> {
         .find(|s| reason.detail.starts_with(s.label()))
 }
 
-/// The user agent a raw record names, where the source logs one.
+/// The user agent of a call: as the decoder kept it, else as the raw record names it.
 fn user_agent(e: &Event) -> Option<SafeText> {
+    if let Some(ua) = &e.user_agent {
+        return Some(ua.clone());
+    }
     let raw = e.raw.value();
     [
         "userAgent",
@@ -186,11 +212,25 @@ pub fn explain(core: &Core, idx: u32) -> Option<Explanation> {
             },
         })
         .collect();
+    let baseline = core.get(idx).and_then(|st| st.baseline()).map(|b| {
+        let (tools, regions) = b.tools_and_regions();
+        BaselineView {
+            calls: b.calls,
+            learned: b.learned(),
+            tools,
+            regions,
+            workload_home: b.home().map(|(ip, ua)| WorkloadHome {
+                source_ip: SafeText::new(ip),
+                user_agent: SafeText::new(ua),
+            }),
+        }
+    });
     Some(Explanation {
         ranked,
         reasons,
         evidence,
         events_held: held.len(),
+        baseline,
     })
 }
 

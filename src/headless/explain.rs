@@ -97,6 +97,15 @@ fn call_line(e: &Evidence, indent: &str, width: usize) -> String {
     }
 }
 
+/// `1 tool`, `3 tools`.
+fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow::Result<()> {
     let r = &x.ranked;
     for l in wrap(&r.identity, "", width) {
@@ -126,6 +135,48 @@ pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow
     }
     if let Some(c) = &r.containment {
         writeln!(out, "{} by {} ({}) at {}", c.state, c.action, c.kind, c.at)?;
+    }
+    if let Some(of) = &r.session_of {
+        for l in wrap(&format!("session of {of}"), "  ", width) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    if let Some(by) = &r.issued_by {
+        let line = format!("issued by {} ({} at {})", by.identity, by.call, by.time);
+        for l in wrap(&line, "  ", width) {
+            writeln!(out, "{l}")?;
+        }
+    }
+    writeln!(out)?;
+    writeln!(out, "BASELINE")?;
+    let learnt = match &x.baseline {
+        None => "no calls seen: nothing to compare its calls with yet".to_string(),
+        Some(b) if !b.learned => format!(
+            "learning: {}, {}, {}; nothing counts as new until {} calls",
+            count(b.calls as usize, "call"),
+            count(b.tools, "tool"),
+            count(b.regions, "region"),
+            crate::core::baseline::LEARNING_EVENTS
+        ),
+        Some(b) => format!(
+            "{} seen, with {} and {}",
+            count(b.calls as usize, "call"),
+            count(b.tools, "tool"),
+            count(b.regions, "region")
+        ),
+    };
+    for l in wrap(&learnt, "  ", width) {
+        writeln!(out, "  {}", l.trim_start())?;
+    }
+    if let Some(h) = x.baseline.as_ref().and_then(|b| b.workload_home.as_ref()) {
+        let line = format!(
+            "its workload calls from {} with {}",
+            h.source_ip.as_str(),
+            crate::core::baseline::quote_ua(h.user_agent.as_str())
+        );
+        for l in wrap(&line, "  ", width) {
+            writeln!(out, "  {}", l.trim_start())?;
+        }
     }
     writeln!(out)?;
     writeln!(out, "REASONS")?;
