@@ -66,9 +66,26 @@ async fn invictus_stolen_instance_role_is_high_threat_with_the_outside_address()
     let by = stolen.issued_by.as_ref().expect("issued_by");
     assert_eq!(by.identity, "aws:ec2.amazonaws.com");
     assert_eq!(by.call, "sts:AssumeRole");
+    assert_eq!(stolen.session_of.as_deref(), Some("aws:ec2.amazonaws.com"));
     assert_eq!(
-        stolen.session_of.as_deref(),
+        stolen.role.as_deref(),
         Some("arn:aws:iam::123837392027:role/stratus-red-team-ec2-steal-credentials-role")
+    );
+    // The key EC2 handed the instance says who issued it; the stolen one was never seen issued.
+    let key = |id: &str| {
+        stolen
+            .credentials
+            .iter()
+            .find(|c| c.id.as_str() == id)
+            .unwrap()
+    };
+    let issued = key("ASIATFQR7NSCSHSEVYP5")
+        .issued_by
+        .as_ref()
+        .expect("issued_by");
+    assert_eq!(
+        (issued.identity.as_str(), issued.call.as_str()),
+        ("aws:ec2.amazonaws.com", "sts:AssumeRole")
     );
 }
 
@@ -450,7 +467,10 @@ fn a_leaked_key_that_assumes_a_role_is_blamed_for_the_session_and_escalates() {
     assert!(uw.contains("through OrgAdmin/loot: s3:GetObject"), "{uw}");
     assert_eq!(s.issued_by.as_ref().unwrap().identity, u.identity);
     assert_eq!(s.issued_by.as_ref().unwrap().call, "sts:AssumeRole");
-    assert_eq!(s.session_of.as_deref(), Some(role));
+    assert_eq!(s.session_of.as_deref(), Some(u.identity.as_str()));
+    assert_eq!(s.role.as_deref(), Some(role));
+    let k = s.credentials.iter().find(|c| c.id.as_str() == key).unwrap();
+    assert_eq!(k.issued_by.as_ref().unwrap().identity, u.identity);
     assert!(u.threat >= 60.0, "user threat {}: {uw}", u.threat);
     assert!(
         s.threat >= 40.0,
@@ -534,8 +554,9 @@ fn explain_shows_the_baseline_and_the_lineage_and_is_honest_on_a_cold_start() {
         v["baseline"]
     );
     assert_eq!(v["issued_by"]["call"], "sts:AssumeRole");
+    assert_eq!(v["session_of"], "aws:ec2.amazonaws.com");
     assert!(
-        v["session_of"]
+        v["role"]
             .as_str()
             .unwrap()
             .ends_with(":role/MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0")

@@ -254,12 +254,12 @@ impl IdentityState {
         self.lineage.as_ref()?.issued_by.as_ref()
     }
 
-    /// The role or user this session is of (`assumed_from=` / `federated_from=`).
-    pub fn session_of(&self) -> Option<&str> {
-        self.record.tags.iter().find_map(|t| {
-            t.strip_prefix("assumed_from=")
-                .or_else(|| t.strip_prefix("federated_from="))
-        })
+    /// The role this role session is of (`assumed_from=`).
+    pub fn role(&self) -> Option<&str> {
+        self.record
+            .tags
+            .iter()
+            .find_map(|t| t.strip_prefix("assumed_from="))
     }
 
     /// Every reason, risk first, given the blast radius's own (`Core::why` passes them).
@@ -289,6 +289,8 @@ struct Lineage {
     /// The issuer, the call that issued it (`sts:AssumeRole`) and when.
     issued_by: Option<(Issuer, SafeText, Millis)>,
     sessions: ThinVec<u32>,
+    /// The keys its issuing call handed out (the session's credentials).
+    issued_keys: ThinVec<SafeText>,
     /// What its sessions did that it is blamed for, newest first: `SESSION: call (signal)`.
     blamed: ThinVec<SafeText>,
     /// Whether a session of it has already been seen doing what it was refused.
@@ -317,7 +319,7 @@ pub struct RankedIdentity {
     pub threat: f64,
     pub events: u64,
     pub last_seen: Option<String>,
-    pub credentials: Vec<Credential>,
+    pub credentials: Vec<RankedCredential>,
     pub why: Vec<Reason>,
     /// How the blast radius is reached through other identities (absent when only directly).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -325,12 +327,33 @@ pub struct RankedIdentity {
     /// A done action in force on it or one of its credentials, and whether it held.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub containment: Option<ContainmentState>,
-    /// The role or user a session is of.
+    /// The identity that assumed this role session or asked for this federated session
+    /// (its key), when the data shows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_of: Option<String>,
-    /// The identity and call that issued this session or key, when seen.
+    /// The identity and call that issued this session, when seen.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issued_by: Option<IssuedBy>,
+    /// The role a role session is of (`arn:aws:iam::…:role/NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+}
+
+/// A credential as the ranked identity shows it: with the identity and call that issued it,
+/// when the data shows it (a role session's key).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RankedCredential {
+    #[serde(flatten)]
+    pub credential: Credential,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_by: Option<IssuedBy>,
+}
+
+impl std::ops::Deref for RankedCredential {
+    type Target = Credential;
+    fn deref(&self) -> &Credential {
+        &self.credential
+    }
 }
 
 /// The identity and call that issued a session (`RankedIdentity::issued_by`).
@@ -1036,6 +1059,11 @@ impl Core {
             }
             let lineage = st.lineage.get_or_insert_with(Default::default);
             lineage.issued_by = Some((issuer, SafeText::new(call), at));
+            for c in &issued.identity.credentials {
+                if !lineage.issued_keys.contains(&c.id) && lineage.issued_keys.len() < 8 {
+                    lineage.issued_keys.push(c.id.clone());
+                }
+            }
             if fresh || shape(&st.record) != before {
                 self.graph.upsert(sidx, &st.record, Growth::Any);
             }
@@ -1389,11 +1417,29 @@ impl Core {
             threat: st.threat,
             events: st.events,
             last_seen: st.last_seen().map(format_time),
-            credentials: st.record.credentials.clone(),
+            credentials: st
+                .record
+                .credentials
+                .iter()
+                .map(|c| RankedCredential {
+                    credential: c.clone(),
+                    issued_by: st
+                        .lineage
+                        .as_ref()
+                        .filter(|l| l.issued_keys.contains(&c.id))
+                        .and_then(|l| l.issued_by.as_ref())
+                        .map(|(by, call, at)| IssuedBy {
+                            identity: by.key.clone(),
+                            call: call.to_string(),
+                            time: format_time(*at),
+                        }),
+                })
+                .collect(),
             why: st.why_with(blast.why),
             paths: blast.paths,
             containment: self.containment_of(idx),
-            session_of: st.session_of().map(str::to_string),
+            session_of: st.issued_by().map(|(by, _, _)| by.key.clone()),
+            role: st.role().map(str::to_string),
             issued_by: st.issued_by().map(|(by, call, at)| IssuedBy {
                 identity: by.key.clone(),
                 call: call.to_string(),

@@ -136,8 +136,8 @@ pub fn print_table(x: &Explanation, width: usize, out: &mut dyn Write) -> anyhow
     if let Some(c) = &r.containment {
         writeln!(out, "{} by {} ({}) at {}", c.state, c.action, c.kind, c.at)?;
     }
-    if let Some(of) = &r.session_of {
-        for l in wrap(&format!("session of {of}"), "  ", width) {
+    if let Some(role) = &r.role {
+        for l in wrap(&format!("a session of {role}"), "  ", width) {
             writeln!(out, "{l}")?;
         }
     }
