@@ -12,6 +12,8 @@
 //!
 //! Pure: the core calls [`Baseline::observe`] for every event and records what it returns.
 
+use thin_vec::ThinVec;
+
 use crate::core::model::Signal;
 
 /// Calls an identity makes before a tool or region it has not used counts as unusual.
@@ -127,12 +129,13 @@ pub type Findings = Vec<(Signal, String)>;
 pub struct Baseline {
     /// Calls that taught it (service calls on its behalf excluded).
     pub calls: u32,
-    tools: Vec<u32>,
-    regions: Vec<u32>,
+    // `ThinVec`s: one pointer each, nothing allocated while empty.
+    tools: ThinVec<u32>,
+    regions: ThinVec<u32>,
     /// Where and with what a workload credential was first used: its workload.
     home: Option<Box<(String, String)>>,
     /// Calls it was refused (hashes of `service:Operation`), to see a session of it do them.
-    denied: Vec<u32>,
+    denied: ThinVec<u32>,
 }
 
 fn hash(s: &str) -> u32 {
@@ -146,10 +149,9 @@ fn hash(s: &str) -> u32 {
     h
 }
 
-fn remember(list: &mut Vec<u32>, h: u32) {
+fn remember(list: &mut ThinVec<u32>, h: u32) {
     if list.len() < MAX_REMEMBERED && !list.contains(&h) {
         list.push(h);
-        list.shrink_to_fit();
     }
 }
 

@@ -35,8 +35,9 @@ pub const ALERT_RISK: f64 = 80.0;
 pub const INHERITED_THREAT: f64 = 0.6;
 /// A role this much more dangerous than its caller makes the assumption an escalation.
 const ESCALATION_MARGIN: f64 = 20.0;
-/// Notes kept per identity on what is behind its signals (two per signal at most).
-const MAX_NOTES: usize = 16;
+/// Notes kept per identity on what is behind its signals (two per signal at most, one per
+/// signal before a second of any).
+const MAX_NOTES: usize = 10;
 /// Sessions remembered per issuer, and the depth a chain of sessions is followed to.
 const MAX_SESSIONS: usize = 32;
 const MAX_CHAIN: usize = 4;
@@ -1641,7 +1642,17 @@ fn note_signal(notes: &mut ThinVec<(Signal, SafeText)>, s: Signal, note: SafeTex
         notes.remove(i);
     }
     if notes.len() >= MAX_NOTES {
-        notes.pop();
+        // Room is made where a signal has a second note, so that each keeps one.
+        let drop = notes
+            .iter()
+            .rposition(|(n, _)| *n == s)
+            .or_else(|| {
+                (0..notes.len())
+                    .rev()
+                    .find(|&i| notes[..i].iter().any(|(n, _)| *n == notes[i].0))
+            })
+            .unwrap_or(notes.len() - 1);
+        notes.remove(drop);
     }
     notes.insert(0, (s, note));
 }
@@ -1802,6 +1813,24 @@ pub fn format_time(ms: Millis) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_signal_keeps_a_note_when_notes_run_out() {
+        let mut notes = ThinVec::new();
+        for s in Signal::ALL {
+            for n in 0..3 {
+                note_signal(&mut notes, s, SafeText::new(&format!("{s:?} call {n}")));
+            }
+        }
+        assert!(notes.len() <= MAX_NOTES);
+        // The newest signals keep theirs; no signal holds two while another was dropped for it.
+        let newest: Vec<Signal> = Signal::ALL.iter().rev().take(MAX_NOTES).copied().collect();
+        for s in &newest {
+            assert!(notes.iter().any(|(n, _)| n == s), "{s:?} lost its note: {notes:?}");
+        }
+        let last = Signal::ALL[Signal::ALL.len() - 1];
+        assert_eq!(notes[0], (last, SafeText::new(&format!("{last:?} call 2"))));
+    }
     use crate::core::model::{Api, Effect as Grant, Permission, Provider};
 
     fn actor(name: &str, kind: IdentityKind) -> IdentityRecord {
