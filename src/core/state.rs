@@ -1263,6 +1263,9 @@ impl Core {
             .as_ref()
             .and_then(|l| l.issued_by.as_ref())
             .and_then(|(by, _, _)| self.ids.get(by.idx as usize))
+            // A service that asked for its workload's credentials vouches for nothing either
+            // way: the workload's own calls say what it is.
+            .filter(|by| by.record.kind != IdentityKind::AwsService)
             .map_or(0.0, |by| by.threat);
         let st = &mut self.ids[idx as usize];
         // Numbers only: the reasons are spelled out when someone reads them (`threat_why`).
