@@ -132,6 +132,8 @@ pub struct Baseline {
     // `ThinVec`s: one pointer each, nothing allocated while empty.
     tools: ThinVec<u32>,
     regions: ThinVec<u32>,
+    /// Networks besides its home's that a workload was seen calling from with its own tool.
+    nets: ThinVec<u32>,
     /// Where and with what a workload credential was first used: its workload.
     home: Option<Box<(String, String)>>,
     /// Calls it was refused (hashes of `service:Operation`), to see a session of it do them.
@@ -230,13 +232,18 @@ impl Baseline {
                     .trim_start()
                     .replace("used  with", "used with"),
                 ));
-            } else if let (Some((home_ip, home_ua)), Some(ip)) = (self.home(), call.ip)
-                && ip != home_ip
+            } else if let (Some(home), Some(ip)) = (self.home.as_deref(), call.ip)
+                && ip != home.0
             {
-                let moved = network(ip) != network(home_ip);
+                let (home_ip, home_ua) = (home.0.as_str(), home.1.as_str());
+                let net = network(ip);
+                let moved = net != network(home_ip) && !self.nets.contains(&hash(&net));
                 let other_tool = tool
                     .as_ref()
                     .is_some_and(|t| t.key() != tool_of(home_ua).key());
+                // The workload's own tool from another network (a NAT gateway, a VPC endpoint)
+                // is new once, then one of its networks; another tool there stays outside.
+                let learn = moved && !other_tool;
                 if moved && other_tool {
                     out.push((
                         Signal::CredentialOutsideWorkload,
@@ -252,6 +259,9 @@ impl Baseline {
                         Signal::NewNetwork,
                         format!("{from}; its workload calls from {home_ip}"),
                     ));
+                }
+                if learn && self.nets.len() < MAX_REMEMBERED {
+                    self.nets.push(hash(&net));
                 }
             }
             if self.home.is_none()
@@ -376,9 +386,19 @@ mod tests {
             b.observe(Some("ec2"), call("3.225.16.110", SSM), net)
                 .is_empty()
         );
+        // Its own tool through a VPC endpoint: a new network once, then one of its own.
+        let f = b.observe(Some("ec2"), call("10.0.3.9", SSM), net);
+        assert_eq!(
+            f.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
+            [Signal::NewNetwork]
+        );
+        assert!(
+            b.observe(Some("ec2"), call("10.0.3.9", SSM), net)
+                .is_empty()
+        );
         let f = b.observe(
             Some("ec2"),
-            call("192.168.10.20", "aws-sdk-go-v2/1.17.0 os/linux"),
+            call("198.51.100.20", "aws-sdk-go-v2/1.17.0 os/linux"),
             net,
         );
         let signals: Vec<Signal> = f.iter().map(|(s, _)| *s).collect();
@@ -387,7 +407,7 @@ mod tests {
             [Signal::CredentialOutsideWorkload, Signal::NewNetwork]
         );
         assert!(
-            f[0].1.contains("192.168.10.20") && f[0].1.contains("3.225.16.109"),
+            f[0].1.contains("198.51.100.20") && f[0].1.contains("3.225.16.109"),
             "{}",
             f[0].1
         );

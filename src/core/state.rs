@@ -1829,7 +1829,10 @@ mod tests {
         // The newest signals keep theirs; no signal holds two while another was dropped for it.
         let newest: Vec<Signal> = Signal::ALL.iter().rev().take(MAX_NOTES).copied().collect();
         for s in &newest {
-            assert!(notes.iter().any(|(n, _)| n == s), "{s:?} lost its note: {notes:?}");
+            assert!(
+                notes.iter().any(|(n, _)| n == s),
+                "{s:?} lost its note: {notes:?}"
+            );
         }
         let last = Signal::ALL[Signal::ALL.len() - 1];
         assert_eq!(notes[0], (last, SafeText::new(&format!("{last:?} call 2"))));
