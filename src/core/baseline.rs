@@ -135,9 +135,46 @@ pub struct Baseline {
     /// Networks besides its home's that a workload was seen calling from with its own tool.
     nets: ThinVec<u32>,
     /// Where and with what a workload credential was first used: its workload.
-    home: Option<Box<(String, String)>>,
+    home: Option<Box<Home>>,
+    /// What the last user agent seen says (most calls repeat it).
+    memo: Facts,
     /// Calls it was refused (hashes of `service:Operation`), to see a session of it do them.
     denied: ThinVec<u32>,
+}
+
+/// Where a workload calls from, and with what.
+#[derive(Debug, Clone, PartialEq)]
+struct Home {
+    ip: String,
+    user_agent: String,
+    /// `hash` of its tool's key.
+    tool: u32,
+}
+
+/// What a user agent says, as the baseline needs it.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Facts {
+    /// `hash` of the user agent itself.
+    ua: u32,
+    /// `hash` of its tool's key (family and workstation); 0 before any reading.
+    key: u32,
+    interactive: bool,
+    exec_env: Option<&'static str>,
+    /// An AWS service calling on the identity's behalf.
+    service: bool,
+}
+
+impl Facts {
+    fn of(ua: &str, ua_hash: u32) -> Facts {
+        let t = tool_of(ua);
+        Facts {
+            ua: ua_hash,
+            key: hash(&t.key()).max(1),
+            interactive: t.is_interactive(),
+            exec_env: t.exec_env,
+            service: t.family == "aws-service",
+        }
+    }
 }
 
 fn hash(s: &str) -> u32 {
@@ -185,7 +222,7 @@ impl Baseline {
     pub fn home(&self) -> Option<(&str, &str)> {
         self.home
             .as_deref()
-            .map(|(ip, ua)| (ip.as_str(), ua.as_str()))
+            .map(|h| (h.ip.as_str(), h.user_agent.as_str()))
     }
 
     /// Judge one call against the history, then learn from it. `workload` is the kind of
@@ -201,21 +238,21 @@ impl Baseline {
         if call.by_service {
             return out;
         }
-        let tool = call.user_agent.map(tool_of);
-        let ua_note = call.user_agent.map(quote_ua);
-        let from = call.ip.map(|ip| format!("from {ip}")).unwrap_or_default();
+        // Most calls come with the user agent of the one before: its reading is kept.
+        let facts = call.user_agent.map(|ua| {
+            let h = hash(ua);
+            if self.memo.ua != h || self.memo.key == 0 {
+                self.memo = Facts::of(ua, h);
+            }
+            self.memo
+        });
+        let ua_note = || call.user_agent.map_or_else(|| "?".to_string(), quote_ua);
+        let from = || call.ip.map(|ip| format!("from {ip}")).unwrap_or_default();
         if let Some(kind) = workload {
-            let interactive = tool.as_ref().is_some_and(Tool::is_interactive);
-            let wrong_runtime = match (kind, tool.as_ref()) {
-                ("lambda" | "ecs", Some(t)) => {
-                    t.exec_env != Some(kind) && t.family != "aws-service"
-                }
+            let interactive = facts.is_some_and(|f| f.interactive);
+            let wrong_runtime = match (kind, facts) {
+                ("lambda" | "ecs", Some(f)) => f.exec_env != Some(kind) && !f.service,
                 _ => false,
-            };
-            let cold = if self.calls == 0 {
-                "; no earlier use of this credential to compare with"
-            } else {
-                ""
             };
             if interactive || wrong_runtime {
                 let what = if interactive {
@@ -223,44 +260,48 @@ impl Baseline {
                 } else {
                     "not its runtime's SDK"
                 };
+                let cold = if self.calls == 0 {
+                    "; no earlier use of this credential to compare with"
+                } else {
+                    ""
+                };
+                let used = match call.ip {
+                    Some(ip) => format!("used from {ip}"),
+                    None => "used".to_string(),
+                };
                 out.push((
                     Signal::CredentialOutsideWorkload,
-                    format!(
-                        "{kind} credential used {from} with {} ({what}){cold}",
-                        ua_note.as_deref().unwrap_or("?")
-                    )
-                    .trim_start()
-                    .replace("used  with", "used with"),
+                    format!("{kind} credential {used} with {} ({what}){cold}", ua_note()),
                 ));
             } else if let (Some(home), Some(ip)) = (self.home.as_deref(), call.ip)
-                && ip != home.0
+                && ip != home.ip
             {
-                let (home_ip, home_ua) = (home.0.as_str(), home.1.as_str());
                 let net = network(ip);
-                let moved = net != network(home_ip) && !self.nets.contains(&hash(&net));
-                let other_tool = tool
-                    .as_ref()
-                    .is_some_and(|t| t.key() != tool_of(home_ua).key());
-                // The workload's own tool from another network (a NAT gateway, a VPC endpoint)
-                // is new once, then one of its networks; another tool there stays outside.
-                let learn = moved && !other_tool;
+                let moved = net != network(&home.ip) && !self.nets.contains(&hash(&net));
+                let other_tool = facts.is_some_and(|f| f.key != home.tool);
                 if moved && other_tool {
                     out.push((
                         Signal::CredentialOutsideWorkload,
                         format!(
-                            "{kind} credential used {from} with {}; its workload calls from {home_ip} with {}",
-                            ua_note.as_deref().unwrap_or("?"),
-                            quote_ua(home_ua)
-                        ),
+                            "{kind} credential used {} with {}; its workload calls from {} with {}",
+                            from(),
+                            ua_note(),
+                            home.ip,
+                            quote_ua(&home.user_agent)
+                        )
+                        .replace("used  with", "used with"),
                     ));
                 }
                 if moved {
                     out.push((
                         Signal::NewNetwork,
-                        format!("{from}; its workload calls from {home_ip}"),
+                        format!("{}; its workload calls from {}", from(), home.ip),
                     ));
                 }
-                if learn && self.nets.len() < MAX_REMEMBERED {
+                // The workload's own tool from another network (a NAT gateway, a VPC
+                // endpoint) is new once, then one of its networks; another tool there stays
+                // outside.
+                if moved && !other_tool && self.nets.len() < MAX_REMEMBERED {
                     self.nets.push(hash(&net));
                 }
             }
@@ -269,28 +310,25 @@ impl Baseline {
                 && !interactive
                 && !wrong_runtime
             {
-                self.home = Some(Box::new((
-                    ip.to_string(),
-                    call.user_agent.unwrap_or("").to_string(),
-                )));
+                self.home = Some(Box::new(Home {
+                    ip: ip.to_string(),
+                    user_agent: call.user_agent.unwrap_or("").to_string(),
+                    tool: facts.map_or(0, |f| f.key),
+                }));
             }
         }
-        if let Some(t) = &tool {
-            let h = hash(&t.key());
+        if let Some(f) = facts {
             // A service's own calls are no tool of the identity's; and once the list is full
             // nothing more can be called new.
             if self.learned()
                 && call.succeeded
-                && t.family != "aws-service"
+                && !f.service
                 && self.tools.len() < MAX_REMEMBERED
-                && !self.tools.contains(&h)
+                && !self.tools.contains(&f.key)
             {
-                out.push((
-                    Signal::UnusualUse,
-                    format!("first use with {}", ua_note.as_deref().unwrap_or("?")),
-                ));
+                out.push((Signal::UnusualUse, format!("first use with {}", ua_note())));
             }
-            remember(&mut self.tools, h);
+            remember(&mut self.tools, f.key);
         }
         if let Some(r) = call.region.filter(|r| !r.is_empty()) {
             let h = hash(r);
@@ -407,7 +445,11 @@ mod tests {
             [Signal::CredentialOutsideWorkload, Signal::NewNetwork]
         );
         assert!(
-            f[0].1.contains("198.51.100.20") && f[0].1.contains("3.225.16.109"),
+            f[0].1
+                .contains("used from 198.51.100.20 with aws-sdk-go-v2")
+                && f[0]
+                    .1
+                    .contains("its workload calls from 3.225.16.109 with aws-sdk-go/1.41.4"),
             "{}",
             f[0].1
         );

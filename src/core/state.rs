@@ -691,12 +691,16 @@ impl Core {
         let n = self.ids.len();
         let idx = self.intern(&e.actor);
         let fresh = self.ids.len() > n;
-        let call = call_name(&e);
+        // The call's name is spelled out only for what needs it (a note, a refusal, lineage):
+        // most calls carry no signal.
+        let call_cell = std::cell::OnceCell::new();
+        let call = || call_cell.get_or_init(|| call_name(&e)).as_str();
+        let net_of_ip = e.src_ip.as_deref().map(network_of);
         // A workload credential used from the address someone else's tools call from.
         let public_ip = e
             .src_ip
             .as_ref()
-            .filter(|ip| network_of(ip.as_str()) != "internal" && !is_service_origin(ip));
+            .filter(|ip| net_of_ip.as_deref() != Some("internal") && !is_service_origin(ip));
         let workload = workload_kind(&self.ids[idx as usize].record).is_some();
         let shared_with = public_ip
             .filter(|_| workload)
@@ -760,16 +764,16 @@ impl Core {
                 network_of,
             );
             if e.status == Status::Failure {
-                b.refused(&call, MAX_DENIED);
+                b.refused(call(), MAX_DENIED);
             }
-            if let Some(net) = e.src_ip.as_deref().filter(|_| !by_service).map(network_of)
+            if let Some(net) = net_of_ip.as_deref().filter(|_| !by_service)
                 && !st.networks.iter().any(|n| n.as_str() == net)
             {
                 if st.events > NETWORK_LEARNING_EVENTS && e.status == Status::Success {
                     signals.push(Signal::NewNetwork);
                 }
                 if st.networks.len() < MAX_KNOWN_NETWORKS {
-                    push_tight(&mut st.networks, SafeText::new(&net));
+                    push_tight(&mut st.networks, SafeText::new(net));
                 }
             }
             let mut found = found;
@@ -794,10 +798,10 @@ impl Core {
                 let note = match found.iter().find(|(f, _)| f == s) {
                     Some((_, n)) => n.clone(),
                     None if *s == Signal::NewNetwork => match e.src_ip.as_deref() {
-                        Some(ip) => format!("from {ip} ({call})"),
-                        None => call.clone(),
+                        Some(ip) => format!("from {ip} ({})", call()),
+                        None => call().to_string(),
                     },
-                    None => call.clone(),
+                    None => call().to_string(),
                 };
                 note_signal(&mut st.notes, *s, SafeText::new(&note));
             }
@@ -810,9 +814,15 @@ impl Core {
         if let Some(issued) = e.issued.as_deref()
             && e.status == Status::Success
         {
-            self.issue(idx, issued, &call, e.time, effects);
+            self.issue(idx, issued, call(), e.time, effects);
         }
-        self.blame_issuer(idx, &signals, &call, &e, effects);
+        if self.ids[idx as usize]
+            .lineage
+            .as_ref()
+            .is_some_and(|l| l.issued_by.is_some())
+        {
+            self.blame_issuer(idx, &signals, call(), &e, effects);
+        }
         self.rescore(idx, effects);
         let leaks: Vec<Leak> = self
             .contained
