@@ -674,6 +674,10 @@ fn read_lines(
         }
         // The first line, when decoding it is what tells the file's shape.
         let mut first = None;
+        if !seen_record && ingest::csv_export::is_export_header(text) {
+            read_csv_export(path, n, r, sink);
+            return Ok(());
+        }
         if !seen_record {
             // A pretty-printed document (or a sequence of them) starts with `[`, or with a `{`
             // that does not close on its line. A first line that decodes is a record (JSON
@@ -715,6 +719,43 @@ fn read_lines(
         }
     }
     Ok(())
+}
+
+/// A CloudTrail event history CSV export whose header is line `n`: every row decoded, a bad
+/// row named by file, line and row, and a row over `max_record` (or a read error) ending the
+/// file with what came before kept.
+fn read_csv_export(
+    path: &Path,
+    n: usize,
+    r: &mut LineReader<Box<dyn BufRead + Send>>,
+    sink: &mut Sink<'_>,
+) {
+    let max = r.max() as u64;
+    let stop = ingest::csv_export::read(r.rest_with_line(), n as u64, max, |row| match row {
+        Ok(d) => sink.add(d),
+        Err(p) => {
+            sink.reject(format!("{}: {p}", path.display()));
+            true
+        }
+    });
+    match stop {
+        Ok(()) => {}
+        Err(ingest::csv_export::Stop::TooLong { line, row, max }) => sink.reject(format!(
+            "{}: line {line} (row {row}): a row longer than [limits] max_record = {} (config.toml raises it); stopped reading it (the rows before are kept)",
+            path.display(),
+            ingest::limits::show_size(max)
+        )),
+        Err(ingest::csv_export::Stop::Read { line, error }) => {
+            if let Some(limit) = ingest::limits::Exceeded::of(&error) {
+                sink.reject(format!(
+                    "{}: line {line}: {limit}; stopped reading it (the rows before are kept)",
+                    path.display()
+                ));
+            } else {
+                sink.reject(format!("{}: line {line}: cannot read: {error}", path.display()));
+            }
+        }
+    }
 }
 
 /// Line `n` of a JSON Lines file decoded, or the reject that names the file and the line:

@@ -4,7 +4,9 @@
 
 pub mod aws_iam;
 pub mod cloudtrail;
+pub mod csv_export;
 pub mod detect;
+pub mod envelopes;
 pub mod falco;
 pub mod gcp;
 pub mod github;
@@ -357,6 +359,9 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
                 .unwrap_or("");
             decode_value(parse_json(text)?, out)?;
         }
+        Format::AwsLogs => envelopes::decode_awslogs(&v, out)?,
+        Format::CloudWatchLogs => envelopes::decode_cloudwatch_logs(&v, out)?,
+        Format::Datadog => envelopes::decode_datadog(v, out)?,
         Format::CloudTrail => cloudtrail::decode(v, out)?,
         Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
         Format::K8sAudit => k8s_audit::decode(v, out)?,
