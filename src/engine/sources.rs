@@ -430,15 +430,24 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// A file's bytes (decompressed for `.gz`, within `max_file` and `max_ratio`), counting what
+/// A file's bytes (decompressed for `.gz`, or for gzip bytes whatever the name: Firehose
+/// writes its objects without an extension; within `max_file` and `max_ratio`), counting what
 /// is read from the disk into `n`.
 fn open_counted(
     path: &Path,
     n: &Arc<AtomicU64>,
     limits: &ingest::Limits,
 ) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    Ok(counted(std::fs::File::open(path)?, gz, n, limits))
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let mut gz = path.extension().is_some_and(|e| e == "gz");
+    if !gz {
+        let mut magic = [0u8; 2];
+        let k = f.read(&mut magic)?;
+        gz = k == 2 && magic == [0x1f, 0x8b];
+        f.seek(SeekFrom::Start(0))?;
+    }
+    Ok(counted(f, gz, n, limits))
 }
 
 /// `raw`'s bytes, gunzipped when `gz` (within `max_file` and `max_ratio`), counting what is read

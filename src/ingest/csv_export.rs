@@ -234,7 +234,7 @@ pub fn read(
 }
 
 /// A field's text (`None` when empty), or why it is not text.
-fn field<'a>(rec: &'a csv::ByteRecord, at: Option<usize>) -> Result<Option<&'a str>, DecodeError> {
+fn field(rec: &csv::ByteRecord, at: Option<usize>) -> Result<Option<&str>, DecodeError> {
     let Some(b) = at.and_then(|i| rec.get(i)) else {
         return Ok(None);
     };

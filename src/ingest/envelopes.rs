@@ -181,17 +181,17 @@ pub fn decode_cloudwatch_logs(v: &Value, out: &mut Decoded) -> Result<(), Decode
 
 // ---- Datadog ----
 
-/// Where a Datadog log's CloudTrail attributes are: the record itself, or under `attributes`
-/// (once or twice). `None`: not a Datadog CloudTrail log.
+/// A Datadog CloudTrail log (see [`datadog_attributes`]), or a Logs API page holding one (its
+/// logs of other sources are named by index, the CloudTrail ones read).
 pub fn looks_datadog(v: &Value) -> bool {
     datadog_attributes(v).is_some()
         || v.get("data")
             .and_then(Value::as_array)
-            .is_some_and(|items| {
-                !items.is_empty() && items.iter().all(|i| datadog_attributes(i).is_some())
-            })
+            .is_some_and(|items| items.iter().any(|i| datadog_attributes(i).is_some()))
 }
 
+/// Where a Datadog log's CloudTrail attributes are: the record itself, or under `attributes`
+/// (once or twice). `None`: not a Datadog CloudTrail log.
 fn datadog_attributes(v: &Value) -> Option<&Value> {
     let mut cur = v;
     for _ in 0..3 {

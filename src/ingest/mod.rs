@@ -58,7 +58,7 @@ pub enum DecodeError {
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
-        "unrecognised record format (expected CloudTrail, Kubernetes audit, Falco, Tetragon, Vault/OpenBao audit, OCSF, GitHub, GCP audit, an inventory or blastdoor native NDJSON){0}"
+        "unrecognised record format (expected CloudTrail (plain, EventBridge, CloudWatch Logs, Datadog or a CSV export), Kubernetes audit, Falco, Tetragon, Vault/OpenBao audit, OCSF, GitHub, GCP audit, an inventory or blastdoor native NDJSON){0}"
     )]
     Unknown(String),
     #[error("native record: {0}")]
