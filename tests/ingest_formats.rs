@@ -336,3 +336,42 @@ fn a_datadog_log_that_kept_event_name_keeps_its_address_and_agent() {
     assert_eq!(e.raw.value()["userAgent"], "curl/8.4.0");
     assert_eq!(e.status, blastdoor::core::Status::Failure);
 }
+
+#[test]
+fn a_firehose_object_larger_than_max_record_is_read_message_by_message() {
+    // Firehose concatenates CloudWatch Logs' messages with nothing between them: an object of
+    // many messages is one "line" far over max_record, yet each message is small.
+    let msg = std::fs::read_to_string(fixture("cwl-data-message.json")).unwrap();
+    let one: serde_json::Value = serde_json::from_str(&msg).unwrap();
+    let one = one.to_string();
+    let limits = Limits {
+        max_record: 8 << 10,
+        ..Limits::default()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("firehose-object");
+    let mut body = Vec::new();
+    for _ in 0..50 {
+        body.extend(gzip(one.as_bytes()));
+    }
+    // Then a message over the limit: named, and the reading stops there.
+    let mut big: serde_json::Value = serde_json::from_str(&one).unwrap();
+    big["logEvents"][0]["message"] = "x".repeat(16 << 10).into();
+    body.extend(gzip(big.to_string().as_bytes()));
+    body.extend(gzip(one.as_bytes()));
+    std::fs::write(&path, body).unwrap();
+    assert!(std::fs::metadata(&path).unwrap().len() > 0);
+    let (decoded, rejects) = blastdoor::engine::sources::read_collect(&path, &limits, u64::MAX, 1);
+    let events: Vec<_> = decoded.into_iter().flat_map(|d| d.events).collect();
+    assert_eq!(events.len(), 100, "{rejects:?}");
+    assert!(
+        events
+            .iter()
+            .all(|e| [MATEO, SESSION].contains(&e.actor.principal.as_str()))
+    );
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(
+        rejects[0].contains("firehose-object: record 50: longer than [limits] max_record = 8 KiB"),
+        "{rejects:?}"
+    );
+}

@@ -642,6 +642,15 @@ fn read_source(
         path,
         rejects: 0,
     };
+    let mut reader = reader;
+    if reader
+        .fill_buf()
+        .is_ok_and(ingest::envelopes::starts_subscription_messages)
+    {
+        read_subscription_messages(path, reader, limits, &mut sink);
+        sink.finish();
+        return;
+    }
     // Room for a one-line file (an S3 delivery file is one line) or a long line, so the line
     // is not grown by doubling and copying (a tenth of `rank`'s time on delivery files, perf).
     let mut r =
@@ -728,6 +737,50 @@ fn read_lines(
         }
     }
     Ok(())
+}
+
+/// CloudWatch Logs subscription messages one after another, as Firehose writes them: each
+/// decoded, a bad one named by its index, one over `max_record` (or not JSON, after which the
+/// next cannot be found) ending the file with what came before kept.
+fn read_subscription_messages(
+    path: &Path,
+    reader: Box<dyn BufRead + Send>,
+    limits: &ingest::Limits,
+    sink: &mut Sink<'_>,
+) {
+    let stop =
+        ingest::envelopes::read_concatenated(reader, limits.max_record, |index, d| match d {
+            Ok(d) => sink.add(d),
+            Err(e) => {
+                sink.reject(format!("{}: record {index}: {e}", path.display()));
+                true
+            }
+        });
+    let kept = "stopped reading it (the records before are kept)";
+    match stop {
+        Ok(()) => {}
+        Err(ingest::envelopes::StreamStop::TooLong { index, max }) => sink.reject(format!(
+            "{}: record {index}: longer than [limits] max_record = {} (config.toml raises it); {kept}",
+            path.display(),
+            ingest::limits::show_size(max)
+        )),
+        Err(ingest::envelopes::StreamStop::NotJson { index, line, error }) => sink.reject(format!(
+            "{}: record {index} (line {line}): not JSON: {error}; {kept}",
+            path.display()
+        )),
+        Err(ingest::envelopes::StreamStop::Read { index, error }) => {
+            match ingest::limits::Exceeded::of(&error) {
+                Some(limit) => sink.reject(format!(
+                    "{}: record {index}: {limit}; {kept}",
+                    path.display()
+                )),
+                None => sink.reject(format!(
+                    "{}: record {index}: cannot read: {error}",
+                    path.display()
+                )),
+            }
+        }
+    }
 }
 
 /// A CloudTrail event history CSV export whose header is line `n`: every row decoded, a bad

@@ -179,6 +179,118 @@ pub fn decode_cloudwatch_logs(v: &Value, out: &mut Decoded) -> Result<(), Decode
     }
 }
 
+// ---- Firehose: subscription messages one after another ----
+
+/// Do a file's first bytes start a CloudWatch Logs subscription message? Firehose writes them
+/// one after another with nothing between (a 100 MB object is then one "line"), so such a file
+/// is read value by value, not line by line.
+pub fn starts_subscription_messages(head: &[u8]) -> bool {
+    // What the reader has at hand (64 KiB): the keys may come in any order, `logEvents` (long)
+    // before `messageType`.
+    let trimmed = head.trim_ascii_start();
+    trimmed.starts_with(b"{")
+        && memchr::memmem::find(trimmed, b"\"messageType\"").is_some()
+        && [
+            &b"\"logEvents\""[..],
+            b"\"logGroup\"",
+            b"\"subscriptionFilters\"",
+        ]
+        .iter()
+        .any(|k| memchr::memmem::find(trimmed, k).is_some())
+}
+
+/// Why a stream of concatenated values stopped before its end.
+#[derive(Debug)]
+pub enum StreamStop {
+    /// Value `index` (from 0) was longer than `max` bytes.
+    TooLong { index: usize, max: u64 },
+    /// Value `index` is not JSON (at `line`); what follows cannot be told apart.
+    NotJson {
+        index: usize,
+        line: usize,
+        error: String,
+    },
+    /// The bytes could not be read (I/O, or a limit of the decompressor).
+    Read { index: usize, error: std::io::Error },
+}
+
+struct Counted<R> {
+    inner: R,
+    read: std::rc::Rc<Cell<u64>>,
+    start: std::rc::Rc<Cell<u64>>,
+    max: u64,
+}
+
+#[derive(Debug)]
+struct ValueTooLong;
+impl std::fmt::Display for ValueTooLong {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("value too long")
+    }
+}
+impl std::error::Error for ValueTooLong {}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.read.get().saturating_sub(self.start.get()) > self.max {
+            return Err(std::io::Error::other(ValueTooLong));
+        }
+        let want = buf.len().min(64 << 10);
+        let k = self.inner.read(&mut buf[..want])?;
+        self.read.set(self.read.get() + k as u64);
+        Ok(k)
+    }
+}
+
+/// JSON values one after another (with or without whitespace between), each decoded as a
+/// record and handed to `each` with its index (false: stop). No more than one value of at most
+/// `max` bytes is held.
+pub fn read_concatenated(
+    reader: impl Read,
+    max: u64,
+    mut each: impl FnMut(usize, Result<Decoded, DecodeError>) -> bool,
+) -> Result<(), StreamStop> {
+    let read = std::rc::Rc::new(Cell::new(0));
+    let start = std::rc::Rc::new(Cell::new(0));
+    let counted = Counted {
+        inner: std::io::BufReader::new(reader),
+        read: read.clone(),
+        start: start.clone(),
+        max,
+    };
+    let mut values = serde_json::Deserializer::from_reader(counted).into_iter::<Value>();
+    let mut index = 0;
+    loop {
+        start.set(values.byte_offset() as u64);
+        let Some(next) = values.next() else {
+            return Ok(());
+        };
+        let v = match next {
+            Ok(v) => v,
+            Err(e) if e.is_io() => {
+                let io: std::io::Error = e.into();
+                if io.get_ref().is_some_and(|x| x.is::<ValueTooLong>()) {
+                    return Err(StreamStop::TooLong { index, max });
+                }
+                return Err(StreamStop::Read { index, error: io });
+            }
+            Err(e) => {
+                return Err(StreamStop::NotJson {
+                    index,
+                    line: e.line(),
+                    error: e.to_string(),
+                });
+            }
+        };
+        let mut d = Decoded::default();
+        let done = super::decode_value(v, &mut d).map(|()| d);
+        if !each(index, done) {
+            return Ok(());
+        }
+        index += 1;
+    }
+}
+
 // ---- Datadog ----
 
 /// A Datadog CloudTrail log (see [`datadog_attributes`]), or a Logs API page holding one (its
