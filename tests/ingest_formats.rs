@@ -375,3 +375,25 @@ fn a_firehose_object_larger_than_max_record_is_read_message_by_message() {
         "{rejects:?}"
     );
 }
+
+#[test]
+fn eventbridge_batches_one_a_line_are_read_item_by_item() {
+    let batch: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("eventbridge-batch.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("batches.ndjson");
+    // A batch of which nothing reads is named by its place in the file and its first bad item
+    // (as a delivery file is, a batch with some good items keeps them).
+    let bad =
+        serde_json::json!([{"detail-type": "AWS API Call via CloudTrail", "detail": {"what": 1}}]);
+    std::fs::write(&path, format!("{batch}\n{bad}\n{batch}\n")).unwrap();
+    let (events, rejects) = read(&path);
+    let who: Vec<&str> = events.iter().map(|e| e.actor.principal.as_str()).collect();
+    assert_eq!(who, [MATEO, SESSION, MATEO, SESSION]);
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    assert!(
+        rejects[0].contains("batches.ndjson: record 1: record 0: unrecognised record format"),
+        "{rejects:?}"
+    );
+}

@@ -319,6 +319,18 @@ fn strip_trailing_commas(text: &str) -> String {
 
 /// Decode one JSON value, whatever its format, into `out`.
 pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
+    // A batch (EventBridge's PutEvents, a rule target's array), one a line or one after
+    // another: each item is a record, named by its index when it cannot be read.
+    let v = match v {
+        Value::Array(items) => {
+            let mut each = Items::default();
+            for item in items {
+                each.add(decode_value(item, out));
+            }
+            return each.finish(out);
+        }
+        v => v,
+    };
     let Some(format) = detect(&v) else {
         return Err(DecodeError::Unknown(hint(&v)));
     };
