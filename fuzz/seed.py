@@ -5,7 +5,8 @@ copied into the repository): small records of every format, as lines and as docu
   detect/    raw records and small documents, for detection and whichever decoder it picks
   decoders/  one byte naming the decoder (see fuzz_targets/decoders.rs) + one JSON record
   sources/   one mode byte (see fuzz_targets/sources.rs) + a small file: JSON Lines, a one-line
-             delivery file, a pretty-printed document; plain, to be gzipped, or gzipped already
+             delivery file, a pretty-printed document, a CloudTrail CSV export, a Firehose object
+             of gzip members; plain, to be gzipped, or gzipped already
 
 Usage: fuzz/seed.py CORPUS_DIR OUT_DIR (OUT_DIR gets detect/ and decoders/)."""
 import gzip, hashlib, json, os, sys
@@ -139,6 +140,38 @@ for p in list(walk("invictus-ir-aws-dataset/CloudTrail"))[:3]:
         source_seed(json.dumps(small).encode())
         source_seed(json.dumps(small, indent=2).encode())
 source_seed(b'{"a": 1}\n\xff\xfe not utf-8\n' + b"x" * 600 + b"\n{}\n")
+# CloudTrail as it is shipped (tests/fixtures/formats, written from documented shapes): the
+# console's CSV export, EventBridge batches, CloudWatch Logs subscription records (the Lambda's
+# awslogs base64 gzip, the decoded message, Firehose's concatenated gzip members) and Datadog.
+formats = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "fixtures", "formats")
+def fixture(name):
+    try:
+        with open(os.path.join(formats, name), "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+csv_export = fixture("event-history.csv")
+if csv_export:
+    source_seed(csv_export)
+    source_seed(csv_export.replace(b'"', b"", 3))  # a quote left open
+for name in ("eventbridge-batch.json", "cwl-data-message.json", "datadog-logs-api.json"):
+    text = fixture(name)
+    if text:
+        write("detect", text)
+        source_seed(text)
+for name in ("awslogs-lambda.ndjson", "datadog-flattened.ndjson"):
+    for line in fixture(name).splitlines():
+        write("detect", line)
+        write("decoders", bytes([CLOUDTRAIL]) + line)
+    if fixture(name):
+        source_seed(fixture(name))
+message = fixture("cwl-data-message.json")
+if message:
+    control = json.dumps({"messageType": "CONTROL_MESSAGE", "owner": "CloudwatchLogs", "logGroup": "", "logStream": "",
+                          "subscriptionFilters": [], "logEvents": [{"id": "", "timestamp": 0, "message": "CWL CONTROL MESSAGE"}]}).encode()
+    firehose = gzip.compress(control, mtime=0) + gzip.compress(message, mtime=0)
+    write("sources", bytes([0x07]) + firehose)
+    write("sources", bytes([0x1b]) + firehose)
 for kind in ("detect", "decoders", "sources"):
     d = os.path.join(out, kind)
     print(f"{kind}: {len(os.listdir(d)) if os.path.isdir(d) else 0} seeds", file=sys.stderr)

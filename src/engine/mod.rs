@@ -202,6 +202,7 @@ impl Engine {
     /// Start the sources and the core task. Must be called inside a tokio runtime.
     pub async fn start(opts: EngineOptions) -> anyhow::Result<Engine> {
         let (tx, rx) = mpsc::channel(CHANNEL_BATCHES);
+        crate::ingest::limits::set_nested(&opts.limits);
         let (version, _) = watch::channel(0);
         let inner = Arc::new(Inner {
             core: RwLock::new(Core::with_crown_jewels(opts.crown_jewels.clone())),

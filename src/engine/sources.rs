@@ -430,15 +430,24 @@ impl<R: Read> Read for Counting<R> {
     }
 }
 
-/// A file's bytes (decompressed for `.gz`, within `max_file` and `max_ratio`), counting what
+/// A file's bytes (decompressed for `.gz`, or for gzip bytes whatever the name: Firehose
+/// writes its objects without an extension; within `max_file` and `max_ratio`), counting what
 /// is read from the disk into `n`.
 fn open_counted(
     path: &Path,
     n: &Arc<AtomicU64>,
     limits: &ingest::Limits,
 ) -> std::io::Result<Box<dyn BufRead + Send>> {
-    let gz = path.extension().is_some_and(|e| e == "gz");
-    Ok(counted(std::fs::File::open(path)?, gz, n, limits))
+    use std::io::{Seek, SeekFrom};
+    let mut f = std::fs::File::open(path)?;
+    let mut gz = path.extension().is_some_and(|e| e == "gz");
+    if !gz {
+        let mut magic = [0u8; 2];
+        let k = f.read(&mut magic)?;
+        gz = k == 2 && magic == [0x1f, 0x8b];
+        f.seek(SeekFrom::Start(0))?;
+    }
+    Ok(counted(f, gz, n, limits))
 }
 
 /// `raw`'s bytes, gunzipped when `gz` (within `max_file` and `max_ratio`), counting what is read
@@ -633,6 +642,15 @@ fn read_source(
         path,
         rejects: 0,
     };
+    let mut reader = reader;
+    if reader
+        .fill_buf()
+        .is_ok_and(ingest::envelopes::starts_subscription_messages)
+    {
+        read_subscription_messages(path, reader, limits, &mut sink);
+        sink.finish();
+        return;
+    }
     // Room for a one-line file (an S3 delivery file is one line) or a long line, so the line
     // is not grown by doubling and copying (a tenth of `rank`'s time on delivery files, perf).
     let mut r =
@@ -674,6 +692,10 @@ fn read_lines(
         }
         // The first line, when decoding it is what tells the file's shape.
         let mut first = None;
+        if !seen_record && ingest::csv_export::is_export_header(text) {
+            read_csv_export(path, n, r, sink);
+            return Ok(());
+        }
         if !seen_record {
             // A pretty-printed document (or a sequence of them) starts with `[`, or with a `{`
             // that does not close on its line. A first line that decodes is a record (JSON
@@ -715,6 +737,87 @@ fn read_lines(
         }
     }
     Ok(())
+}
+
+/// CloudWatch Logs subscription messages one after another, as Firehose writes them: each
+/// decoded, a bad one named by its index, one over `max_record` (or not JSON, after which the
+/// next cannot be found) ending the file with what came before kept.
+fn read_subscription_messages(
+    path: &Path,
+    reader: Box<dyn BufRead + Send>,
+    limits: &ingest::Limits,
+    sink: &mut Sink<'_>,
+) {
+    let stop =
+        ingest::envelopes::read_concatenated(reader, limits.max_record, |index, d| match d {
+            Ok(d) => sink.add(d),
+            Err(e) => {
+                sink.reject(format!("{}: record {index}: {e}", path.display()));
+                true
+            }
+        });
+    let kept = "stopped reading it (the records before are kept)";
+    match stop {
+        Ok(()) => {}
+        Err(ingest::envelopes::StreamStop::TooLong { index, max }) => sink.reject(format!(
+            "{}: record {index}: longer than [limits] max_record = {} (config.toml raises it); {kept}",
+            path.display(),
+            ingest::limits::show_size(max)
+        )),
+        Err(ingest::envelopes::StreamStop::NotJson { index, line, error }) => sink.reject(format!(
+            "{}: record {index} (line {line}): not JSON: {error}; {kept}",
+            path.display()
+        )),
+        Err(ingest::envelopes::StreamStop::Read { index, error }) => {
+            match ingest::limits::Exceeded::of(&error) {
+                Some(limit) => sink.reject(format!(
+                    "{}: record {index}: {limit}; {kept}",
+                    path.display()
+                )),
+                None => sink.reject(format!(
+                    "{}: record {index}: cannot read: {error}",
+                    path.display()
+                )),
+            }
+        }
+    }
+}
+
+/// A CloudTrail event history CSV export whose header is line `n`: every row decoded, a bad
+/// row named by file, line and row, and a row over `max_record` (or a read error) ending the
+/// file with what came before kept.
+fn read_csv_export(
+    path: &Path,
+    n: usize,
+    r: &mut LineReader<Box<dyn BufRead + Send>>,
+    sink: &mut Sink<'_>,
+) {
+    let max = r.max() as u64;
+    let stop = ingest::csv_export::read(r.rest_with_line(), n as u64, max, |row| match row {
+        Ok(d) => sink.add(d),
+        Err(p) => {
+            sink.reject(format!("{}: {p}", path.display()));
+            true
+        }
+    });
+    match stop {
+        Ok(()) => {}
+        Err(ingest::csv_export::Stop::TooLong { line, row, max }) => sink.reject(format!(
+            "{}: line {line} (row {row}): a row longer than [limits] max_record = {} (config.toml raises it); stopped reading it (the rows before are kept)",
+            path.display(),
+            ingest::limits::show_size(max)
+        )),
+        Err(ingest::csv_export::Stop::Read { line, error }) => {
+            if let Some(limit) = ingest::limits::Exceeded::of(&error) {
+                sink.reject(format!(
+                    "{}: line {line}: {limit}; stopped reading it (the rows before are kept)",
+                    path.display()
+                ));
+            } else {
+                sink.reject(format!("{}: line {line}: cannot read: {error}", path.display()));
+            }
+        }
+    }
 }
 
 /// Line `n` of a JSON Lines file decoded, or the reject that names the file and the line:

@@ -69,6 +69,14 @@ pub struct Record<'a> {
     rule_id: J<'a>,
     #[serde(borrow)]
     properties: J<'a>,
+    // Datadog's renamed attributes (envelopes.rs): such a record is read by the general path,
+    // which gives them back CloudTrail's names.
+    #[serde(borrow)]
+    evt: J<'a>,
+    #[serde(rename = "evt.name", borrow)]
+    evt_name: J<'a>,
+    #[serde(rename = "@evt.name", borrow)]
+    at_evt_name: J<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -331,7 +339,10 @@ impl<'a> Record<'a> {
             || self.records.present()
             || self.detail_type.present()
             || self.rule_id.present()
-            || self.properties.present();
+            || self.properties.present()
+            || self.evt.present()
+            || self.evt_name.present()
+            || self.at_evt_name.present();
         !other
             && self.event_name.is_str()
             && (self.event_source.present() || self.user_identity.present())

@@ -17,6 +17,13 @@ pub enum Format {
     Wrapped(&'static str),
     /// A record carried as a JSON string inside another (AKS diagnostic `properties.log`).
     EmbeddedJson(&'static str, &'static str),
+    /// A CloudWatch Logs subscription record as a Lambda receives it: `awslogs.data`, base64
+    /// of gzip.
+    AwsLogs,
+    /// A CloudWatch Logs subscription message, decoded: `messageType` and `logEvents`.
+    CloudWatchLogs,
+    /// CloudTrail as Datadog Logs ships it (`evt.name`, `network.client.ip`, `http.useragent`).
+    Datadog,
     K8sAudit,
     K8sAuditList,
     Falco,
@@ -39,6 +46,9 @@ impl Format {
             Format::GuardDuty => "GuardDuty finding",
             Format::Wrapped(_) => "envelope",
             Format::EmbeddedJson(..) => "embedded JSON",
+            Format::AwsLogs => "CloudWatch Logs subscription (awslogs)",
+            Format::CloudWatchLogs => "CloudWatch Logs subscription message",
+            Format::Datadog => "Datadog CloudTrail log",
             Format::K8sAudit => "Kubernetes audit",
             Format::K8sAuditList => "Kubernetes audit list",
             Format::Falco => "Falco alert",
@@ -88,6 +98,15 @@ pub fn detect(v: &Value) -> Option<Format> {
         return Some(Format::CloudTrailFile);
     }
     // Envelopes.
+    if super::envelopes::looks_awslogs(v) {
+        return Some(Format::AwsLogs);
+    }
+    if super::envelopes::looks_cloudwatch_logs(v) {
+        return Some(Format::CloudWatchLogs);
+    }
+    if super::envelopes::looks_datadog(v) {
+        return Some(Format::Datadog);
+    }
     if m.contains_key("detail-type") && has(v, "detail") {
         return Some(Format::Wrapped("detail"));
     }

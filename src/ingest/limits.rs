@@ -51,6 +51,21 @@ impl Limits {
     }
 }
 
+/// `max_record` as the engine was started with, for what a record carries inside it (base64
+/// gzip in a CloudWatch Logs envelope): decoding a record has no `Limits` at hand, so the
+/// engine sets it once here.
+static NESTED_RECORD_MAX: AtomicU64 = AtomicU64::new(8 << 20);
+
+/// The engine's `max_record`, for envelopes opened inside a record (see [`nested_record_max`]).
+pub fn set_nested(limits: &Limits) {
+    NESTED_RECORD_MAX.store(limits.max_record, Ordering::Relaxed);
+}
+
+/// Most bytes a base64 or gzip payload inside one record may expand to.
+pub fn nested_record_max() -> u64 {
+    NESTED_RECORD_MAX.load(Ordering::Relaxed)
+}
+
 /// A size as people write it: `8 MiB`, `512KB`, `4G` or a number of bytes.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();

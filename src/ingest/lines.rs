@@ -121,6 +121,21 @@ impl<R: BufRead> LineReader<R> {
         Ok(Some((self.n, text(&self.buf))))
     }
 
+    /// The longest line this reader holds.
+    pub fn max(&self) -> usize {
+        self.max
+    }
+
+    /// The line `next_line` returned last and everything after it, as a reader: for a file
+    /// that turns out to be CSV, whose quoted fields may span lines. Nothing more is held.
+    pub fn rest_with_line(&mut self) -> impl Read + '_ {
+        let mut head = std::mem::take(&mut self.buf);
+        if self.skipped.is_none() {
+            head.push(b'\n');
+        }
+        io::Cursor::new(head).chain(&mut self.r)
+    }
+
     /// The line `next_line` returned last and everything after it, as one document of at most
     /// `max` bytes: for a file that turns out to be one pretty-printed JSON value.
     pub fn rest_as_document(&mut self) -> io::Result<Line<'_>> {

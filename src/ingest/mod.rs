@@ -4,7 +4,9 @@
 
 pub mod aws_iam;
 pub mod cloudtrail;
+pub mod csv_export;
 pub mod detect;
+pub mod envelopes;
 pub mod falco;
 pub mod gcp;
 pub mod github;
@@ -56,7 +58,7 @@ pub enum DecodeError {
     #[error("not JSON: {0}")]
     Json(#[from] serde_json::Error),
     #[error(
-        "unrecognised record format (expected CloudTrail, Kubernetes audit, Falco, Tetragon, Vault/OpenBao audit, OCSF, GitHub, GCP audit, an inventory or blastdoor native NDJSON){0}"
+        "unrecognised record format (expected CloudTrail (plain, EventBridge, CloudWatch Logs, Datadog or a CSV export), Kubernetes audit, Falco, Tetragon, Vault/OpenBao audit, OCSF, GitHub, GCP audit, an inventory or blastdoor native NDJSON){0}"
     )]
     Unknown(String),
     #[error("native record: {0}")]
@@ -317,6 +319,18 @@ fn strip_trailing_commas(text: &str) -> String {
 
 /// Decode one JSON value, whatever its format, into `out`.
 pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
+    // A batch (EventBridge's PutEvents, a rule target's array), one a line or one after
+    // another: each item is a record, named by its index when it cannot be read.
+    let v = match v {
+        Value::Array(items) => {
+            let mut each = Items::default();
+            for item in items {
+                each.add(decode_value(item, out));
+            }
+            return each.finish(out);
+        }
+        v => v,
+    };
     let Some(format) = detect(&v) else {
         return Err(DecodeError::Unknown(hint(&v)));
     };
@@ -357,6 +371,9 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
                 .unwrap_or("");
             decode_value(parse_json(text)?, out)?;
         }
+        Format::AwsLogs => envelopes::decode_awslogs(&v, out)?,
+        Format::CloudWatchLogs => envelopes::decode_cloudwatch_logs(&v, out)?,
+        Format::Datadog => envelopes::decode_datadog(v, out)?,
         Format::CloudTrail => cloudtrail::decode(v, out)?,
         Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
         Format::K8sAudit => k8s_audit::decode(v, out)?,
