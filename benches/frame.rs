@@ -393,7 +393,7 @@ const FRAME_CAP: Duration = Duration::from_millis(33);
 /// Frames drawn as the console draws them (stats, the view built under the core's read lock,
 /// the render), one per frame cap, while the engine backfills `dir` on every core: the frame
 /// times, how long the backfill took and how many identities it gave.
-fn backfill(dir: &std::path::Path) -> (Vec<Duration>, Duration, usize) {
+fn backfill(dir: &std::path::Path) -> (Vec<Duration>, Duration, usize, Vec<[Duration; 3]>) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -416,22 +416,34 @@ fn backfill(dir: &std::path::Path) -> (Vec<Duration>, Duration, usize) {
         let finished = engine.finished();
         tokio::pin!(finished);
         let mut times = Vec::new();
+        // Where each frame went: waiting for the core's lock, building the view under it,
+        // and the rest (render, stats).
+        let mut parts = Vec::new();
         let mut down = true;
         loop {
             let t = Instant::now();
             app.handle_action(if down { Action::Down } else { Action::Up });
             down = !down;
             let stats = engine.stats();
-            let view = engine.read(|core| ViewData::build(core, &stats, &app, NOW));
+            let asked = Instant::now();
+            let (view, locked, built) = engine.read(|core| {
+                let locked = Instant::now();
+                let v = ViewData::build(core, &stats, &app, NOW);
+                (v, locked, Instant::now())
+            });
             app.sync(&view);
             term.draw(|f| render(f, &app, &view, &theme)).expect("draw");
-            times.push(t.elapsed());
+            let total = t.elapsed();
+            times.push(total);
+            let wait = locked - asked;
+            let build = built - locked;
+            parts.push([wait, build, total.saturating_sub(wait + build)]);
             tokio::select! {
                 _ = &mut finished => break,
                 _ = tokio::time::sleep(FRAME_CAP.saturating_sub(t.elapsed())) => {}
             }
         }
-        (times, start.elapsed(), engine.read(|c| c.len()))
+        (times, start.elapsed(), engine.read(|c| c.len()), parts)
     })
 }
 
@@ -490,7 +502,7 @@ fn main() {
             "  {n:>9} identities: p50 {p50:>10.2?}  p99 {p99:>10.2?}  max {max:>10.2?}  [built in {built:.2?}, {edges} edges]"
         );
     }
-    if let Some((mut times, took, ids)) = during {
+    if let Some((mut times, took, ids, parts)) = during {
         times.sort_unstable();
         println!(
             "  while backfilling {} ({ids} identities, {took:.2?}), {} frames: p50 {:>10.2?}  p99 {:>10.2?}  max {:>10.2?}",
@@ -500,6 +512,23 @@ fn main() {
             percentile(&times, 0.99),
             times[times.len() - 1]
         );
+        for (i, what) in [
+            "waiting for the core",
+            "building the view",
+            "render and the rest",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut t: Vec<Duration> = parts.iter().map(|p| p[i]).collect();
+            t.sort_unstable();
+            println!(
+                "    {what:<22} p50 {:>10.2?}  p99 {:>10.2?}  max {:>10.2?}",
+                percentile(&t, 0.5),
+                percentile(&t, 0.99),
+                t[t.len() - 1]
+            );
+        }
     }
     if let (Some(first), Some(last)) = (tails.first(), tails.last()) {
         println!(
