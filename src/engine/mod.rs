@@ -531,6 +531,9 @@ async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>, data_clock:
     }
 }
 
+/// Events applied under one hold of the core's lock: a frame waits for at most this many.
+const LOCKED_EVENTS: usize = 128;
+
 fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
     let mut effects = Vec::new();
     let mut total = 0u64;
@@ -538,13 +541,13 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
         let mut per_source: Vec<(usize, u64)> = Vec::new();
         let mut flushed = Vec::new();
         for input in inputs {
-            // One lock per input, not per drained group: readers (the screen, queries) get in
-            // between batches, so a backlog never holds the core for long.
-            let mut core = inner.core.write().unwrap_or_else(|e| e.into_inner());
+            // One lock per input, not per drained group, and a large batch in slices: readers
+            // (the screen, queries) get in between, so a backlog never holds the core for long.
+            let core = || inner.core.write().unwrap_or_else(|e| e.into_inner());
             match input {
                 Input::Events {
                     source,
-                    events,
+                    mut events,
                     changes,
                     room: _room,
                 } => {
@@ -557,6 +560,12 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     if let Some(r) = &inner.relay {
                         r.0.events(&events);
                     }
+                    while events.len() > LOCKED_EVENTS {
+                        let rest = events.split_off(LOCKED_EVENTS);
+                        effects.extend(core().update(Msg::Events { events, now }));
+                        events = rest;
+                    }
+                    let mut core = core();
                     effects.extend(core.update(Msg::Events { events, now }));
                     if !changes.is_empty() {
                         effects.extend(core.update(Msg::Changes { changes, now }));
@@ -566,9 +575,9 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     if let Some(r) = &inner.relay {
                         r.0.inventory(&identities);
                     }
-                    effects.extend(core.update(Msg::Inventory { identities, now }));
+                    effects.extend(core().update(Msg::Inventory { identities, now }));
                 }
-                Input::Command(msg) => effects.extend(core.update(msg)),
+                Input::Command(msg) => effects.extend(core().update(msg)),
                 Input::Flush(done) => flushed.push(done),
             }
         }
