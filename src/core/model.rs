@@ -279,10 +279,13 @@ pub enum Signal {
     Exfiltration,
     DefenseEvasion,
     Detection,
+    /// A Kubernetes control-plane identity (kubelet, controller, scheduler, API server, an
+    /// anonymous probe) doing what its role never does (`core::k8s_baseline`).
+    OutsideBaseline,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 11] = [
+    pub const ALL: [Signal; 12] = [
         Signal::Recon,
         Signal::Denied,
         Signal::NewNetwork,
@@ -294,6 +297,7 @@ impl Signal {
         Signal::Exfiltration,
         Signal::DefenseEvasion,
         Signal::Detection,
+        Signal::OutsideBaseline,
     ];
     /// Threat points one occurrence adds, before saturation.
     pub fn points(self) -> f64 {
@@ -309,6 +313,7 @@ impl Signal {
             Signal::Exfiltration => 30.0,
             Signal::DefenseEvasion => 35.0,
             Signal::Detection => 25.0,
+            Signal::OutsideBaseline => 30.0,
         }
     }
     /// Most points one signal kind may contribute, so a flood of one kind cannot max threat alone.
@@ -335,6 +340,7 @@ impl Signal {
             Signal::Exfiltration => "exfiltration",
             Signal::DefenseEvasion => "defence evasion",
             Signal::Detection => "runtime detections",
+            Signal::OutsideBaseline => "control-plane identity outside its baseline",
         }
     }
     /// Signals that ordinary workloads also produce; they weigh little unless they come in a
@@ -358,6 +364,7 @@ impl Signal {
                 | Signal::Exfiltration
                 | Signal::DefenseEvasion
                 | Signal::Detection
+                | Signal::OutsideBaseline
         )
     }
     /// How many recent occurrences make a routine signal a burst by itself.

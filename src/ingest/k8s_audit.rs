@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::{DecodeError, Decoded, credential, event, get, identity, resource, s, safe, time_of};
 use crate::core::{
-    Change, CredentialKind, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
+    Change, CredentialKind, Event, EventClass, IdentityKind, IdentityRecord, Permission, Provider,
     Removal, Signal, Status, binding_tag,
 };
 
@@ -41,33 +41,36 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         return Ok(());
     }
     let verb = s(&v, "verb").unwrap_or("unknown").to_string();
-    let user = s(&v, "user.username")
-        .or_else(|| s(&v, "impersonatedUser.username"))
-        .unwrap_or("unknown-user");
-    let mut actor = user_identity(user);
+    let caller = s(&v, "user.username");
+    let impersonated = s(&v, "impersonatedUser.username");
+    // The user the request was authorised as: the impersonated one when there is one.
+    let user = impersonated.or(caller).unwrap_or("unknown-user");
+    // The token, and the pod and node it is bound to, are the caller's.
+    let mut own = user_identity(caller.unwrap_or(user));
     if let Some(cid) = extra(&v, "authentication.kubernetes.io/credential-id") {
-        actor
-            .credentials
+        own.credentials
             .push(credential(cid, CredentialKind::SaToken));
     }
     let ns = s(&v, "objectRef.namespace");
     if let Some(pod) = extra(&v, "authentication.kubernetes.io/pod-name") {
-        let sa_ns = user
+        let sa_ns = caller
+            .unwrap_or(user)
             .strip_prefix("system:serviceaccount:")
             .and_then(|r| r.split(':').next())
             .unwrap_or("");
-        actor.tags.push(safe(&format!("pod={sa_ns}/{pod}")));
-        actor
-            .tags
-            .push(safe(&format!("workload=pod:{sa_ns}/{pod}")));
+        own.tags.push(safe(&format!("pod={sa_ns}/{pod}")));
+        own.tags.push(safe(&format!("workload=pod:{sa_ns}/{pod}")));
     }
     if let Some(node) = extra(&v, "authentication.kubernetes.io/node-name") {
-        actor.tags.push(safe(&format!("node={node}")));
+        own.tags.push(safe(&format!("node={node}")));
     }
     let res = s(&v, "objectRef.resource").unwrap_or("");
-    let service = match s(&v, "objectRef.subresource") {
-        Some(sub) => format!("{res}/{sub}"),
-        None => res.to_string(),
+    let service = match (s(&v, "objectRef.subresource"), v.get("objectRef")) {
+        (Some(sub), _) => format!("{res}/{sub}"),
+        // A non-resource request (`/healthz`, `/version`): the path is what RBAC grants, as
+        // `nonResourceURLs`.
+        (None, None) => non_resource_path(&v).unwrap_or_default(),
+        (None, Some(_)) => res.to_string(),
     };
     let time = time_of(
         &v,
@@ -79,6 +82,10 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
             "p_event_time",
         ],
     );
+    let actor = match impersonated {
+        Some(t) if caller.is_some() => user_identity(t),
+        _ => own.clone(),
+    };
     let mut e = event(time, actor, &service, &verb);
     e.credential = e.actor.credentials.first().cloned();
     e.src_ip = get(&v, "sourceIPs")
@@ -97,7 +104,8 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Status::Success
     };
     let failed = e.status != Status::Success;
-    if let Some(name) = s(&v, "objectRef.name") {
+    let name = s(&v, "objectRef.name").or_else(|| selected_name(&v));
+    if let Some(name) = name {
         let full = match ns {
             Some(ns) => format!("{ns}/{name}"),
             None => name.to_string(),
@@ -106,10 +114,15 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     } else if let Some(ns) = ns {
         e.resources.push(resource(ns, "namespace"));
     }
-    if user == "system:anonymous" && !failed {
-        e.signals.push(Signal::CredentialOutsideWorkload);
-    }
-    if matches!(res, "pods") && verb == "create" && privileged_pod(&v) {
+    let body = if verb == "patch" {
+        // A patch's request body is the patch; the response is the object it made.
+        v.get("responseObject").or_else(|| v.get("requestObject"))
+    } else {
+        v.get("requestObject").or_else(|| v.get("responseObject"))
+    };
+    if matches!(verb.as_str(), "create" | "update" | "patch")
+        && body.is_some_and(|b| privileged_template(b, res))
+    {
         e.signals.push(Signal::PrivilegeEscalation);
     }
     if res.contains("rolebinding") || res.contains("role") || res == "serviceaccounts" {
@@ -118,7 +131,7 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     if !failed
         && matches!(verb.as_str(), "create" | "update" | "patch")
         && matches!(res, "rolebindings" | "clusterrolebindings")
-        && let Some(obj) = v.get("requestObject").or_else(|| v.get("responseObject"))
+        && let Some(obj) = body
     {
         binding_changes(obj, ns, &e.actor, time, &mut out.changes);
     }
@@ -128,25 +141,124 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
     {
         deletion_change(res, ns, name, &e.actor, time, &mut out.changes);
     }
-    e.raw = v.into();
-    out.events.push(e);
+    let pair = impersonated
+        .zip(caller)
+        .filter(|(t, b)| t != b)
+        .map(|(t, b)| (t.to_string(), b.to_string()));
+    match pair {
+        Some((target, by)) => impersonation(e, own, &target, &by, failed, v, out),
+        None => {
+            e.raw = v.into();
+            out.events.push(e);
+        }
+    }
     Ok(())
 }
 
-fn privileged_pod(v: &Value) -> bool {
-    let spec = get(v, "requestObject.spec");
-    spec.is_some_and(|sp| {
-        sp.get("hostNetwork").and_then(|x| x.as_bool()) == Some(true)
-            || sp.get("hostPID").and_then(|x| x.as_bool()) == Some(true)
-            || sp
-                .get("containers")
-                .and_then(|c| c.as_array())
-                .is_some_and(|cs| {
-                    cs.iter().any(|c| {
-                        get(c, "securityContext.privileged").and_then(|p| p.as_bool()) == Some(true)
-                    })
-                })
+/// A request made by `by` as `target`: an action of both. The impersonated identity did what
+/// the call did (its `why` says by whom, and a control-plane identity acting for someone else
+/// is outside its baseline); the impersonator gets the same call with its token, as a
+/// privilege escalation, and its `why` names whom it impersonated. A refused request is the
+/// impersonator's alone: nothing was done as the other identity.
+fn impersonation(
+    mut e: Event,
+    own: IdentityRecord,
+    target: &str,
+    by: &str,
+    failed: bool,
+    v: Value,
+    out: &mut Decoded,
+) {
+    use crate::core::k8s_baseline::role_of;
+    let mut mine = e.clone();
+    mine.actor = own;
+    mine.credential = mine.actor.credentials.first().cloned();
+    mine.signals.push(Signal::PrivilegeEscalation);
+    if role_of(by).is_some() {
+        mine.signals.push(Signal::OutsideBaseline);
+    }
+    let call = e.summary();
+    out.changes.push(Change {
+        time: e.time,
+        target: user_identity(by),
+        detail: safe(&format!(
+            "impersonated {target}{}",
+            if failed { " (refused)" } else { "" }
+        )),
+        by: None,
+        signal: None,
+        removes: None,
+    });
+    mine.raw = v.clone().into();
+    if !failed {
+        if role_of(target).is_some() {
+            e.signals.push(Signal::OutsideBaseline);
+        }
+        out.changes.push(Change {
+            time: e.time,
+            target: user_identity(target),
+            detail: safe(&format!("impersonated by {by} ({call})")),
+            by: None,
+            signal: None,
+            removes: None,
+        });
+        e.raw = v.into();
+        out.events.push(e);
+    }
+    out.events.push(mine);
+}
+
+/// The path of a non-resource request, without its query.
+fn non_resource_path(v: &Value) -> Option<String> {
+    let uri = s(v, "requestURI")?;
+    let path = uri.split('?').next().unwrap_or(uri);
+    Some(path.chars().take(128).collect())
+}
+
+/// The one object a list or watch selects by name (`?fieldSelector=metadata.name%3DNAME`, as
+/// kubelets read their pods' secrets and config maps).
+fn selected_name(v: &Value) -> Option<&str> {
+    let uri = s(v, "requestURI")?;
+    let (_, query) = uri.split_once('?')?;
+    query.split('&').find_map(|kv| {
+        let sel = kv.strip_prefix("fieldSelector=")?;
+        let name = sel
+            .strip_prefix("metadata.name%3D")
+            .or_else(|| sel.strip_prefix("metadata.name="))?;
+        // One name, not a list of selectors.
+        (!name.is_empty() && !name.contains(['%', ',', '='])).then_some(name)
     })
+}
+
+/// Whether the object created or changed asks for a privileged pod: a pod itself, or the pod
+/// template of a workload (deployment, daemon set, stateful set, replica set, job, cron job):
+/// the one who wrote the template asked for it, not the controller that creates its pods.
+fn privileged_template(obj: &Value, res: &str) -> bool {
+    let spec = match res {
+        "pods" => obj.get("spec"),
+        "deployments"
+        | "daemonsets"
+        | "statefulsets"
+        | "replicasets"
+        | "replicationcontrollers"
+        | "jobs" => get(obj, "spec.template.spec"),
+        "cronjobs" => get(obj, "spec.jobTemplate.spec.template.spec"),
+        _ => None,
+    };
+    spec.is_some_and(privileged_spec)
+}
+
+fn privileged_spec(sp: &Value) -> bool {
+    sp.get("hostNetwork").and_then(|x| x.as_bool()) == Some(true)
+        || sp.get("hostPID").and_then(|x| x.as_bool()) == Some(true)
+        || sp
+            .get("containers")
+            .and_then(|c| c.as_array())
+            .is_some_and(|cs| {
+                cs.iter().any(|c| {
+                    get(c, "securityContext.privileged").and_then(|p| p.as_bool()) == Some(true)
+                })
+            })
 }
 
 /// The permission a role reference confers, as far as its name tells.
@@ -188,6 +300,11 @@ pub fn subject_identity(sub: &Value, default_ns: Option<&str>) -> Option<Identit
     })
 }
 
+/// A (cluster) role binding created or changed, read from the object in the request (the
+/// response, for a patch): every subject it names gets the bound role's grants and a change
+/// saying by whom and through which binding (a grant of `cluster-admin`, `admin` or `edit` is
+/// an escalation of the subject's), and the binder's `why` names whom it bound to what. The
+/// API server reconciling its bootstrap policy grants nothing new: no escalation.
 fn binding_changes(
     obj: &Value,
     ns: Option<&str>,
@@ -201,8 +318,11 @@ fn binding_changes(
     let ns = s(obj, "metadata.namespace").or(ns);
     let scope = ns.unwrap_or("*");
     let binding = s(obj, "metadata.name").unwrap_or("binding");
-    let strong = matches!(role, "cluster-admin" | "admin" | "edit");
+    let bootstrap =
+        crate::core::k8s_baseline::is_bootstrap_reconcile(actor.principal.as_str(), binding);
+    let strong = matches!(role, "cluster-admin" | "admin" | "edit") && !bootstrap;
     let by = actor.display.as_deref().unwrap_or(actor.principal.as_str());
+    let mut bound: Vec<String> = Vec::new();
     for sub in obj
         .get("subjects")
         .and_then(|x| x.as_array())
@@ -215,6 +335,13 @@ fn binding_changes(
         };
         target.permissions.push(role_permission(role, scope));
         target.tags.push(safe(&binding_tag(ns, binding, role)));
+        bound.push(
+            target
+                .display
+                .as_deref()
+                .unwrap_or(target.principal.as_str())
+                .to_string(),
+        );
         out.push(Change {
             time,
             target,
@@ -224,6 +351,21 @@ fn binding_changes(
             removes: None,
         });
     }
+    if bound.is_empty() || bootstrap {
+        return;
+    }
+    let mut whom = bound.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if bound.len() > 3 {
+        whom.push_str(&format!(" and {} more", bound.len() - 3));
+    }
+    out.push(Change {
+        time,
+        target: user_identity(actor.principal.as_str()),
+        detail: safe(&format!("bound {whom} to {role} (binding {binding})")),
+        by: None,
+        signal: None,
+        removes: None,
+    });
 }
 
 /// What deleting a service account, a (cluster) role binding or a (cluster) role takes away.

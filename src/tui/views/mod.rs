@@ -960,6 +960,7 @@ pub fn signal_tag(s: Signal) -> &'static str {
         Signal::Exfiltration => "exfil",
         Signal::DefenseEvasion => "evasion",
         Signal::Detection => "detection",
+        Signal::OutsideBaseline => "off-baseline",
     }
 }
 
