@@ -100,7 +100,15 @@ pub fn is_public_path(path: &str) -> bool {
 /// Whether a (cluster) role or binding of this name is part of the API server's bootstrap
 /// RBAC policy, which it reconciles on every start.
 pub fn is_bootstrap_rbac(name: &str) -> bool {
-    name.starts_with("system:") || matches!(name, "cluster-admin" | "admin" | "edit" | "view")
+    name.starts_with("system:")
+        || matches!(
+            name,
+            "cluster-admin"
+                | "admin"
+                | "edit"
+                | "view"
+                | "extension-apiserver-authentication-reader"
+        )
 }
 
 /// Whether `user` reconciling the role or binding `name` is the API server's bootstrap.
@@ -200,6 +208,17 @@ pub fn apply(e: &Event, signals: &mut Vec<Signal>) -> Option<&'static str> {
             {
                 remove(signals, &[Signal::PrivilegeEscalation]).then_some(
                     "control plane: a workload controller creating pods from their template is routine (the template's author is flagged for what it asks)",
+                )
+            } else if svc == "serviceaccounts"
+                && op == "create"
+                && manager
+                && name.strip_prefix("kube-system/").is_some_and(|n| {
+                    role_of(&format!("system:serviceaccount:kube-system:{n}"))
+                        == Some(Role::Controller)
+                })
+            {
+                remove(signals, &[Signal::Persistence]).then_some(
+                    "control plane: the controller manager creating its controllers' service accounts is routine",
                 )
             } else if svc == "serviceaccounts"
                 && op == "create"
