@@ -879,6 +879,25 @@ mod tests {
         ));
         assert!(s.contains(&Signal::Persistence) && note.is_none(), "{s:?}");
         let kcm = "system:kube-controller-manager";
+        // The controller manager creates its controllers' accounts when it starts.
+        let (s, note) = signals(rec(
+            kcm,
+            "create",
+            "serviceaccounts",
+            Some("kube-system"),
+            Some("replicaset-controller"),
+            json!({}),
+        ));
+        assert!(!s.contains(&Signal::Persistence) && note.is_some(), "{s:?}");
+        let (s, note) = signals(rec(
+            kcm,
+            "create",
+            "serviceaccounts",
+            Some("prod"),
+            Some("replicaset-controller"),
+            json!({}),
+        ));
+        assert!(s.contains(&Signal::Persistence) && note.is_none(), "{s:?}");
         let (s, note) = signals(rec(
             kcm,
             "create",
