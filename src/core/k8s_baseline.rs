@@ -116,6 +116,33 @@ pub fn is_bootstrap_reconcile(user: &str, name: &str) -> bool {
     role_of(user) == Some(Role::ApiServer) && is_bootstrap_rbac(name)
 }
 
+/// Whether an address is a public one: not private, loopback, link-local, shared (CGNAT) or
+/// unique-local. Text that is not an address is not public.
+pub fn is_public_address(ip: &str) -> bool {
+    use std::net::IpAddr;
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V4(a)) => {
+            let [x, y, ..] = a.octets();
+            !(a.is_private()
+                || a.is_loopback()
+                || a.is_link_local()
+                || a.is_unspecified()
+                || (x == 100 && (64..128).contains(&y)))
+        }
+        Ok(IpAddr::V6(a)) => {
+            if let Some(v4) = a.to_ipv4_mapped() {
+                return is_public_address(&v4.to_string());
+            }
+            let first = a.segments()[0];
+            !(a.is_loopback()
+                || a.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+        Err(_) => false,
+    }
+}
+
 fn is_read(op: &str) -> bool {
     matches!(op, "get" | "list" | "watch")
 }
@@ -139,6 +166,13 @@ pub fn apply(e: &Event, signals: &mut Vec<Signal>) -> Option<&'static str> {
     let role = role_of(user)?;
     // Impersonation (marked by the decoder) is never what the control plane does.
     if e.signals.contains(&Signal::OutsideBaseline) || e.status == Status::Failure {
+        return None;
+    }
+    // The control plane calls from inside the cluster's networks; a kubelet's or a
+    // controller's credential used from a public address is not the control plane's doing.
+    // (Anonymous probes come from load balancers, which may have public addresses.)
+    if role != Role::Anonymous && e.src_ip.as_deref().is_some_and(is_public_address) {
+        signals.push(Signal::OutsideBaseline);
         return None;
     }
     let op = e.api.operation.as_str();

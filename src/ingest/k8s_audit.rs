@@ -1030,6 +1030,47 @@ mod tests {
     }
 
     #[test]
+    fn a_kubelet_credential_used_from_a_public_address_is_outside_its_baseline() {
+        let token = |ip: &str| {
+            rec(
+                "system:node:n1",
+                "create",
+                "serviceaccounts/token",
+                Some("kube-system"),
+                Some("kube-proxy"),
+                json!({"sourceIPs": [ip]}),
+            )
+        };
+        for inside in [
+            "10.0.27.115",
+            "192.168.49.2",
+            "127.0.0.1",
+            "::1",
+            "100.64.3.2",
+            "fd00::5",
+        ] {
+            let (s, note) = signals(token(inside));
+            assert!(s.is_empty() && note.is_some(), "{inside}: {s:?}");
+        }
+        let (s, note) = signals(token("1.2.3.4"));
+        assert!(
+            s.contains(&Signal::OutsideBaseline) && s.contains(&Signal::PrivilegeEscalation),
+            "{s:?}"
+        );
+        assert!(note.is_none());
+        // A load balancer's health check may come from a public address.
+        let (s, _) = signals(rec(
+            "system:anonymous",
+            "get",
+            "/healthz",
+            None,
+            None,
+            json!({"sourceIPs": ["35.191.0.9"]}),
+        ));
+        assert!(s.is_empty(), "{s:?}");
+    }
+
+    #[test]
     fn the_scheduler_and_kube_proxy_watch_but_never_read_secrets() {
         for who in [
             "system:kube-scheduler",
