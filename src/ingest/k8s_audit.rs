@@ -3,8 +3,16 @@
 //! `authentication.kubernetes.io/credential-id` from `user.extra`; the pod and node the token
 //! was bound to become tags (`pod=NS/NAME`, `node=…`, and `workload=pod:…`, so the core notices
 //! a pod token used from elsewhere). A `forbid` decision or an error status is a failure.
-//! Creating a (cluster) role binding is a `Change` on every subject it names; deleting a
-//! service account, a binding or a role takes away what it gave (`Removal`).
+//! A non-resource request's service is its path (`/healthz`), as RBAC's `nonResourceURLs`
+//! name it; a list or watch of one object by `fieldSelector=metadata.name` names that object.
+//! An impersonated request (`impersonatedUser`) is two events: the impersonated identity's
+//! and the impersonator's (an escalation), each with a `Change` whose detail names the other.
+//! Creating, updating or patching a (cluster) role binding is a `Change` on every subject its
+//! object names (the request's, or for a patch the response's) and one on the binder saying
+//! whom it bound to what; deleting a service account, a binding or a role takes away what it
+//! gave (`Removal`). A privileged pod, or a workload whose pod template is privileged, is an
+//! escalation of whoever asked for it. What the control plane's own identities always do is
+//! weighed in `core::k8s_baseline`.
 
 use serde_json::Value;
 
