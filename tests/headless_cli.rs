@@ -320,3 +320,136 @@ fn a_permission_seen_in_use_is_explained_once_not_twice() {
         "said twice: {why}"
     );
 }
+
+/// Kubernetes audit through `rank --format json`: a kubelet's token request and anonymous
+/// health probes carry the baseline rule that lowered them (`factor: "baseline"`), and an
+/// impersonated call names the impersonator on the impersonated identity and the other way
+/// round.
+#[test]
+fn rank_json_shows_control_plane_baselines_and_both_sides_of_an_impersonation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.ndjson");
+    let mut f = std::fs::File::create(&path).unwrap();
+    let rec =
+        |user: &str, verb: &str, obj: serde_json::Value, uri: &str, more: serde_json::Value| {
+            let mut r = serde_json::json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1",
+            "stage": "ResponseComplete", "verb": verb, "user": {"username": user},
+            "requestURI": uri, "sourceIPs": ["10.0.0.5"],
+            "stageTimestamp": "2026-12-01T10:00:00Z", "responseStatus": {"code": 201}});
+            if !obj.is_null() {
+                r["objectRef"] = obj;
+            }
+            for (k, v) in more.as_object().unwrap() {
+                r[k] = v.clone();
+            }
+            r.to_string()
+        };
+    let token = serde_json::json!({"resource": "serviceaccounts", "subresource": "token",
+        "namespace": "prod", "name": "api"});
+    writeln!(
+        f,
+        "{}",
+        rec(
+            "system:node:n1",
+            "create",
+            token,
+            "/api/v1/namespaces/prod/serviceaccounts/api/token",
+            serde_json::json!({})
+        )
+    )
+    .unwrap();
+    for _ in 0..5 {
+        writeln!(
+            f,
+            "{}",
+            rec(
+                "system:anonymous",
+                "get",
+                serde_json::Value::Null,
+                "/readyz",
+                serde_json::json!({})
+            )
+        )
+        .unwrap();
+    }
+    let secret = serde_json::json!({"resource": "secrets", "namespace": "prod", "name": "db"});
+    writeln!(
+        f,
+        "{}",
+        rec(
+            "alice",
+            "get",
+            secret,
+            "/api/v1/namespaces/prod/secrets/db",
+            serde_json::json!({"impersonatedUser": {"username": "system:serviceaccount:prod:api"}})
+        )
+    )
+    .unwrap();
+    drop(f);
+    let out = bd()
+        .args(["rank", "--format", "json", "--source"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ranked: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let row = |key: &str| {
+        ranked
+            .iter()
+            .find(|r| r["identity"] == key)
+            .unwrap_or_else(|| panic!("{key} not ranked: {ranked:#?}"))
+    };
+    let has = |r: &serde_json::Value, factor: &str, text: &str| {
+        r["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|w| w["factor"] == factor && w["detail"].as_str().unwrap().contains(text))
+    };
+    let node = row("k8s:system:node:n1");
+    assert!(
+        has(
+            node,
+            "baseline",
+            "kubelet requesting its pods' service-account tokens is routine"
+        ),
+        "{node}"
+    );
+    assert_eq!(node["threat"], 0.0, "{node}");
+    let anon = row("k8s:system:anonymous");
+    assert!(
+        has(
+            anon,
+            "baseline",
+            "anonymous health, version and discovery probes are routine"
+        ),
+        "{anon}"
+    );
+    assert_eq!(anon["threat"], 0.0, "{anon}");
+    let api = row("k8s:system:serviceaccount:prod:api");
+    assert!(
+        has(
+            api,
+            "change",
+            "impersonated by alice (secrets:get on prod/db)"
+        ),
+        "{api}"
+    );
+    let alice = row("k8s:alice");
+    assert!(
+        has(
+            alice,
+            "change",
+            "impersonated system:serviceaccount:prod:api"
+        ),
+        "{alice}"
+    );
+    assert!(
+        has(alice, "signal", "privilege-escalation calls"),
+        "{alice}"
+    );
+}

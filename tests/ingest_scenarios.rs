@@ -451,3 +451,76 @@ fn a_deleted_service_account_loses_its_grants_and_its_token() {
     assert!(!w.contains("secrets:get"), "{w}");
     assert!(after.blast_radius < before.blast_radius.max(0.1), "{w}");
 }
+
+/// The Falco Kubernetes audit traces: the control plane's own identities (the replica-set
+/// controller creating pods, the controller manager creating a token secret, the kubelet
+/// reading its pod) score threat under 20, each lowered rule said in its `why`, while the
+/// user who bound cluster-admin, exec'ed into a pod and created service accounts ranks above
+/// every one of them with its reasons; and an anonymous caller creating a namespace is outside
+/// what anonymous requests ever do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn falco_k8s_traces_score_the_control_plane_low_and_the_attacker_above_it() {
+    use blastdoor::core::k8s_baseline::role_of;
+    let Some(dir) = corpus("falco/k8s_audit_trace_files") else {
+        return;
+    };
+    let engine = common::replay(&dir).await;
+    let problems = engine.problems();
+    assert!(
+        problems.iter().all(|p| p.contains("fal_01_003.json")),
+        "{problems:?}"
+    );
+    let all = engine.write(|c| c.top(10_000, SortKey::Risk));
+    let control: Vec<&RankedIdentity> = all
+        .iter()
+        .filter(|x| x.events > 0)
+        .filter(|x| {
+            x.identity
+                .strip_prefix("k8s:")
+                .is_some_and(|u| role_of(u).is_some() && u != "system:anonymous")
+        })
+        .collect();
+    assert!(control.len() >= 3, "{}", table(&all));
+    for c in &control {
+        assert!(
+            c.threat < 20.0,
+            "{}: {}\n{}",
+            c.identity,
+            why(c),
+            table(&all)
+        );
+    }
+    let rs = find(&all, "kube-system:replicaset-controller");
+    assert!(
+        why(rs).contains("control plane: a workload controller creating pods from their template"),
+        "{}",
+        why(rs)
+    );
+    let kcm = find(&all, "k8s:system:kube-controller-manager");
+    assert!(
+        why(kcm)
+            .contains("control plane: the token controller creating service-account token secrets"),
+        "{}",
+        why(kcm)
+    );
+    let top = control.iter().map(|c| c.threat).fold(0.0, f64::max);
+    let attacker = find(&all, "k8s:minikube-user");
+    assert!(attacker.threat > top + 20.0, "{}", table(&all));
+    let w = why(attacker);
+    assert!(w.contains("privilege-escalation calls"), "{w}");
+    assert!(
+        w.contains("bound minikube to cluster-admin (binding some-reader-binding)"),
+        "{w}"
+    );
+
+    let anon = falco_k8s("anonymous_creates_namespace_foo.json").unwrap();
+    let mut core = core_of(&[anon]);
+    let a = ranked(&mut core, "k8s:system:anonymous");
+    assert!(a.threat >= 20.0, "{}", why(&a));
+    assert!(
+        why(&a).contains("control-plane identity outside its baseline"),
+        "{}",
+        why(&a)
+    );
+    assert!(!why(&a).contains("workload credential"), "{}", why(&a));
+}

@@ -5,6 +5,7 @@ pub mod baseline;
 pub mod containment;
 pub mod explain;
 pub mod graph;
+pub mod k8s_baseline;
 pub mod keyindex;
 pub mod label;
 pub mod model;

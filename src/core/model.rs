@@ -284,10 +284,13 @@ pub enum Signal {
     /// Code run on workloads (SSM commands and sessions, instance user data, ECS exec) or
     /// models invoked and enabled (Bedrock).
     Execution,
+    /// A Kubernetes control-plane identity (kubelet, controller, scheduler, API server, an
+    /// anonymous probe) doing what its role never does (`core::k8s_baseline`).
+    OutsideBaseline,
 }
 
 impl Signal {
-    pub const ALL: [Signal; 13] = [
+    pub const ALL: [Signal; 14] = [
         Signal::Recon,
         Signal::Denied,
         Signal::NewNetwork,
@@ -301,6 +304,7 @@ impl Signal {
         Signal::Detection,
         Signal::UnusualUse,
         Signal::Execution,
+        Signal::OutsideBaseline,
     ];
     /// Threat points one occurrence adds, before saturation.
     pub fn points(self) -> f64 {
@@ -318,6 +322,7 @@ impl Signal {
             Signal::Detection => 25.0,
             Signal::UnusualUse => 8.0,
             Signal::Execution => 15.0,
+            Signal::OutsideBaseline => 30.0,
         }
     }
     /// Most points one signal kind may contribute, so a flood of one kind cannot max threat alone.
@@ -351,6 +356,7 @@ impl Signal {
             Signal::Detection => "runtime detections",
             Signal::UnusualUse => "unusual tool or region for this credential",
             Signal::Execution => "execution calls (commands on instances, model invocations)",
+            Signal::OutsideBaseline => "control-plane identity outside its baseline",
         }
     }
     /// Signals that ordinary workloads also produce; they weigh little unless they come in a
@@ -378,6 +384,7 @@ impl Signal {
                 | Signal::Exfiltration
                 | Signal::DefenseEvasion
                 | Signal::Detection
+                | Signal::OutsideBaseline
         )
     }
     /// How many recent occurrences make a routine signal a burst by itself.

@@ -3,7 +3,7 @@
 //! activity is, from decaying signal counters. Risk combines the two. Every number carries its
 //! reasons so that a responder can see why.
 
-use crate::core::model::{Event, Millis, Permission, Signal, Status};
+use crate::core::model::{Event, Millis, Permission, Provider, Signal, Status};
 pub use crate::core::reason::{Reason, round1};
 
 /// Blast radius (0–100) of a lone set of grants, with one reason per sensitivity class reached.
@@ -160,8 +160,11 @@ impl ThreatState {
 }
 
 /// Signals an event carries by itself: the source's hints plus what the call says. AWS calls are
-/// matched by operation name, Kubernetes calls by verb and resource (`service` is the resource).
+/// matched by operation name, Kubernetes calls by verb and resource in [`k8s_signals`].
 pub fn event_signals(e: &Event) -> Vec<Signal> {
+    if e.actor.provider == Provider::Kubernetes {
+        return k8s_signals(e).0;
+    }
     let mut out = e.signals.clone();
     let op = e.api.operation.as_str();
     let svc = e.api.service.as_str();
@@ -181,20 +184,7 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
                 // What a model thief checks first: is invocation logged, which models answer.
                 | "GetModelInvocationLoggingConfiguration"
                 | "GetFoundationModelAvailability"
-        )
-        || (matches!(op, "list" | "watch")
-            && matches!(
-                svc,
-                "secrets"
-                    | "serviceaccounts"
-                    | "roles"
-                    | "rolebindings"
-                    | "clusterroles"
-                    | "clusterrolebindings"
-                    | "namespaces"
-                    | "nodes"
-            ))
-        || op == "create" && svc.contains("selfsubject");
+        );
     if recon {
         out.push(Signal::Recon);
     }
@@ -217,16 +207,7 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
         "SendSerialConsoleSSHPublicKey",
         "UpdateFunctionCode20150331v2",
     ];
-    let k8s_escalation = matches!(op, "create" | "update" | "patch")
-        && matches!(
-            svc,
-            "rolebindings" | "clusterrolebindings" | "clusterroles" | "roles"
-        )
-        || matches!(op, "escalate" | "bind" | "impersonate")
-        || svc == "pods/exec"
-        || svc == "pods/attach"
-        || svc == "serviceaccounts/token";
-    if ESCALATION.contains(&op) || k8s_escalation {
+    if ESCALATION.contains(&op) {
         out.push(Signal::PrivilegeEscalation);
     }
     const PERSISTENCE: [&str; 12] = [
@@ -243,13 +224,7 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
         "ImportKeyPair",
         "CreateSAMLProvider",
     ];
-    if PERSISTENCE.contains(&op)
-        || op == "create"
-            && matches!(
-                svc,
-                "serviceaccounts" | "secrets" | "mutatingwebhookconfigurations"
-            )
-    {
+    if PERSISTENCE.contains(&op) {
         out.push(Signal::Persistence);
     }
     if matches!(
@@ -330,6 +305,69 @@ pub fn event_signals(e: &Event) -> Vec<Signal> {
     out.sort_unstable();
     out.dedup();
     out
+}
+
+/// Signals a Kubernetes call carries, matched by verb and resource (`service` is the resource,
+/// `resource/subresource`, or the path of a non-resource request), then weighed against the
+/// baseline of the caller's control-plane role (`core::k8s_baseline`): with the rule, in words,
+/// that lowered something, for the identity's `why`.
+pub fn k8s_signals(e: &Event) -> (Vec<Signal>, Option<&'static str>) {
+    let mut out = e.signals.clone();
+    let op = e.api.operation.as_str();
+    let svc = e.api.service.as_str();
+    let failed = e.status == Status::Failure;
+    if failed {
+        out.push(Signal::Denied);
+    }
+    let listed = matches!(
+        svc,
+        "secrets"
+            | "serviceaccounts"
+            | "roles"
+            | "rolebindings"
+            | "clusterroles"
+            | "clusterrolebindings"
+            | "namespaces"
+            | "nodes"
+    );
+    if matches!(op, "list" | "watch") && listed || op == "create" && svc.contains("selfsubject") {
+        out.push(Signal::Recon);
+    }
+    let rbac = matches!(
+        svc,
+        "rolebindings" | "clusterrolebindings" | "clusterroles" | "roles"
+    );
+    if matches!(op, "create" | "update" | "patch") && rbac
+        || matches!(op, "escalate" | "bind" | "impersonate")
+        || matches!(svc, "pods/exec" | "pods/attach" | "serviceaccounts/token")
+    {
+        out.push(Signal::PrivilegeEscalation);
+    }
+    if op == "create"
+        && matches!(
+            svc,
+            "serviceaccounts" | "secrets" | "mutatingwebhookconfigurations"
+        )
+    {
+        out.push(Signal::Persistence);
+    }
+    if matches!(op, "get" | "list" | "read") && (svc == "secrets" || svc.starts_with("secret")) {
+        out.push(Signal::SecretRead);
+    }
+    let note = crate::core::k8s_baseline::apply(e, &mut out);
+    out.sort_unstable();
+    out.dedup();
+    (out, note)
+}
+
+/// The control-plane baseline rule that lowered what a Kubernetes event would otherwise signal,
+/// in words (`control plane: kubelet requesting its pods' service-account tokens is routine`):
+/// shown in the identity's `why`. `None` for any other event.
+pub fn baseline_note(e: &Event) -> Option<&'static str> {
+    if e.actor.provider != Provider::Kubernetes {
+        return None;
+    }
+    k8s_signals(e).1
 }
 
 /// Risk (0–100): threat scaled by what the identity could reach, plus a share of blast radius so

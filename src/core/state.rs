@@ -743,6 +743,18 @@ impl Core {
             };
             st.bump_activity(e.time);
             let mut signals = score::event_signals(&e);
+            if let Some(rule) = score::baseline_note(&e)
+                && !st.changes_why.iter().any(|r| r.detail == rule)
+            {
+                // What a Kubernetes control-plane role always does, said where it lowered a signal.
+                let detail = rule.to_string();
+                let baseline = Reason {
+                    factor: "baseline".into(),
+                    detail,
+                    weight: 0.0,
+                };
+                note_change(&mut st.changes_why, baseline);
+            }
             // A call CloudTrail attributes to a service ("AWS Internal", "health.amazonaws.com")
             // was made by AWS for the identity (the console's polling), not by the identity
             // browsing: it is neither recon nor an address the identity came from.

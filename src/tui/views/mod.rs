@@ -962,6 +962,7 @@ pub fn signal_tag(s: Signal) -> &'static str {
         Signal::Detection => "detection",
         Signal::UnusualUse => "unusual-use",
         Signal::Execution => "execution",
+        Signal::OutsideBaseline => "off-baseline",
     }
 }
 
