@@ -404,6 +404,8 @@ fn backfill(dir: &std::path::Path) -> (Vec<Duration>, Duration, usize, Vec<[Dura
             inventories: vec![],
             demo_seed: 0,
             data_clock: true,
+            // As the console does; FRAME_FOREGROUND=1 measures decoding at the screen's priority.
+            background_decode: std::env::var_os("FRAME_FOREGROUND").is_none(),
             ..Default::default()
         })
         .await

@@ -318,6 +318,7 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     }
     let specs_cursor = specs.iter().find(|s| s.keeps_cursor()).map(|s| s.name());
     Ok(EngineOptions {
+        background_decode: false,
         sources: specs,
         inventories,
         demo_seed: g.demo_seed,
@@ -746,6 +747,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if demo || demo_by_default {
                 opts.sources = vec![SourceSpec::Demo];
             }
+            // The screen first: a backfill decodes below it.
+            opts.background_decode = true;
             // Every config problem is reported before the terminal is touched.
             let tui_opts = blastdoor::tui::TuiOptions::from_config(
                 &config,

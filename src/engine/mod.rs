@@ -12,7 +12,7 @@ pub mod tcp;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -58,6 +58,10 @@ pub struct EngineOptions {
     /// The shared state where sources that resume keep their cursor (`s3://`: the last key read
     /// under each prefix). Without one, they resume only within this run.
     pub cursors: Option<Arc<crate::store::Store>>,
+    /// Decode files at a lower scheduling priority than the rest of the process: a screen is
+    /// drawn from this engine, and its frames (and the core's apply step, which holds the lock
+    /// the screen reads under) must not wait behind decoding on a busy machine.
+    pub background_decode: bool,
 }
 
 /// Receives every batch the core is given, as it is given: events in the order they are
@@ -170,7 +174,9 @@ pub(crate) enum Input {
 }
 
 pub(crate) struct Inner {
-    core: RwLock<Core>,
+    /// parking_lot's lock, for its fair unlock: ingest hands the core to a waiting reader
+    /// (the screen) between slices instead of taking it straight back (`apply`).
+    core: parking_lot::RwLock<Core>,
     ingested: AtomicU64,
     dropped: AtomicU64,
     rejected: AtomicU64,
@@ -186,6 +192,7 @@ pub(crate) struct Inner {
     /// Agents whose event streams are sources (the in-process demo agent among them).
     agents: Mutex<Vec<String>>,
     limits: crate::ingest::Limits,
+    background_decode: bool,
     backfill: Arc<tokio::sync::Semaphore>,
     aws: toml::Table,
     cursors: Option<Arc<crate::store::Store>>,
@@ -205,7 +212,7 @@ impl Engine {
         crate::ingest::limits::set_nested(&opts.limits);
         let (version, _) = watch::channel(0);
         let inner = Arc::new(Inner {
-            core: RwLock::new(Core::with_crown_jewels(opts.crown_jewels.clone())),
+            core: parking_lot::RwLock::new(Core::with_crown_jewels(opts.crown_jewels.clone())),
             ingested: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             rejected: AtomicU64::new(0),
@@ -220,6 +227,7 @@ impl Engine {
             problems: Mutex::new(Vec::new()),
             agents: Mutex::new(Vec::new()),
             limits: opts.limits,
+            background_decode: opts.background_decode,
             backfill: Arc::new(tokio::sync::Semaphore::new(BACKFILL_EVENTS)),
             aws: opts.aws.clone(),
             cursors: opts.cursors.clone(),
@@ -246,14 +254,14 @@ impl Engine {
 
     /// Read the core under a shared lock. Keep `f` short: ingest waits while it runs.
     pub fn read<R>(&self, f: impl FnOnce(&Core) -> R) -> R {
-        let core = self.inner.core.read().unwrap_or_else(|e| e.into_inner());
+        let core = self.inner.core.read();
         f(&core)
     }
 
     /// Change the core directly (sort key, queries that need `&mut`); bumps the version.
     pub fn write<R>(&self, f: impl FnOnce(&mut Core) -> R) -> R {
         let r = {
-            let mut core = self.inner.core.write().unwrap_or_else(|e| e.into_inner());
+            let mut core = self.inner.core.write();
             f(&mut core)
         };
         self.inner.version.send_modify(|v| *v += 1);
@@ -336,6 +344,11 @@ impl Engine {
     /// The limits every source reads within.
     pub(crate) fn limits(&self) -> crate::ingest::Limits {
         self.inner.limits
+    }
+
+    /// Whether files are decoded at a lower priority (`EngineOptions::background_decode`).
+    pub(crate) fn background_decode(&self) -> bool {
+        self.inner.background_decode
     }
 
     pub(crate) fn register(&self, name: String, finite: bool) -> usize {
@@ -543,7 +556,7 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
         for input in inputs {
             // One lock per input, not per drained group, and a large batch in slices: readers
             // (the screen, queries) get in between, so a backlog never holds the core for long.
-            let core = || inner.core.write().unwrap_or_else(|e| e.into_inner());
+            let core = || inner.core.write();
             match input {
                 Input::Events {
                     source,
@@ -562,7 +575,9 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     }
                     while events.len() > LOCKED_EVENTS {
                         let rest = events.split_off(LOCKED_EVENTS);
-                        effects.extend(core().update(Msg::Events { events, now }));
+                        let mut locked = core();
+                        effects.extend(locked.update(Msg::Events { events, now }));
+                        parking_lot::RwLockWriteGuard::unlock_fair(locked);
                         events = rest;
                     }
                     let mut core = core();
@@ -570,6 +585,7 @@ fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
                     if !changes.is_empty() {
                         effects.extend(core.update(Msg::Changes { changes, now }));
                     }
+                    parking_lot::RwLockWriteGuard::unlock_fair(core);
                 }
                 Input::Inventory { identities } => {
                     if let Some(r) = &inner.relay {

@@ -375,7 +375,9 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             let f2 = file.clone();
             let read = Arc::new(AtomicU64::new(0));
             let read2 = read.clone();
-            let reader = tokio::task::spawn_blocking(move || read_file(&f2, &tx, &read2, &limits));
+            let reader = spawn_decode(engine.background_decode(), move || {
+                read_file(&f2, &tx, &read2, &limits)
+            });
             pending.push_back((file, size, rx, read, reader));
         }
         let Some((file, size, mut rx, read, reader)) = pending.pop_front() else {
@@ -385,13 +387,51 @@ async fn file_task(engine: &Engine, id: usize, path: PathBuf) {
             forward(engine, id, item).await;
             engine.set_progress(id, done + read.load(Ordering::Relaxed).min(size), total);
         }
-        if let Ok(Err(e)) = reader.await {
+        if let Some(Err(e)) = reader.await {
             engine.reject(id, format!("{}: {e}", file.display()));
         }
         done += size;
         engine.set_progress(id, done, total);
     }
     engine.set_health(id, Health::Done, None);
+}
+
+/// Run a file's decoding off the async threads: on tokio's blocking pool, or, for a screen's
+/// engine, on a thread of its own at a lower priority (nice 10) that ends with the file, so that
+/// the screen and the core's apply step run first when the cores are busy. A thread a file is
+/// not spent: `rank` keeps the pool, whose threads are reused and keep their priority.
+fn spawn_decode<R: Send + 'static>(
+    background: bool,
+    f: impl FnOnce() -> R + Send + 'static,
+) -> impl std::future::Future<Output = Option<R>> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let run = move || {
+        let _ = tx.send(f());
+    };
+    if background {
+        let spawned = std::thread::Builder::new()
+            .name("decode".into())
+            .spawn(move || {
+                lower_priority();
+                run()
+            });
+        if let Err(e) = spawned {
+            tracing::warn!("cannot start a decoding thread: {e}");
+        }
+    } else {
+        drop(tokio::task::spawn_blocking(run));
+    }
+    async move { rx.await.ok() }
+}
+
+/// Lower the calling thread's scheduling priority (Linux keeps the nice value per thread, and
+/// the threads it starts inherit it). Best effort: where it is refused, decoding runs as before.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority only reads its arguments; `who == 0` is the calling thread on Linux.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 /// How many files are decoded at once: one per core, leaving the core task its share.
