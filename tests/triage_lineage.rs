@@ -562,3 +562,56 @@ fn explain_shows_the_baseline_and_the_lineage_and_is_honest_on_a_cold_start() {
             .ends_with(":role/MordorNginxStack-BankingWAFRole-9S3E0UAE1MM0")
     );
 }
+
+/// A pod's bound service-account token, then the same token from kubectl on a laptop: the
+/// Kubernetes audit record's `userAgent` feeds the same baseline.
+#[test]
+fn a_pod_token_used_by_kubectl_on_a_laptop_is_outside_its_workload() {
+    let audit = |t: &str, verb: &str, res: &str, ip: &str, ua: &str| {
+        json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+            "auditID": format!("a-{t}"), "stage": "ResponseComplete", "verb": verb,
+            "requestURI": format!("/api/v1/namespaces/ci/{res}"),
+            "user": {"username": "system:serviceaccount:ci:builder", "uid": "u-1",
+                "groups": ["system:serviceaccounts", "system:serviceaccounts:ci"],
+                "extra": {"authentication.kubernetes.io/pod-name": ["builder-7d9f"],
+                    "authentication.kubernetes.io/node-name": ["node-a"],
+                    "authentication.kubernetes.io/credential-id": ["JTI=4b1d0f2e"]}},
+            "sourceIPs": [ip], "userAgent": ua,
+            "objectRef": {"resource": res, "namespace": "ci", "apiVersion": "v1"},
+            "responseStatus": {"code": 200},
+            "requestReceivedTimestamp": t, "stageTimestamp": t,
+            "annotations": {"authorization.k8s.io/decision": "allow"}})
+        .to_string()
+    };
+    let mut lines = Vec::new();
+    for i in 0..4 {
+        lines.push(audit(
+            &format!("2026-11-20T10:0{i}:00.000000Z"),
+            "get",
+            "configmaps",
+            "10.244.0.7",
+            "builder/1.4.2 (linux/amd64) kubernetes/v1.29.0",
+        ));
+    }
+    lines.push(audit(
+        "2026-11-20T11:00:00.000000Z",
+        "list",
+        "secrets",
+        "203.0.113.9",
+        "kubectl/v1.29.2 (darwin/arm64) kubernetes/4b8e819",
+    ));
+    let mut core = Core::new();
+    let mut events = Vec::new();
+    for l in &lines {
+        events.extend(blastdoor::ingest::decode_record(l).unwrap().events);
+    }
+    let now = events.iter().map(|e| e.time).max().unwrap();
+    core.update(Msg::Events { events, now });
+    let sa = ranked(&mut core, "system:serviceaccount:ci:builder");
+    let w = why(&sa);
+    assert!(
+        w.contains("pod credential used from 203.0.113.9 with kubectl/v1.29.2 (darwin/arm64)"),
+        "{w}"
+    );
+    assert!(sa.threat >= 40.0, "threat {}: {w}", sa.threat);
+}

@@ -100,6 +100,8 @@ pub fn decode(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         .and_then(|a| a.get(0))
         .and_then(|x| x.as_str())
         .map(safe);
+    // What the core's baseline learns a token's tools from (kubectl on a laptop is not a pod).
+    e.user_agent = get(&v, "userAgent").and_then(|x| x.as_str()).map(safe);
     let decision = get(&v, "annotations")
         .and_then(|a| a.get("authorization.k8s.io/decision"))
         .and_then(|d| d.as_str());
