@@ -78,6 +78,7 @@ fn core_ingest(c: &mut Criterion) {
                     Status::Success
                 },
                 signals: vec![],
+                sigma: Vec::new(),
                 raw: Default::default(),
             }
         })

@@ -39,6 +39,7 @@ fn sa_event(t: Millis) -> Event {
         src_ip: Some(SafeText::new("10.4.0.7")),
         status: Status::Success,
         signals: vec![],
+        sigma: Vec::new(),
         raw: json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1",
                     "user": {"username": SA, "extra": {
                         "authentication.kubernetes.io/pod-name": ["runner-7"],

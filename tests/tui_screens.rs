@@ -82,6 +82,7 @@ fn event(
         src_ip: Some(s("10.0.4.7")),
         status,
         signals: vec![],
+        sigma: Vec::new(),
         raw: Default::default(),
     }
 }

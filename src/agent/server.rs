@@ -721,6 +721,7 @@ mod tests {
             src_ip: None,
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

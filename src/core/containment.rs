@@ -259,6 +259,7 @@ mod tests {
             src_ip: None,
             status,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

@@ -222,6 +222,7 @@ mod tests {
             src_ip: Some(SafeText::new(ip)),
             status: Status::Success,
             signals,
+            sigma: Vec::new(),
             raw: Raw::Value(serde_json::json!({"userAgent": "aws-cli/2\u{1b}[31m"})),
         }
     }

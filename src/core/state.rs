@@ -1330,6 +1330,7 @@ mod tests {
             src_ip: Some(SafeText::new("10.0.0.1")),
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

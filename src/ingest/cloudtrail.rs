@@ -304,6 +304,14 @@ impl<'a> Record<'a> {
     }
 
     /// Whether `detect` would call the record CloudTrail (and no other format first).
+    /// The call: `eventSource` and `eventName` (empty when absent).
+    pub fn call(&self) -> (&str, &str) {
+        (
+            self.event_source.str().unwrap_or(""),
+            self.event_name.str().unwrap_or(""),
+        )
+    }
+
     pub fn is_cloudtrail(&self) -> bool {
         let other = self.identities.present()
             || self.actor.present()

@@ -525,6 +525,7 @@ mod tests {
             src_ip: None,
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: raw.into(),
         }
     }

@@ -1,0 +1,586 @@
+//! Community detection rules: Sigma rules (SigmaHQ's AWS, GCP, Kubernetes and GitHub rules, or
+//! one's own) loaded from `--rules DIR` or `rules = [...]` in `config.toml`, evaluated with
+//! rsigma on the original record of every event whose format fits the rule's `logsource`, in
+//! the decode workers. Each match is a [`SigmaHit`] on the event, which the core turns into a
+//! threat reason naming the rule's title, level and tags.
+//!
+//! CloudTrail records are decoded on a typed fast path that never builds a JSON tree; a record
+//! is parsed into one only when some rule can match it. Most CloudTrail rules name the calls
+//! they are about (`eventName: StopLogging`, `eventSource: ssm.amazonaws.com`): the rule's own
+//! condition says so, and an index of those names picks the candidate rules of a record. A rule
+//! whose condition names no call is a candidate for every record.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use rsigma_eval::{CompiledRule, JsonEvent, compile_rule, evaluate_rule};
+use rsigma_parser::{ConditionExpr, Detection, Quantifier, SelectorPattern, SigmaRule, SigmaValue};
+use serde_json::Value;
+
+use crate::core::{Event, SafeText, SigmaHit, SigmaLevel};
+
+/// The formats Sigma rules are evaluated on, by their `logsource`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LogSource {
+    /// `product: aws`, `service: cloudtrail`.
+    CloudTrail,
+    /// `product: kubernetes`, `service: audit`.
+    K8sAudit,
+    /// `product: gcp`, `service: gcp.audit`.
+    GcpAudit,
+    /// `product: github`, `service: audit`.
+    GitHubAudit,
+}
+
+impl LogSource {
+    fn of(ls: &rsigma_parser::LogSource) -> Option<LogSource> {
+        let product = ls.product.as_deref()?.to_ascii_lowercase();
+        let service = ls.service.as_deref().unwrap_or("").to_ascii_lowercase();
+        Some(match (product.as_str(), service.as_str()) {
+            ("aws", "cloudtrail") => LogSource::CloudTrail,
+            ("kubernetes", "audit") => LogSource::K8sAudit,
+            ("gcp", "gcp.audit") => LogSource::GcpAudit,
+            ("github", "audit") => LogSource::GitHubAudit,
+            _ => return None,
+        })
+    }
+    const ALL: [LogSource; 4] = [
+        LogSource::CloudTrail,
+        LogSource::K8sAudit,
+        LogSource::GcpAudit,
+        LogSource::GitHubAudit,
+    ];
+    fn index(self) -> usize {
+        LogSource::ALL.iter().position(|l| *l == self).unwrap_or(0)
+    }
+}
+
+/// A rule file, or a document in one, that was not loaded: where, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Problem {
+    pub file: PathBuf,
+    /// 1-based line the problem is at (or the document starts at), when known.
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(l) => write!(f, "{}:{l}: {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+struct Loaded {
+    rule: CompiledRule,
+    hit: Arc<SigmaHit>,
+}
+
+/// The loaded rules, by the format they apply to.
+#[derive(Default)]
+pub struct Rules {
+    rules: Vec<Loaded>,
+    /// Rule indexes per [`LogSource`].
+    by_source: [Vec<u32>; 4],
+    /// Rules whose logsource is none of the formats blastdoor reads (Google Workspace, …).
+    unused: usize,
+    cloudtrail: CallIndex,
+}
+
+/// CloudTrail rules by the calls their conditions require.
+#[derive(Default)]
+struct CallIndex {
+    /// Lower-case `eventName` → rules that need exactly it.
+    names: HashMap<String, Vec<u32>>,
+    /// Lower-case `eventName` prefixes (`eventName|startswith`).
+    prefixes: Vec<(String, u32)>,
+    /// Lower-case `eventSource` → rules that need it.
+    sources: HashMap<String, Vec<u32>>,
+    /// Rules that name no call: candidates for every record.
+    always: Vec<u32>,
+}
+
+/// What a rule's condition requires of the call (`None`: nothing the index can use).
+#[derive(Debug, Clone)]
+enum Need {
+    Name(String),
+    NamePrefix(String),
+    Source(String),
+}
+
+impl Rules {
+    /// Load every `.yml`/`.yaml` file under each path (a folder, read recursively, or a file).
+    /// A path that does not exist is an error; a rule that cannot be parsed or compiled is a
+    /// [`Problem`], and the others load.
+    pub fn load(paths: &[PathBuf]) -> anyhow::Result<(Rules, Vec<Problem>)> {
+        let mut files = Vec::new();
+        for p in paths {
+            if !p.exists() {
+                anyhow::bail!(
+                    "Sigma rules: {} does not exist (give --rules a folder or file of Sigma .yml rules, e.g. a checkout of SigmaHQ's rules/cloud, or fix `rules = [...]` in config.toml)",
+                    p.display()
+                );
+            }
+            if p.is_dir() {
+                collect(p, &mut files)
+                    .map_err(|e| anyhow::anyhow!("Sigma rules: {}: {e}", p.display()))?;
+            } else {
+                files.push(p.clone());
+            }
+        }
+        files.sort();
+        files.dedup();
+        let mut rules = Rules::default();
+        let mut problems = Vec::new();
+        for f in &files {
+            match std::fs::read_to_string(f) {
+                Ok(text) => rules.add_text(f, &text, &mut problems),
+                Err(e) => problems.push(Problem {
+                    file: f.clone(),
+                    line: None,
+                    reason: format!("cannot read: {e}"),
+                }),
+            }
+        }
+        Ok((rules, problems))
+    }
+
+    /// Parse and compile the rules of one file's text.
+    pub fn add_text(&mut self, file: &Path, text: &str, problems: &mut Vec<Problem>) {
+        let problem = |reason: String| Problem {
+            file: file.to_path_buf(),
+            line: line_of(text, &reason),
+            reason: SafeText::new(&reason).to_string(),
+        };
+        let collection = match rsigma_parser::parse_sigma_yaml(text) {
+            Ok(c) => c,
+            Err(e) => {
+                problems.push(problem(e.to_string()));
+                return;
+            }
+        };
+        for e in &collection.errors {
+            problems.push(problem(e.clone()));
+        }
+        if !collection.correlations.is_empty() || !collection.filters.is_empty() {
+            problems.push(problem(
+                "correlation and filter rules are not supported (only detection rules are evaluated)"
+                    .into(),
+            ));
+        }
+        for r in &collection.rules {
+            match compile_rule(r) {
+                Ok(c) => self.add(r, c),
+                Err(e) => problems.push(problem(format!("rule '{}': {e}", r.title))),
+            }
+        }
+    }
+
+    fn add(&mut self, ast: &SigmaRule, rule: CompiledRule) {
+        let hit = Arc::new(SigmaHit {
+            title: SafeText::new(&rule.title),
+            level: match rule.level {
+                Some(rsigma_parser::Level::Informational) => SigmaLevel::Informational,
+                Some(rsigma_parser::Level::Low) | None => SigmaLevel::Low,
+                Some(rsigma_parser::Level::Medium) => SigmaLevel::Medium,
+                Some(rsigma_parser::Level::High) => SigmaLevel::High,
+                Some(rsigma_parser::Level::Critical) => SigmaLevel::Critical,
+            },
+            tags: rule.tags.iter().map(|t| SafeText::new(t)).collect(),
+            id: rule.id.as_deref().map(SafeText::new),
+        });
+        let idx = self.rules.len() as u32;
+        match LogSource::of(&ast.logsource) {
+            Some(ls) => {
+                self.by_source[ls.index()].push(idx);
+                if ls == LogSource::CloudTrail {
+                    self.cloudtrail.add(idx, needs(ast));
+                }
+            }
+            None => self.unused += 1,
+        }
+        self.rules.push(Loaded { rule, hit });
+    }
+
+    /// How many rules loaded.
+    pub fn len(&self) -> usize {
+        self.rules.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.rules.is_empty()
+    }
+    /// How many loaded rules apply to none of the formats blastdoor reads.
+    pub fn unused(&self) -> usize {
+        self.unused
+    }
+
+    /// The rules of `source` that match `record`.
+    pub fn matches(&self, source: LogSource, record: &Value) -> Vec<Arc<SigmaHit>> {
+        let event = JsonEvent::borrow(record);
+        self.by_source[source.index()]
+            .iter()
+            .map(|&i| &self.rules[i as usize])
+            .filter(|r| evaluate_rule(&r.rule, &event).is_some())
+            .map(|r| r.hit.clone())
+            .collect()
+    }
+
+    /// The CloudTrail rules that match a record whose call is `source`/`name`; `record` gives
+    /// the record as a value, asked for only when some rule names that call (or none).
+    pub fn cloudtrail<'v>(
+        &self,
+        source: &str,
+        name: &str,
+        record: impl FnOnce() -> Cow<'v, Value>,
+    ) -> Vec<Arc<SigmaHit>> {
+        let candidates = self.cloudtrail.candidates(source, name);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let v = record();
+        let event = JsonEvent::borrow(&v);
+        candidates
+            .into_iter()
+            .map(|i| &self.rules[i as usize])
+            .filter(|r| evaluate_rule(&r.rule, &event).is_some())
+            .map(|r| r.hit.clone())
+            .collect()
+    }
+
+    /// Put on each event of `events` (just decoded from records of `source`, their original
+    /// records in `raw`) the rules it matches.
+    pub fn annotate(&self, source: LogSource, events: &mut [Event]) {
+        if self.by_source[source.index()].is_empty() {
+            return;
+        }
+        for e in events {
+            let v = e.raw.value();
+            let hits = if source == LogSource::CloudTrail {
+                let s = v.get("eventSource").and_then(Value::as_str).unwrap_or("");
+                let n = v.get("eventName").and_then(Value::as_str).unwrap_or("");
+                self.cloudtrail(s, n, || Cow::Borrowed(&*v))
+            } else {
+                self.matches(source, &v)
+            };
+            drop(v);
+            e.sigma.extend(hits);
+        }
+    }
+}
+
+impl CallIndex {
+    fn add(&mut self, idx: u32, needs: Option<Vec<Need>>) {
+        let Some(needs) = needs else {
+            self.always.push(idx);
+            return;
+        };
+        for n in needs {
+            match n {
+                Need::Name(s) => self.names.entry(s).or_default().push(idx),
+                Need::NamePrefix(s) => self.prefixes.push((s, idx)),
+                Need::Source(s) => self.sources.entry(s).or_default().push(idx),
+            }
+        }
+    }
+
+    fn candidates(&self, source: &str, name: &str) -> Vec<u32> {
+        let mut out: Vec<u32> = self.always.clone();
+        let mut buf = [0u8; 96];
+        let lower = |s: &str, buf: &mut [u8; 96]| -> Option<usize> {
+            let b = s.as_bytes();
+            (b.len() <= buf.len()).then(|| {
+                for (d, c) in buf.iter_mut().zip(b) {
+                    *d = c.to_ascii_lowercase();
+                }
+                b.len()
+            })
+        };
+        match lower(name, &mut buf) {
+            Some(n) => {
+                let name = std::str::from_utf8(&buf[..n]).unwrap_or("");
+                if let Some(r) = self.names.get(name) {
+                    out.extend(r);
+                }
+                out.extend(
+                    self.prefixes
+                        .iter()
+                        .filter(|(p, _)| name.starts_with(p.as_str()))
+                        .map(|(_, i)| *i),
+                );
+            }
+            // Longer than any call name: every rule that names one is a candidate.
+            None => {
+                out.extend(self.names.values().flatten());
+                out.extend(self.prefixes.iter().map(|(_, i)| *i));
+            }
+        }
+        match lower(source, &mut buf) {
+            Some(n) => {
+                if let Some(r) = self.sources.get(std::str::from_utf8(&buf[..n]).unwrap_or("")) {
+                    out.extend(r);
+                }
+            }
+            None => out.extend(self.sources.values().flatten()),
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// What a rule requires of the call for it to match: one of these names, prefixes or sources
+/// holds on every record the rule matches. `None` when its condition does not say.
+fn needs(rule: &SigmaRule) -> Option<Vec<Need>> {
+    let d = &rule.detection;
+    let mut all = Vec::new();
+    // Several conditions are alternatives.
+    for c in &d.conditions {
+        all.extend(cond_needs(c, &d.named)?);
+    }
+    (!d.conditions.is_empty()).then_some(all)
+}
+
+fn cond_needs(c: &ConditionExpr, named: &HashMap<String, Detection>) -> Option<Vec<Need>> {
+    match c {
+        ConditionExpr::Identifier(n) => det_needs(named.get(n)?),
+        // All must hold: what any one requires is required.
+        ConditionExpr::And(v) => v.iter().find_map(|x| cond_needs(x, named)),
+        ConditionExpr::Or(v) => union(v.iter().map(|x| cond_needs(x, named))),
+        ConditionExpr::Not(_) => None,
+        ConditionExpr::Selector {
+            quantifier,
+            pattern,
+        } => {
+            let mut dets: Vec<&Detection> = named
+                .iter()
+                .filter(|(k, _)| match pattern {
+                    SelectorPattern::Them => !k.starts_with('_'),
+                    SelectorPattern::Pattern(p) => rsigma_parser::detection_name_matches(p, k),
+                })
+                .map(|(_, d)| d)
+                .collect();
+            if dets.is_empty() {
+                return None;
+            }
+            dets.sort_by_key(|d| format!("{d:?}").len());
+            match quantifier {
+                Quantifier::All => dets.iter().find_map(|d| det_needs(d)),
+                Quantifier::Any | Quantifier::Count(_) => union(dets.iter().map(|d| det_needs(d))),
+            }
+        }
+    }
+}
+
+fn union(parts: impl Iterator<Item = Option<Vec<Need>>>) -> Option<Vec<Need>> {
+    let mut out = Vec::new();
+    for p in parts {
+        out.extend(p?);
+    }
+    Some(out)
+}
+
+fn det_needs(d: &Detection) -> Option<Vec<Need>> {
+    match d {
+        Detection::AllOf(items) => {
+            let of = |field: &str| {
+                items.iter().find_map(|it| {
+                    if it.field.name.as_deref() != Some(field) || it.values.is_empty() {
+                        return None;
+                    }
+                    let prefix = match it.field.modifiers.as_slice() {
+                        [] => false,
+                        [rsigma_parser::Modifier::StartsWith] => true,
+                        _ => return None,
+                    };
+                    it.values
+                        .iter()
+                        .map(|v| match v {
+                            SigmaValue::String(s) => {
+                                let t = s.as_plain()?.to_ascii_lowercase();
+                                Some(match (field, prefix) {
+                                    ("eventName", false) => Need::Name(t),
+                                    ("eventName", true) => Need::NamePrefix(t),
+                                    (_, false) => Need::Source(t),
+                                    (_, true) => return None,
+                                })
+                            }
+                            _ => None,
+                        })
+                        .collect::<Option<Vec<Need>>>()
+                })
+            };
+            of("eventName").or_else(|| of("eventSource"))
+        }
+        Detection::AnyOf(v) => union(v.iter().map(det_needs)),
+        _ => None,
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let p = entry?.path();
+        if p.is_dir() {
+            collect(&p, out)?;
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yml" | "yaml")
+        ) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The line a parser message is about: the `line N` a YAML error names, else the first line
+/// that holds a name the message quotes ('…'), else none.
+fn line_of(text: &str, reason: &str) -> Option<usize> {
+    if let Some(at) = reason.find("line ") {
+        let n: String = reason[at + 5..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
+        if let Ok(n) = n.parse() {
+            return Some(n);
+        }
+    }
+    let mut quoted = reason.split('\'').skip(1).step_by(2);
+    quoted.find_map(|q| {
+        (!q.is_empty())
+            .then(|| text.lines().position(|l| l.contains(q)).map(|i| i + 1))
+            .flatten()
+    })
+}
+
+static ACTIVE: OnceLock<Rules> = OnceLock::new();
+
+/// Make `rules` the ones every decoder of this process evaluates. Once per process (the
+/// commands that ingest call it at start); false if rules were already installed.
+pub fn install(rules: Rules) -> bool {
+    ACTIVE.set(rules).is_ok()
+}
+
+/// The installed rules, if any rules are configured.
+pub fn active() -> Option<&'static Rules> {
+    ACTIVE.get().filter(|r| !r.is_empty())
+}
+
+/// Load the rules of `paths`, say on stderr which were not loaded and why, and install them.
+/// Nothing configured: nothing is installed, and decoding is exactly as without rules.
+pub fn load_and_install(paths: &[PathBuf]) -> anyhow::Result<()> {
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let (rules, problems) = Rules::load(paths)?;
+    for p in &problems {
+        eprintln!("blastdoor: Sigma rule not loaded: {p}");
+    }
+    if rules.is_empty() {
+        anyhow::bail!(
+            "Sigma rules: no rule could be loaded from {}",
+            paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    install(rules);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const STOP: &str = r#"
+title: Trail Stopped
+id: 11111111-2222-3333-4444-555555555555
+logsource:
+    product: aws
+    service: cloudtrail
+detection:
+    selection:
+        eventSource: cloudtrail.amazonaws.com
+        eventName:
+            - StopLogging
+            - DeleteTrail
+    condition: selection
+tags:
+    - attack.defense-evasion
+    - "attack.t1562.001\u001b[31m"
+level: medium
+"#;
+
+    fn rules(text: &str) -> (Rules, Vec<Problem>) {
+        let mut r = Rules::default();
+        let mut p = Vec::new();
+        r.add_text(Path::new("t.yml"), text, &mut p);
+        (r, p)
+    }
+
+    #[test]
+    fn a_cloudtrail_rule_matches_its_call_case_insensitively_and_not_others() {
+        let (r, p) = rules(STOP);
+        assert!(p.is_empty(), "{p:?}");
+        let rec = serde_json::json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "stoplogging"});
+        let hits = r.cloudtrail("cloudtrail.amazonaws.com", "stoplogging", || Cow::Borrowed(&rec));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            hits[0].describe(),
+            "Trail Stopped (medium; attack.defense-evasion, attack.t1562.001\\u{1b}[31m)"
+                .replace("\\u{1b}", &SafeText::new("\u{1b}").to_string())
+        );
+        assert!(!hits[0].tags[1].as_str().contains('\u{1b}'));
+        // Another call: the record is never even parsed.
+        let hits = r.cloudtrail("iam.amazonaws.com", "ListUsers", || {
+            panic!("no rule names ListUsers")
+        });
+        assert!(hits.is_empty());
+    }
+
+    #[test]
+    fn the_index_keeps_rules_it_cannot_read_as_candidates_for_every_call() {
+        let (r, p) = rules(
+            r#"
+title: Any Root
+logsource: {product: aws, service: cloudtrail}
+detection:
+    selection:
+        userIdentity.type: Root
+    filter:
+        eventName: ConsoleLogin
+    condition: selection and not filter
+level: high
+"#,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let rec = serde_json::json!({"eventName": "ListUsers", "userIdentity": {"type": "Root"}});
+        assert_eq!(r.cloudtrail("iam.amazonaws.com", "ListUsers", || Cow::Borrowed(&rec)).len(), 1);
+    }
+
+    #[test]
+    fn a_bad_modifier_is_named_with_its_line_and_the_other_rules_load() {
+        let bad = "title: Bad\nlogsource: {product: aws, service: cloudtrail}\ndetection:\n    selection:\n        eventName|frobnicate: x\n    condition: selection\n";
+        let mut r = Rules::default();
+        let mut p = Vec::new();
+        r.add_text(Path::new("bad.yml"), bad, &mut p);
+        r.add_text(Path::new("good.yml"), STOP, &mut p);
+        assert_eq!(r.len(), 1);
+        assert_eq!(p.len(), 1, "{p:?}");
+        assert_eq!(p[0].line, Some(5), "{p:?}");
+        assert!(p[0].to_string().starts_with("bad.yml:5: "), "{}", p[0]);
+        assert!(p[0].reason.contains("frobnicate"), "{}", p[0]);
+    }
+
+    #[test]
+    fn a_missing_folder_is_an_error_naming_it() {
+        let e = Rules::load(&[PathBuf::from("/nonexistent/sigma")])
+            .err()
+            .expect("an error");
+        assert!(e.to_string().contains("/nonexistent/sigma does not exist"), "{e}");
+    }
+}
