@@ -3,7 +3,7 @@
 //! activity is, from decaying signal counters. Risk combines the two. Every number carries its
 //! reasons so that a responder can see why.
 
-use crate::core::model::{Event, Millis, Permission, Signal, Status};
+use crate::core::model::{Event, Millis, Permission, SigmaHit, SigmaLevel, Signal, Status};
 pub use crate::core::reason::{Reason, round1};
 
 /// Blast radius (0–100) of a lone set of grants, with one reason per sensitivity class reached.
@@ -41,11 +41,76 @@ pub fn half_life(s: Signal) -> Millis {
 pub struct ThreatState {
     acc: [f32; Signal::ALL.len()],
     at: Millis,
+    /// Recent Sigma rule matches, one decaying counter per rule (at most `MAX_SIGMA_RULES`;
+    /// 8 bytes while empty).
+    sigma: thin_vec::ThinVec<(std::sync::Arc<SigmaHit>, f32)>,
+}
+
+/// Most Sigma rules whose matches one identity remembers; a new rule replaces the faintest.
+pub const MAX_SIGMA_RULES: usize = 8;
+/// Most threat all Sigma matches together may add.
+pub const SIGMA_CAP: f64 = 60.0;
+
+/// High and critical rules say the identity is compromised: they fade as compromise signals do.
+fn sigma_is_compromise(level: SigmaLevel) -> bool {
+    level >= SigmaLevel::High
 }
 
 impl ThreatState {
     pub fn is_quiet(&self) -> bool {
-        self.acc.iter().all(|a| *a < 0.05)
+        self.acc.iter().all(|a| *a < 0.05) && self.sigma.iter().all(|(_, a)| *a < 0.05)
+    }
+
+    /// One match of a Sigma rule at `at`.
+    pub fn record_sigma(&mut self, hit: &std::sync::Arc<SigmaHit>, at: Millis) {
+        self.decay_to(at);
+        if let Some((_, a)) = self.sigma.iter_mut().find(|(h, _)| **h == **hit) {
+            *a += 1.0;
+            return;
+        }
+        if self.sigma.len() >= MAX_SIGMA_RULES {
+            let faintest = self
+                .sigma
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| {
+                    (a.1 * a.0.level.points() as f32).total_cmp(&(b.1 * b.0.level.points() as f32))
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            self.sigma.remove(faintest);
+        }
+        self.sigma.push((hit.clone(), 1.0));
+    }
+
+    /// The Sigma matches' threat, and their reasons when `with_why`.
+    fn sigma_threat(&self, with_why: bool, why: &mut Vec<Reason>) -> f64 {
+        let mut total = 0.0;
+        for (h, n) in &self.sigma {
+            let n = *n as f64;
+            if n < 0.05 {
+                continue;
+            }
+            let (p, cap) = (h.level.points(), h.level.cap());
+            let c = cap * (1.0 - (-p * n / cap).exp());
+            total += c;
+            if with_why {
+                why.push(Reason {
+                    factor: "sigma".into(),
+                    detail: format!("Sigma: {} ×{:.0}", h.describe(), n.max(1.0)),
+                    weight: round1(c),
+                });
+            }
+        }
+        if total > SIGMA_CAP {
+            // Scale the reasons with the total, so that they still add up.
+            let k = SIGMA_CAP / total;
+            for r in why.iter_mut().filter(|r| r.factor == "sigma") {
+                r.weight = round1(r.weight * k);
+            }
+            total = SIGMA_CAP;
+        }
+        total
     }
 
     fn decay_to(&mut self, now: Millis) {
@@ -55,6 +120,9 @@ impl ThreatState {
             let long = 0.5f64.powf(dt / COMPROMISE_HALF_LIFE as f64) as f32;
             for (a, s) in self.acc.iter_mut().zip(Signal::ALL) {
                 *a *= if s.is_compromise() { long } else { short };
+            }
+            for (h, a) in self.sigma.iter_mut() {
+                *a *= if sigma_is_compromise(h.level) { long } else { short };
             }
             self.at = now;
         } else if self.at == 0 {
@@ -72,6 +140,10 @@ impl ThreatState {
         Signal::ALL
             .iter()
             .any(|s| s.is_compromise() && self.acc[s.index()] >= 0.05)
+            || self
+                .sigma
+                .iter()
+                .any(|(h, a)| sigma_is_compromise(h.level) && *a >= 0.05)
     }
 
     /// Threat (0–100) at `now`, with one reason per active signal.
@@ -129,6 +201,7 @@ impl ThreatState {
                 weight: round1(c),
             });
         }
+        total += self.sigma_threat(with_why, &mut why);
         why.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         (round1(total.min(100.0)), why)
     }

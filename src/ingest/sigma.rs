@@ -471,7 +471,7 @@ pub fn active() -> Option<&'static Rules> {
 /// Load the rules of `paths`, say on stderr which were not loaded and why, and install them.
 /// Nothing configured: nothing is installed, and decoding is exactly as without rules.
 pub fn load_and_install(paths: &[PathBuf]) -> anyhow::Result<()> {
-    if paths.is_empty() {
+    if paths.is_empty() || ACTIVE.get().is_some() {
         return Ok(());
     }
     let (rules, problems) = Rules::load(paths)?;
