@@ -325,7 +325,8 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
     } else {
         g.rules.clone()
     };
-    blastdoor::ingest::sigma::load_and_install(&rules).map_err(|e| Failure::usage(e.to_string()))?;
+    blastdoor::ingest::sigma::load_and_install(&rules)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let specs_cursor = specs.iter().find(|s| s.keeps_cursor()).map(|s| s.name());
     Ok(EngineOptions {
         sources: specs,
@@ -721,7 +722,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let mut problems = config::check(g.config.as_deref());
             if !g.rules.is_empty() {
                 match blastdoor::ingest::sigma::Rules::load(&g.rules) {
-                    Err(e) => problems.push(config::ConfigProblem::new("--rules", "", e.to_string())),
+                    Err(e) => {
+                        problems.push(config::ConfigProblem::new("--rules", "", e.to_string()))
+                    }
                     Ok((_, bad)) => problems.extend(bad.iter().map(|p| {
                         let at = p.line.map(|l| format!("line {l}: ")).unwrap_or_default();
                         config::ConfigProblem::file(

@@ -76,12 +76,18 @@ fn the_stratus_techniques_fire_the_rules_written_for_them_and_no_others() {
             "defense-evasion.cloudtrail-delete",
             "AWS CloudTrail Important Change",
         ),
-        ("defense-evasion.vpc-remove-flow-logs", "AWS VPC Flow Logs Deleted"),
+        (
+            "defense-evasion.vpc-remove-flow-logs",
+            "AWS VPC Flow Logs Deleted",
+        ),
         (
             "persistence.iam-create-admin-user",
             "AWS IAM Backdoor Users Keys",
         ),
-        ("persistence.iam-backdoor-user", "AWS IAM Backdoor Users Keys"),
+        (
+            "persistence.iam-backdoor-user",
+            "AWS IAM Backdoor Users Keys",
+        ),
         (
             "privilege-escalation.iam-update-user-login-profile",
             "AWS User Login Profile Was Modified",
@@ -98,7 +104,10 @@ fn the_stratus_techniques_fire_the_rules_written_for_them_and_no_others() {
             "exfiltration.ec2-security-group-open-port-22-ingress",
             "Ingress/Egress Security Group Modification",
         ),
-        ("persistence.lambda-layer-extension", "AWS New Lambda Layer Attached"),
+        (
+            "persistence.lambda-layer-extension",
+            "AWS New Lambda Layer Attached",
+        ),
         (
             "initial-access.console-login-without-mfa",
             "AWS Successful Console Login Without MFA",
@@ -107,9 +116,18 @@ fn the_stratus_techniques_fire_the_rules_written_for_them_and_no_others() {
         assert!(has(file, title), "{file} should match {title:?}: {hits:#?}");
     }
     // And not elsewhere: a rule about one call does not fire on another technique's calls.
-    assert!(!has("persistence.iam-create-admin-user", "AWS CloudTrail Important Change"));
-    assert!(!has("defense-evasion.cloudtrail-stop", "AWS IAM Backdoor Users Keys"));
-    assert!(!has("defense-evasion.cloudtrail-delete", "AWS VPC Flow Logs Deleted"));
+    assert!(!has(
+        "persistence.iam-create-admin-user",
+        "AWS CloudTrail Important Change"
+    ));
+    assert!(!has(
+        "defense-evasion.cloudtrail-stop",
+        "AWS IAM Backdoor Users Keys"
+    ));
+    assert!(!has(
+        "defense-evasion.cloudtrail-delete",
+        "AWS VPC Flow Logs Deleted"
+    ));
     for quiet in [
         "credential-access.secretsmanager-retrieve-secrets",
         "defense-evasion.dns-delete-logs",
@@ -154,7 +172,10 @@ fn the_call_index_agrees_with_evaluating_every_rule_on_every_cloudtrail_record()
             records.extend(rs.iter().cloned());
         }
     };
-    for d in ["stratus-red-team/detonation-logs", "invictus-ir-aws-dataset/CloudTrail"] {
+    for d in [
+        "stratus-red-team/detonation-logs",
+        "invictus-ir-aws-dataset/CloudTrail",
+    ] {
         for f in std::fs::read_dir(c.join(d)).unwrap() {
             let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
             add(&serde_json::from_str(&text).unwrap());
@@ -186,7 +207,11 @@ fn kubernetes_audit_records_fire_the_kubernetes_rules() {
         let mut out = BTreeSet::new();
         for line in text.lines().filter(|l| !l.trim().is_empty()) {
             if let Ok(d) = ingest::decode_record(line) {
-                out.extend(d.events.iter().flat_map(|e| e.sigma.iter().map(|h| h.title.to_string())));
+                out.extend(
+                    d.events
+                        .iter()
+                        .flat_map(|e| e.sigma.iter().map(|h| h.title.to_string())),
+                );
             }
         }
         out
@@ -205,7 +230,8 @@ fn kubernetes_audit_records_fire_the_kubernetes_rules() {
     assert!(titles_of("create_configmap.json").is_empty());
 }
 
-const STRATUS_STOP: &str = "stratus-red-team/detonation-logs/aws.defense-evasion.cloudtrail-stop.json";
+const STRATUS_STOP: &str =
+    "stratus-red-team/detonation-logs/aws.defense-evasion.cloudtrail-stop.json";
 
 #[test]
 fn rank_json_why_names_the_rule_its_level_and_tags() {
@@ -228,9 +254,14 @@ fn rank_json_why_names_the_rule_its_level_and_tags() {
         .collect();
     assert_eq!(sigma.len(), 1, "{why:#?}");
     let d = sigma[0];
-    assert!(d.starts_with("Sigma: AWS CloudTrail Important Change (medium; attack."), "{d}");
+    assert!(
+        d.starts_with("Sigma: AWS CloudTrail Important Change (medium; attack."),
+        "{d}"
+    );
     assert!(d.ends_with(" ×1"), "{d}");
-    let sigma_weight = why.iter().find(|r| r["factor"] == "sigma").unwrap()["weight"].as_f64().unwrap();
+    let sigma_weight = why.iter().find(|r| r["factor"] == "sigma").unwrap()["weight"]
+        .as_f64()
+        .unwrap();
     assert!(sigma_weight > 5.0, "{why:#?}");
 
     // Without rules: exactly as before, no Sigma reason and less threat.
@@ -240,7 +271,13 @@ fn rank_json_why_names_the_rule_its_level_and_tags() {
         .output()
         .unwrap();
     let p = json(&plain);
-    assert!(!p[0]["why"].as_array().unwrap().iter().any(|r| r["factor"] == "sigma"));
+    assert!(
+        !p[0]["why"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["factor"] == "sigma")
+    );
     assert!(p[0]["threat"].as_f64().unwrap() < v[0]["threat"].as_f64().unwrap());
 }
 
@@ -315,7 +352,11 @@ fn a_bad_rule_file_is_named_with_its_line_and_the_good_ones_still_fire() {
         .output()
         .unwrap();
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("nope does not exist"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("nope does not exist"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -338,26 +379,47 @@ fn rules_in_config_toml_are_used_and_checked() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let v = json(&out);
     assert!(
-        v[0]["why"]
-            .as_array()
+        v[0]["why"].as_array().unwrap().iter().any(|r| r["detail"]
+            .as_str()
             .unwrap()
-            .iter()
-            .any(|r| r["detail"].as_str().unwrap().starts_with("Sigma: Trail Stopped Here")),
+            .starts_with("Sigma: Trail Stopped Here")),
         "{v:#?}"
     );
-    let check = bd_in(home.path()).arg("--config").arg(&cfg).arg("check-config").output().unwrap();
+    let check = bd_in(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(code(&check), 0, "{}", stderr(&check));
 
     // A bad rule among them: check-config names its file and line and fails.
     std::fs::write(rules.join("broken.yml"), BAD_RULE).unwrap();
-    let check = bd_in(home.path()).arg("--config").arg(&cfg).arg("check-config").output().unwrap();
+    let check = bd_in(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(code(&check), 2, "{}", stderr(&check));
     let err = stderr(&check);
-    assert!(err.contains("broken.yml") && err.contains("line 7") && err.contains("frobnicate"), "{err}");
+    assert!(
+        err.contains("broken.yml") && err.contains("line 7") && err.contains("frobnicate"),
+        "{err}"
+    );
 
     // A missing folder in `rules`: named.
     std::fs::write(&cfg, "rules = [\"missing-rules\"]\n").unwrap();
-    let check = bd_in(home.path()).arg("--config").arg(&cfg).arg("check-config").output().unwrap();
+    let check = bd_in(home.path())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("check-config")
+        .output()
+        .unwrap();
     assert_eq!(code(&check), 2);
-    assert!(stderr(&check).contains("missing-rules does not exist"), "{}", stderr(&check));
+    assert!(
+        stderr(&check).contains("missing-rules does not exist"),
+        "{}",
+        stderr(&check)
+    );
 }

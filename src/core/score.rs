@@ -122,7 +122,11 @@ impl ThreatState {
                 *a *= if s.is_compromise() { long } else { short };
             }
             for (h, a) in self.sigma.iter_mut() {
-                *a *= if sigma_is_compromise(h.level) { long } else { short };
+                *a *= if sigma_is_compromise(h.level) {
+                    long
+                } else {
+                    short
+                };
             }
             self.at = now;
         } else if self.at == 0 {

@@ -367,9 +367,13 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
                 .unwrap_or("");
             decode_value(parse_json(text)?, out)?;
         }
-        Format::CloudTrail => with_rules(sigma::LogSource::CloudTrail, out, |out| cloudtrail::decode(v, out))?,
+        Format::CloudTrail => with_rules(sigma::LogSource::CloudTrail, out, |out| {
+            cloudtrail::decode(v, out)
+        })?,
         Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
-        Format::K8sAudit => with_rules(sigma::LogSource::K8sAudit, out, |out| k8s_audit::decode(v, out))?,
+        Format::K8sAudit => with_rules(sigma::LogSource::K8sAudit, out, |out| {
+            k8s_audit::decode(v, out)
+        })?,
         Format::K8sAuditList => {
             if let Some(Value::Array(items)) = take(v, "items") {
                 for item in items {
@@ -383,7 +387,9 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Format::Tetragon => tetragon::decode(v, out)?,
         Format::VaultAudit => vault_audit::decode(v, out)?,
         Format::Ocsf => ocsf::decode(v, out)?,
-        Format::GitHub => with_rules(sigma::LogSource::GitHubAudit, out, |out| github::decode(v, out))?,
+        Format::GitHub => with_rules(sigma::LogSource::GitHubAudit, out, |out| {
+            github::decode(v, out)
+        })?,
         Format::Gcp => with_rules(sigma::LogSource::GcpAudit, out, |out| gcp::decode(v, out))?,
         Format::AwsIamInventory => out.inventory.extend(aws_iam::decode(&v)?),
         Format::K8sRbacInventory => out.inventory.extend(k8s_rbac::decode(&v)?),

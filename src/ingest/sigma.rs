@@ -221,10 +221,17 @@ impl Rules {
     /// The rules of `source` that match `record`.
     pub fn matches(&self, source: LogSource, record: &Value) -> Vec<Arc<SigmaHit>> {
         let event = JsonEvent::borrow(record);
+        if source == LogSource::GcpAudit {
+            return self.matching(source, &UnderData(event));
+        }
+        self.matching(source, &event)
+    }
+
+    fn matching(&self, source: LogSource, event: &impl rsigma_eval::Event) -> Vec<Arc<SigmaHit>> {
         self.by_source[source.index()]
             .iter()
             .map(|&i| &self.rules[i as usize])
-            .filter(|r| evaluate_rule(&r.rule, &event).is_some())
+            .filter(|r| evaluate_rule(&r.rule, event).is_some())
             .map(|r| r.hit.clone())
             .collect()
     }
@@ -269,6 +276,31 @@ impl Rules {
             drop(v);
             e.sigma.extend(hits);
         }
+    }
+}
+
+/// A GCP audit record as SigmaHQ's GCP rules name its fields: under `data.`
+/// (`data.protoPayload.methodName`), the shape the log arrives in through Pub/Sub. Here the
+/// record is the LogEntry itself, so `data.X` reads `X` when the record has no `data` of its own.
+struct UnderData<'a>(JsonEvent<'a>);
+
+impl rsigma_eval::Event for UnderData<'_> {
+    fn get_field(&self, path: &str) -> Option<rsigma_eval::EventValue<'_>> {
+        self.0
+            .get_field(path)
+            .or_else(|| path.strip_prefix("data.").and_then(|p| self.0.get_field(p)))
+    }
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        self.0.any_string_value(pred)
+    }
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        self.0.all_string_values()
+    }
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        self.0.visit_string_values(visit)
+    }
+    fn to_json(&self) -> Value {
+        self.0.to_json()
     }
 }
 
@@ -320,7 +352,10 @@ impl CallIndex {
         }
         match lower(source, &mut buf) {
             Some(n) => {
-                if let Some(r) = self.sources.get(std::str::from_utf8(&buf[..n]).unwrap_or("")) {
+                if let Some(r) = self
+                    .sources
+                    .get(std::str::from_utf8(&buf[..n]).unwrap_or(""))
+                {
                     out.extend(r);
                 }
             }
@@ -425,10 +460,7 @@ fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
         let p = entry?.path();
         if p.is_dir() {
             collect(&p, out)?;
-        } else if matches!(
-            p.extension().and_then(|e| e.to_str()),
-            Some("yml" | "yaml")
-        ) {
+        } else if matches!(p.extension().and_then(|e| e.to_str()), Some("yml" | "yaml")) {
             out.push(p);
         }
     }
@@ -527,7 +559,9 @@ level: medium
         let (r, p) = rules(STOP);
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "stoplogging"});
-        let hits = r.cloudtrail("cloudtrail.amazonaws.com", "stoplogging", || Cow::Borrowed(&rec));
+        let hits = r.cloudtrail("cloudtrail.amazonaws.com", "stoplogging", || {
+            Cow::Borrowed(&rec)
+        });
         assert_eq!(hits.len(), 1);
         assert_eq!(
             hits[0].describe(),
@@ -559,7 +593,11 @@ level: high
         );
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventName": "ListUsers", "userIdentity": {"type": "Root"}});
-        assert_eq!(r.cloudtrail("iam.amazonaws.com", "ListUsers", || Cow::Borrowed(&rec)).len(), 1);
+        assert_eq!(
+            r.cloudtrail("iam.amazonaws.com", "ListUsers", || Cow::Borrowed(&rec))
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -577,10 +615,33 @@ level: high
     }
 
     #[test]
+    fn gcp_rules_read_the_log_entry_under_data_as_sigmahq_writes_them() {
+        let (r, p) = rules(
+            r#"
+title: GCP Bucket Deleted
+logsource: {product: gcp, service: gcp.audit}
+detection:
+    selection:
+        data.protoPayload.methodName: storage.buckets.delete
+    condition: selection
+level: medium
+"#,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        let entry = serde_json::json!({"protoPayload": {"methodName": "storage.buckets.delete"}});
+        assert_eq!(r.matches(LogSource::GcpAudit, &entry).len(), 1);
+        let other = serde_json::json!({"protoPayload": {"methodName": "storage.buckets.get"}});
+        assert!(r.matches(LogSource::GcpAudit, &other).is_empty());
+    }
+
+    #[test]
     fn a_missing_folder_is_an_error_naming_it() {
         let e = Rules::load(&[PathBuf::from("/nonexistent/sigma")])
             .err()
             .expect("an error");
-        assert!(e.to_string().contains("/nonexistent/sigma does not exist"), "{e}");
+        assert!(
+            e.to_string().contains("/nonexistent/sigma does not exist"),
+            "{e}"
+        );
     }
 }
