@@ -184,14 +184,18 @@ fn the_call_index_agrees_with_evaluating_every_rule_on_every_cloudtrail_record()
     assert!(records.len() > 1_000, "{}", records.len());
     let mut matched = 0;
     for r in &records {
-        let s = r["eventSource"].as_str().unwrap_or("");
-        let n = r["eventName"].as_str().unwrap_or("");
-        let indexed = rules.cloudtrail(s, n, || std::borrow::Cow::Borrowed(r));
+        let fields = sigma::INDEXED_FIELDS.map(|f| {
+            f.split('.')
+                .try_fold(r, |v, k| v.get(k))
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+        });
+        let indexed = rules.cloudtrail(fields, || std::borrow::Cow::Borrowed(r));
         let mut full = rules.matches(sigma::LogSource::CloudTrail, r);
         let mut got = indexed.clone();
         got.sort_by(|a, b| a.title.cmp(&b.title));
         full.sort_by(|a, b| a.title.cmp(&b.title));
-        assert_eq!(got, full, "{s} {n}");
+        assert_eq!(got, full, "{fields:?}");
         matched += got.len();
     }
     assert!(matched > 20, "{matched}");

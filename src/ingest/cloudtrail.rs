@@ -304,12 +304,16 @@ impl<'a> Record<'a> {
     }
 
     /// Whether `detect` would call the record CloudTrail (and no other format first).
-    /// The call: `eventSource` and `eventName` (empty when absent).
-    pub fn call(&self) -> (&str, &str) {
-        (
-            self.event_source.str().unwrap_or(""),
+    /// `eventName`, `eventSource`, `userIdentity.type` and `userAgent` (empty when absent): the
+    /// fields Sigma rules are indexed on (`ingest::sigma::INDEXED_FIELDS`).
+    pub fn sigma_fields(&self) -> [&str; 4] {
+        let typ = self.user_identity.get().and_then(|u| u.typ.str());
+        [
             self.event_name.str().unwrap_or(""),
-        )
+            self.event_source.str().unwrap_or(""),
+            typ.unwrap_or(""),
+            self.user_agent.str().unwrap_or(""),
+        ]
     }
 
     pub fn is_cloudtrail(&self) -> bool {

@@ -208,9 +208,9 @@ fn decode_item(r: cloudtrail::Record, text: &str, out: &mut Decoded) -> Result<(
         let first = out.events.len();
         cloudtrail::decode_text(&r, text, out)?;
         if let Some(rules) = sigma::active() {
-            let (source, name) = r.call();
+            let fields = r.sigma_fields();
             for e in &mut out.events[first..] {
-                let hits = rules.cloudtrail(source, name, || e.raw.value());
+                let hits = rules.cloudtrail(fields, || e.raw.value());
                 e.sigma.extend(hits);
             }
         }

@@ -91,25 +91,28 @@ pub struct Rules {
     cloudtrail: CallIndex,
 }
 
-/// CloudTrail rules by the calls their conditions require.
+/// The CloudTrail fields the typed decoder reads anyway, which the index keys rules on, in the
+/// order a rule's selection is looked at for one (the most selective first).
+pub const INDEXED_FIELDS: [&str; 4] =
+    ["eventName", "eventSource", "userIdentity.type", "userAgent"];
+
+/// CloudTrail rules by the values their conditions require of the indexed fields.
 #[derive(Default)]
 struct CallIndex {
-    /// Lower-case `eventName` → rules that need exactly it.
-    names: HashMap<String, Vec<u32>>,
-    /// Lower-case `eventName` prefixes (`eventName|startswith`).
-    prefixes: Vec<(String, u32)>,
-    /// Lower-case `eventSource` → rules that need it.
-    sources: HashMap<String, Vec<u32>>,
-    /// Rules that name no call: candidates for every record.
+    /// Per indexed field: lower-case value → rules that need exactly it.
+    exact: [HashMap<String, Vec<u32>>; 4],
+    /// Per indexed field: lower-case prefixes (`|startswith`) and their rules.
+    prefixes: [Vec<(String, u32)>; 4],
+    /// Rules that require none of them: candidates for every record.
     always: Vec<u32>,
 }
 
-/// What a rule's condition requires of the call (`None`: nothing the index can use).
+/// One value a rule requires of an indexed field (`prefix`: that it starts with it).
 #[derive(Debug, Clone)]
-enum Need {
-    Name(String),
-    NamePrefix(String),
-    Source(String),
+struct Need {
+    field: usize,
+    value: String,
+    prefix: bool,
 }
 
 impl Rules {
@@ -236,15 +239,15 @@ impl Rules {
             .collect()
     }
 
-    /// The CloudTrail rules that match a record whose call is `source`/`name`; `record` gives
-    /// the record as a value, asked for only when some rule names that call (or none).
+    /// The CloudTrail rules that match a record whose [`INDEXED_FIELDS`] are `fields` (empty
+    /// when absent); `record` gives the record as a value, asked for only when some rule can
+    /// match those fields.
     pub fn cloudtrail<'v>(
         &self,
-        source: &str,
-        name: &str,
+        fields: [&str; 4],
         record: impl FnOnce() -> Cow<'v, Value>,
     ) -> Vec<Arc<SigmaHit>> {
-        let candidates = self.cloudtrail.candidates(source, name);
+        let candidates = self.cloudtrail.candidates(fields);
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -267,9 +270,13 @@ impl Rules {
         for e in events {
             let v = e.raw.value();
             let hits = if source == LogSource::CloudTrail {
-                let s = v.get("eventSource").and_then(Value::as_str).unwrap_or("");
-                let n = v.get("eventName").and_then(Value::as_str).unwrap_or("");
-                self.cloudtrail(s, n, || Cow::Borrowed(&*v))
+                let fields = INDEXED_FIELDS.map(|f| {
+                    f.split('.')
+                        .try_fold(&*v, |v, k| v.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or("")
+                });
+                self.cloudtrail(fields, || Cow::Borrowed(&*v))
             } else {
                 self.matches(source, &v)
             };
@@ -311,59 +318,50 @@ impl CallIndex {
             return;
         };
         for n in needs {
-            match n {
-                Need::Name(s) => self.names.entry(s).or_default().push(idx),
-                Need::NamePrefix(s) => self.prefixes.push((s, idx)),
-                Need::Source(s) => self.sources.entry(s).or_default().push(idx),
+            if n.prefix {
+                self.prefixes[n.field].push((n.value, idx));
+            } else {
+                self.exact[n.field].entry(n.value).or_default().push(idx);
             }
         }
     }
 
-    fn candidates(&self, source: &str, name: &str) -> Vec<u32> {
+    fn candidates(&self, fields: [&str; 4]) -> Vec<u32> {
         let mut out: Vec<u32> = self.always.clone();
-        let mut buf = [0u8; 96];
-        let lower = |s: &str, buf: &mut [u8; 96]| -> Option<usize> {
-            let b = s.as_bytes();
-            (b.len() <= buf.len()).then(|| {
-                for (d, c) in buf.iter_mut().zip(b) {
-                    *d = c.to_ascii_lowercase();
-                }
-                b.len()
-            })
-        };
-        match lower(name, &mut buf) {
-            Some(n) => {
-                let name = std::str::from_utf8(&buf[..n]).unwrap_or("");
-                if let Some(r) = self.names.get(name) {
-                    out.extend(r);
-                }
-                out.extend(
-                    self.prefixes
-                        .iter()
-                        .filter(|(p, _)| name.starts_with(p.as_str()))
-                        .map(|(_, i)| *i),
-                );
+        let mut buf = [0u8; 256];
+        for (k, value) in fields.iter().enumerate() {
+            if self.exact[k].is_empty() && self.prefixes[k].is_empty() {
+                continue;
             }
-            // Longer than any call name: every rule that names one is a candidate.
-            None => {
-                out.extend(self.names.values().flatten());
-                out.extend(self.prefixes.iter().map(|(_, i)| *i));
+            let b = value.as_bytes();
+            if b.len() > buf.len() {
+                // Longer than the buffer (a user agent can be): fold on the heap.
+                let lower = value.to_ascii_lowercase();
+                self.hits(k, &lower, &mut out);
+                continue;
             }
-        }
-        match lower(source, &mut buf) {
-            Some(n) => {
-                if let Some(r) = self
-                    .sources
-                    .get(std::str::from_utf8(&buf[..n]).unwrap_or(""))
-                {
-                    out.extend(r);
-                }
+            for (d, c) in buf.iter_mut().zip(b) {
+                *d = c.to_ascii_lowercase();
             }
-            None => out.extend(self.sources.values().flatten()),
+            // ASCII folding keeps UTF-8 valid.
+            let lower = std::str::from_utf8(&buf[..b.len()]).unwrap_or("");
+            self.hits(k, lower, &mut out);
         }
         out.sort_unstable();
         out.dedup();
         out
+    }
+
+    fn hits(&self, field: usize, lower: &str, out: &mut Vec<u32>) {
+        if let Some(r) = self.exact[field].get(lower) {
+            out.extend(r);
+        }
+        out.extend(
+            self.prefixes[field]
+                .iter()
+                .filter(|(p, _)| lower.starts_with(p.as_str()))
+                .map(|(_, i)| *i),
+        );
     }
 }
 
@@ -421,9 +419,11 @@ fn union(parts: impl Iterator<Item = Option<Vec<Need>>>) -> Option<Vec<Need>> {
 fn det_needs(d: &Detection) -> Option<Vec<Need>> {
     match d {
         Detection::AllOf(items) => {
-            let of = |field: &str| {
+            let of = |field: usize| {
                 items.iter().find_map(|it| {
-                    if it.field.name.as_deref() != Some(field) || it.values.is_empty() {
+                    if it.field.name.as_deref() != Some(INDEXED_FIELDS[field])
+                        || it.values.is_empty()
+                    {
                         return None;
                     }
                     let prefix = match it.field.modifiers.as_slice() {
@@ -434,21 +434,17 @@ fn det_needs(d: &Detection) -> Option<Vec<Need>> {
                     it.values
                         .iter()
                         .map(|v| match v {
-                            SigmaValue::String(s) => {
-                                let t = s.as_plain()?.to_ascii_lowercase();
-                                Some(match (field, prefix) {
-                                    ("eventName", false) => Need::Name(t),
-                                    ("eventName", true) => Need::NamePrefix(t),
-                                    (_, false) => Need::Source(t),
-                                    (_, true) => return None,
-                                })
-                            }
+                            SigmaValue::String(s) => Some(Need {
+                                field,
+                                value: s.as_plain()?.to_ascii_lowercase(),
+                                prefix,
+                            }),
                             _ => None,
                         })
                         .collect::<Option<Vec<Need>>>()
                 })
             };
-            of("eventName").or_else(|| of("eventSource"))
+            (0..INDEXED_FIELDS.len()).find_map(of)
         }
         Detection::AnyOf(v) => union(v.iter().map(det_needs)),
         _ => None,
@@ -559,7 +555,7 @@ level: medium
         let (r, p) = rules(STOP);
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "stoplogging"});
-        let hits = r.cloudtrail("cloudtrail.amazonaws.com", "stoplogging", || {
+        let hits = r.cloudtrail(["stoplogging", "cloudtrail.amazonaws.com", "", ""], || {
             Cow::Borrowed(&rec)
         });
         assert_eq!(hits.len(), 1);
@@ -570,14 +566,14 @@ level: medium
         );
         assert!(!hits[0].tags[1].as_str().contains('\u{1b}'));
         // Another call: the record is never even parsed.
-        let hits = r.cloudtrail("iam.amazonaws.com", "ListUsers", || {
+        let hits = r.cloudtrail(["ListUsers", "iam.amazonaws.com", "IAMUser", ""], || {
             panic!("no rule names ListUsers")
         });
         assert!(hits.is_empty());
     }
 
     #[test]
-    fn the_index_keeps_rules_it_cannot_read_as_candidates_for_every_call() {
+    fn a_rule_that_names_no_call_is_indexed_on_the_identity_type() {
         let (r, p) = rules(
             r#"
 title: Any Root
@@ -593,11 +589,11 @@ level: high
         );
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventName": "ListUsers", "userIdentity": {"type": "Root"}});
-        assert_eq!(
-            r.cloudtrail("iam.amazonaws.com", "ListUsers", || Cow::Borrowed(&rec))
-                .len(),
-            1
-        );
+        let fields = ["ListUsers", "iam.amazonaws.com", "Root", ""];
+        assert_eq!(r.cloudtrail(fields, || Cow::Borrowed(&rec)).len(), 1);
+        // Another identity type: never parsed.
+        let fields = ["ListUsers", "iam.amazonaws.com", "IAMUser", ""];
+        assert!(r.cloudtrail(fields, || panic!("parsed")).is_empty());
     }
 
     #[test]
