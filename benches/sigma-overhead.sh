@@ -52,8 +52,8 @@ for r in $(seq 1 "$runs"); do
   for mode in off on; do
     extra=()
     [ "$mode" = on ] && extra=(--rules "$rules")
-    t=$( { /usr/bin/time -f '%e %U %S' "$bd" rank --source "$data" --format json --top 50 "${extra[@]}" >/dev/null 2>/dev/null; } 2>&1 | tail -1)
-    read -r w u s <<<"$t"
+    /usr/bin/time -o "$out/time" -f '%e %U %S' "$bd" rank --source "$data" --format json --top 50 "${extra[@]}" >/dev/null 2>&1
+    read -r w u s <"$out/time"
     cpu=$(echo "$u + $s" | bc)
     if [ "$mode" = off ]; then wall_off+=("$w"); cpu_off+=("$cpu"); else wall_on+=("$w"); cpu_on+=("$cpu"); fi
   done

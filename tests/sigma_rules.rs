@@ -41,6 +41,9 @@ fn all_114_sigmahq_rules_in_the_corpus_load() {
     assert_eq!(rules.len(), 114);
     // Google Workspace's admin and login rules: no format blastdoor reads.
     assert_eq!(rules.unused(), 10);
+    // Every CloudTrail rule is keyed on a field the typed decoder reads, so a record is parsed
+    // only for the rules that can match it.
+    assert_eq!(rules.unindexed_cloudtrail(), Vec::<&str>::new());
 }
 
 /// `(detonation file, rule title)` for every Sigma match on the Stratus detonation logs.

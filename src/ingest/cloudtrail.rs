@@ -304,15 +304,17 @@ impl<'a> Record<'a> {
     }
 
     /// Whether `detect` would call the record CloudTrail (and no other format first).
-    /// `eventName`, `eventSource`, `userIdentity.type` and `userAgent` (empty when absent): the
+    /// `eventName`, `eventSource`, `userIdentity.type`, `userAgent` and `userIdentity.arn` (empty when
+    /// absent): the
     /// fields Sigma rules are indexed on (`ingest::sigma::INDEXED_FIELDS`).
-    pub fn sigma_fields(&self) -> [&str; 4] {
-        let typ = self.user_identity.get().and_then(|u| u.typ.str());
+    pub fn sigma_fields(&self) -> [&str; 5] {
+        let u = self.user_identity.get();
         [
             self.event_name.str().unwrap_or(""),
             self.event_source.str().unwrap_or(""),
-            typ.unwrap_or(""),
+            u.and_then(|u| u.typ.str()).unwrap_or(""),
             self.user_agent.str().unwrap_or(""),
+            u.and_then(|u| u.arn.str()).unwrap_or(""),
         ]
     }
 

@@ -93,26 +93,43 @@ pub struct Rules {
 
 /// The CloudTrail fields the typed decoder reads anyway, which the index keys rules on, in the
 /// order a rule's selection is looked at for one (the most selective first).
-pub const INDEXED_FIELDS: [&str; 4] =
-    ["eventName", "eventSource", "userIdentity.type", "userAgent"];
+pub const INDEXED_FIELDS: [&str; 5] = [
+    "eventName",
+    "eventSource",
+    "userIdentity.type",
+    "userAgent",
+    "userIdentity.arn",
+];
 
 /// CloudTrail rules by the values their conditions require of the indexed fields.
 #[derive(Default)]
 struct CallIndex {
     /// Per indexed field: lower-case value → rules that need exactly it.
-    exact: [HashMap<String, Vec<u32>>; 4],
+    exact: [HashMap<String, Vec<u32>>; 5],
     /// Per indexed field: lower-case prefixes (`|startswith`) and their rules.
-    prefixes: [Vec<(String, u32)>; 4],
+    prefixes: [Vec<(String, u32)>; 5],
+    /// Per indexed field: text a regular expression (`|re`) requires, case-sensitive.
+    contains: [Vec<(String, u32)>; 5],
     /// Rules that require none of them: candidates for every record.
     always: Vec<u32>,
 }
 
-/// One value a rule requires of an indexed field (`prefix`: that it starts with it).
+/// One value a rule requires of an indexed field.
 #[derive(Debug, Clone)]
 struct Need {
     field: usize,
     value: String,
-    prefix: bool,
+    how: How,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum How {
+    /// Equal to it, ignoring case (Sigma's default).
+    Exact,
+    /// Starts with it, ignoring case (`|startswith`).
+    Prefix,
+    /// Holds it, case and all (the literal core of a `|re`).
+    Contains,
 }
 
 impl Rules {
@@ -216,6 +233,16 @@ impl Rules {
     pub fn is_empty(&self) -> bool {
         self.rules.is_empty()
     }
+    /// The CloudTrail rules the call index cannot key (evaluated on every CloudTrail record),
+    /// by title.
+    pub fn unindexed_cloudtrail(&self) -> Vec<&str> {
+        self.cloudtrail
+            .always
+            .iter()
+            .map(|&i| self.rules[i as usize].hit.title.as_str())
+            .collect()
+    }
+
     /// How many loaded rules apply to none of the formats blastdoor reads.
     pub fn unused(&self) -> usize {
         self.unused
@@ -244,7 +271,7 @@ impl Rules {
     /// match those fields.
     pub fn cloudtrail<'v>(
         &self,
-        fields: [&str; 4],
+        fields: [&str; 5],
         record: impl FnOnce() -> Cow<'v, Value>,
     ) -> Vec<Arc<SigmaHit>> {
         let candidates = self.cloudtrail.candidates(fields);
@@ -318,18 +345,24 @@ impl CallIndex {
             return;
         };
         for n in needs {
-            if n.prefix {
-                self.prefixes[n.field].push((n.value, idx));
-            } else {
-                self.exact[n.field].entry(n.value).or_default().push(idx);
+            match n.how {
+                How::Exact => self.exact[n.field].entry(n.value).or_default().push(idx),
+                How::Prefix => self.prefixes[n.field].push((n.value, idx)),
+                How::Contains => self.contains[n.field].push((n.value, idx)),
             }
         }
     }
 
-    fn candidates(&self, fields: [&str; 4]) -> Vec<u32> {
+    fn candidates(&self, fields: [&str; 5]) -> Vec<u32> {
         let mut out: Vec<u32> = self.always.clone();
         let mut buf = [0u8; 256];
         for (k, value) in fields.iter().enumerate() {
+            out.extend(
+                self.contains[k]
+                    .iter()
+                    .filter(|(needle, _)| value.contains(needle.as_str()))
+                    .map(|(_, i)| *i),
+            );
             if self.exact[k].is_empty() && self.prefixes[k].is_empty() {
                 continue;
             }
@@ -426,18 +459,24 @@ fn det_needs(d: &Detection) -> Option<Vec<Need>> {
                     {
                         return None;
                     }
-                    let prefix = match it.field.modifiers.as_slice() {
-                        [] => false,
-                        [rsigma_parser::Modifier::StartsWith] => true,
+                    let how = match it.field.modifiers.as_slice() {
+                        [] => How::Exact,
+                        [rsigma_parser::Modifier::StartsWith] => How::Prefix,
+                        [rsigma_parser::Modifier::Re] => How::Contains,
                         _ => return None,
                     };
                     it.values
                         .iter()
-                        .map(|v| match v {
-                            SigmaValue::String(s) => Some(Need {
+                        .map(|v| match (v, how) {
+                            (SigmaValue::String(s), How::Contains) => Some(Need {
+                                field,
+                                value: regex_literal(&s.original)?,
+                                how,
+                            }),
+                            (SigmaValue::String(s), _) => Some(Need {
                                 field,
                                 value: s.as_plain()?.to_ascii_lowercase(),
-                                prefix,
+                                how,
                             }),
                             _ => None,
                         })
@@ -449,6 +488,20 @@ fn det_needs(d: &Detection) -> Option<Vec<Need>> {
         Detection::AnyOf(v) => union(v.iter().map(det_needs)),
         _ => None,
     }
+}
+
+/// The text every match of a regular expression holds, for the simple shape rules use
+/// (`.+:assumed-role/aws:.+`): a literal between optional `^`/`$` and `.*`/`.+`. `None` for
+/// anything else (the rule is then not keyed on that field).
+fn regex_literal(re: &str) -> Option<String> {
+    let mut core = re.strip_prefix('^').unwrap_or(re);
+    core = core.strip_suffix('$').unwrap_or(core);
+    for w in [".*", ".+"] {
+        core = core.strip_prefix(w).unwrap_or(core);
+        core = core.strip_suffix(w).unwrap_or(core);
+    }
+    let special = |c: char| "\\.+*?()|[]{}^$".contains(c);
+    (!core.is_empty() && !core.chars().any(special)).then(|| core.to_string())
 }
 
 fn collect(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
@@ -555,9 +608,10 @@ level: medium
         let (r, p) = rules(STOP);
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "stoplogging"});
-        let hits = r.cloudtrail(["stoplogging", "cloudtrail.amazonaws.com", "", ""], || {
-            Cow::Borrowed(&rec)
-        });
+        let hits = r.cloudtrail(
+            ["stoplogging", "cloudtrail.amazonaws.com", "", "", ""],
+            || Cow::Borrowed(&rec),
+        );
         assert_eq!(hits.len(), 1);
         assert_eq!(
             hits[0].describe(),
@@ -566,9 +620,10 @@ level: medium
         );
         assert!(!hits[0].tags[1].as_str().contains('\u{1b}'));
         // Another call: the record is never even parsed.
-        let hits = r.cloudtrail(["ListUsers", "iam.amazonaws.com", "IAMUser", ""], || {
-            panic!("no rule names ListUsers")
-        });
+        let hits = r.cloudtrail(
+            ["ListUsers", "iam.amazonaws.com", "IAMUser", "", ""],
+            || panic!("no rule names ListUsers"),
+        );
         assert!(hits.is_empty());
     }
 
@@ -589,10 +644,10 @@ level: high
         );
         assert!(p.is_empty(), "{p:?}");
         let rec = serde_json::json!({"eventName": "ListUsers", "userIdentity": {"type": "Root"}});
-        let fields = ["ListUsers", "iam.amazonaws.com", "Root", ""];
+        let fields = ["ListUsers", "iam.amazonaws.com", "Root", "", ""];
         assert_eq!(r.cloudtrail(fields, || Cow::Borrowed(&rec)).len(), 1);
         // Another identity type: never parsed.
-        let fields = ["ListUsers", "iam.amazonaws.com", "IAMUser", ""];
+        let fields = ["ListUsers", "iam.amazonaws.com", "IAMUser", "", ""];
         assert!(r.cloudtrail(fields, || panic!("parsed")).is_empty());
     }
 
@@ -628,6 +683,41 @@ level: medium
         assert_eq!(r.matches(LogSource::GcpAudit, &entry).len(), 1);
         let other = serde_json::json!({"protoPayload": {"methodName": "storage.buckets.get"}});
         assert!(r.matches(LogSource::GcpAudit, &other).is_empty());
+    }
+
+    #[test]
+    fn a_simple_regex_keys_its_rule_on_the_text_it_requires() {
+        assert_eq!(
+            regex_literal(".+:assumed-role/aws:.+").as_deref(),
+            Some(":assumed-role/aws:")
+        );
+        assert_eq!(regex_literal("^AKIA[0-9A-Z]{16}$"), None);
+        assert_eq!(regex_literal("(?i)admin"), None);
+        let (r, p) = rules(
+            r#"
+title: IMDS
+logsource: {product: aws, service: cloudtrail}
+detection:
+    selection:
+        userIdentity.arn|re: '.+:assumed-role/aws:.+'
+    condition: selection
+level: high
+"#,
+        );
+        assert!(p.is_empty(), "{p:?}");
+        assert!(r.unindexed_cloudtrail().is_empty());
+        let arn = "arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1";
+        let rec = serde_json::json!({"eventName": "ListBuckets", "userIdentity": {"arn": arn}});
+        let fields = ["ListBuckets", "s3.amazonaws.com", "AssumedRole", "", arn];
+        assert_eq!(r.cloudtrail(fields, || Cow::Borrowed(&rec)).len(), 1);
+        let fields = [
+            "ListBuckets",
+            "s3.amazonaws.com",
+            "IAMUser",
+            "",
+            "arn:aws:iam::1:user/x",
+        ];
+        assert!(r.cloudtrail(fields, || panic!("parsed")).is_empty());
     }
 
     #[test]
