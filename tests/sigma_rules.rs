@@ -233,6 +233,38 @@ fn kubernetes_audit_records_fire_the_kubernetes_rules() {
         "{:?}",
         titles_of("exec_pod.json")
     );
+    // The index gives what evaluating every Kubernetes rule gives, on every audit record.
+    let rules = sigma::active().unwrap();
+    let mut n = 0;
+    for f in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(f.unwrap().path()).unwrap();
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let Ok(d) = ingest::decode_record(line) else {
+                continue;
+            };
+            let mut indexed: Vec<String> = d
+                .events
+                .iter()
+                .flat_map(|e| e.sigma.iter().map(|h| h.title.to_string()))
+                .collect();
+            let mut full: Vec<String> = rules
+                .matches(sigma::LogSource::K8sAudit, &v)
+                .iter()
+                .map(|h| h.title.to_string())
+                .collect();
+            if d.events.is_empty() {
+                continue;
+            }
+            indexed.sort();
+            full.sort();
+            assert_eq!(indexed, full, "{line}");
+            n += full.len();
+        }
+    }
+    assert!(n >= 5, "{n}");
     // Creating a config map is none of the rules' business.
     assert!(titles_of("create_configmap.json").is_empty());
 }

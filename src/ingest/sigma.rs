@@ -88,7 +88,8 @@ pub struct Rules {
     by_source: [Vec<u32>; 4],
     /// Rules whose logsource is none of the formats blastdoor reads (Google Workspace, …).
     unused: usize,
-    cloudtrail: CallIndex,
+    /// Per [`LogSource`]: its rules by the values they require of its [`indexed_fields`].
+    index: [CallIndex; 4],
 }
 
 /// The CloudTrail fields the typed decoder reads anyway, which the index keys rules on, in the
@@ -101,7 +102,20 @@ pub const INDEXED_FIELDS: [&str; 5] = [
     "userIdentity.arn",
 ];
 
-/// CloudTrail rules by the values their conditions require of the indexed fields.
+/// The fields each format's rules are keyed on (at most 5), as the rules name them.
+pub fn indexed_fields(source: LogSource) -> &'static [&'static str] {
+    match source {
+        LogSource::CloudTrail => &INDEXED_FIELDS,
+        LogSource::K8sAudit => &["verb", "objectRef.resource", "objectRef.subresource"],
+        LogSource::GcpAudit => &[
+            "data.protoPayload.methodName",
+            "data.protoPayload.serviceName",
+        ],
+        LogSource::GitHubAudit => &["action"],
+    }
+}
+
+/// Rules by the values their conditions require of the indexed fields.
 #[derive(Default)]
 struct CallIndex {
     /// Per indexed field: lower-case value → rules that need exactly it.
@@ -217,9 +231,7 @@ impl Rules {
         match LogSource::of(&ast.logsource) {
             Some(ls) => {
                 self.by_source[ls.index()].push(idx);
-                if ls == LogSource::CloudTrail {
-                    self.cloudtrail.add(idx, needs(ast));
-                }
+                self.index[ls.index()].add(idx, needs(ast, indexed_fields(ls)));
             }
             None => self.unused += 1,
         }
@@ -236,7 +248,7 @@ impl Rules {
     /// The CloudTrail rules the call index cannot key (evaluated on every CloudTrail record),
     /// by title.
     pub fn unindexed_cloudtrail(&self) -> Vec<&str> {
-        self.cloudtrail
+        self.index[LogSource::CloudTrail.index()]
             .always
             .iter()
             .map(|&i| self.rules[i as usize].hit.title.as_str())
@@ -257,6 +269,42 @@ impl Rules {
         self.matching(source, &event)
     }
 
+    /// `matches`, evaluating only the rules the index gives for the record's field values.
+    fn indexed(&self, source: LogSource, record: &Value) -> Vec<Arc<SigmaHit>> {
+        let mut fields = [""; 5];
+        for (slot, f) in fields.iter_mut().zip(indexed_fields(source)) {
+            let get = |path: &str| {
+                path.split('.')
+                    .try_fold(record, |v, k| v.get(k))
+                    .and_then(Value::as_str)
+            };
+            *slot = get(f)
+                .or_else(|| {
+                    (source == LogSource::GcpAudit)
+                        .then(|| f.strip_prefix("data.").and_then(get))
+                        .flatten()
+                })
+                .unwrap_or("");
+        }
+        let candidates = self.index[source.index()].candidates(fields);
+        if candidates.is_empty() {
+            return Vec::new();
+        }
+        let json = JsonEvent::borrow(record);
+        let keep = |r: &&Loaded| match source {
+            LogSource::GcpAudit => {
+                evaluate_rule(&r.rule, &UnderData(JsonEvent::borrow(record))).is_some()
+            }
+            _ => evaluate_rule(&r.rule, &json).is_some(),
+        };
+        candidates
+            .into_iter()
+            .map(|i| &self.rules[i as usize])
+            .filter(keep)
+            .map(|r| r.hit.clone())
+            .collect()
+    }
+
     fn matching(&self, source: LogSource, event: &impl rsigma_eval::Event) -> Vec<Arc<SigmaHit>> {
         self.by_source[source.index()]
             .iter()
@@ -274,7 +322,7 @@ impl Rules {
         fields: [&str; 5],
         record: impl FnOnce() -> Cow<'v, Value>,
     ) -> Vec<Arc<SigmaHit>> {
-        let candidates = self.cloudtrail.candidates(fields);
+        let candidates = self.index[LogSource::CloudTrail.index()].candidates(fields);
         if candidates.is_empty() {
             return Vec::new();
         }
@@ -305,7 +353,7 @@ impl Rules {
                 });
                 self.cloudtrail(fields, || Cow::Borrowed(&*v))
             } else {
-                self.matches(source, &v)
+                self.indexed(source, &v)
             };
             drop(v);
             e.sigma.extend(hits);
@@ -400,22 +448,26 @@ impl CallIndex {
 
 /// What a rule requires of the call for it to match: one of these names, prefixes or sources
 /// holds on every record the rule matches. `None` when its condition does not say.
-fn needs(rule: &SigmaRule) -> Option<Vec<Need>> {
+fn needs(rule: &SigmaRule, fields: &[&str]) -> Option<Vec<Need>> {
     let d = &rule.detection;
     let mut all = Vec::new();
     // Several conditions are alternatives.
     for c in &d.conditions {
-        all.extend(cond_needs(c, &d.named)?);
+        all.extend(cond_needs(c, &d.named, fields)?);
     }
     (!d.conditions.is_empty()).then_some(all)
 }
 
-fn cond_needs(c: &ConditionExpr, named: &HashMap<String, Detection>) -> Option<Vec<Need>> {
+fn cond_needs(
+    c: &ConditionExpr,
+    named: &HashMap<String, Detection>,
+    fields: &[&str],
+) -> Option<Vec<Need>> {
     match c {
-        ConditionExpr::Identifier(n) => det_needs(named.get(n)?),
+        ConditionExpr::Identifier(n) => det_needs(named.get(n)?, fields),
         // All must hold: what any one requires is required.
-        ConditionExpr::And(v) => v.iter().find_map(|x| cond_needs(x, named)),
-        ConditionExpr::Or(v) => union(v.iter().map(|x| cond_needs(x, named))),
+        ConditionExpr::And(v) => v.iter().find_map(|x| cond_needs(x, named, fields)),
+        ConditionExpr::Or(v) => union(v.iter().map(|x| cond_needs(x, named, fields))),
         ConditionExpr::Not(_) => None,
         ConditionExpr::Selector {
             quantifier,
@@ -434,8 +486,10 @@ fn cond_needs(c: &ConditionExpr, named: &HashMap<String, Detection>) -> Option<V
             }
             dets.sort_by_key(|d| format!("{d:?}").len());
             match quantifier {
-                Quantifier::All => dets.iter().find_map(|d| det_needs(d)),
-                Quantifier::Any | Quantifier::Count(_) => union(dets.iter().map(|d| det_needs(d))),
+                Quantifier::All => dets.iter().find_map(|d| det_needs(d, fields)),
+                Quantifier::Any | Quantifier::Count(_) => {
+                    union(dets.iter().map(|d| det_needs(d, fields)))
+                }
             }
         }
     }
@@ -449,14 +503,12 @@ fn union(parts: impl Iterator<Item = Option<Vec<Need>>>) -> Option<Vec<Need>> {
     Some(out)
 }
 
-fn det_needs(d: &Detection) -> Option<Vec<Need>> {
+fn det_needs(d: &Detection, fields: &[&str]) -> Option<Vec<Need>> {
     match d {
         Detection::AllOf(items) => {
             let of = |field: usize| {
                 items.iter().find_map(|it| {
-                    if it.field.name.as_deref() != Some(INDEXED_FIELDS[field])
-                        || it.values.is_empty()
-                    {
+                    if it.field.name.as_deref() != Some(fields[field]) || it.values.is_empty() {
                         return None;
                     }
                     let how = match it.field.modifiers.as_slice() {
@@ -483,9 +535,9 @@ fn det_needs(d: &Detection) -> Option<Vec<Need>> {
                         .collect::<Option<Vec<Need>>>()
                 })
             };
-            (0..INDEXED_FIELDS.len()).find_map(of)
+            (0..fields.len()).find_map(of)
         }
-        Detection::AnyOf(v) => union(v.iter().map(det_needs)),
+        Detection::AnyOf(v) => union(v.iter().map(|d| det_needs(d, fields))),
         _ => None,
     }
 }
