@@ -387,6 +387,52 @@ mod tests {
     use crate::core::model::Effect;
     use crate::core::text::SafeText;
 
+    fn hit(title: &str, level: SigmaLevel) -> std::sync::Arc<SigmaHit> {
+        std::sync::Arc::new(SigmaHit {
+            title: SafeText::new(title),
+            level,
+            tags: vec![SafeText::new("attack.t1562.001")],
+            id: None,
+        })
+    }
+
+    #[test]
+    fn sigma_matches_add_threat_by_level_saturate_decay_and_stay_few() {
+        let mut t = ThreatState::default();
+        let low = hit("Low Rule", SigmaLevel::Low);
+        let critical = hit("Critical Rule", SigmaLevel::Critical);
+        t.record_sigma(&low, 1_000);
+        let after_low = t.value(1_000);
+        t.record_sigma(&critical, 1_000);
+        let after_critical = t.value(1_000);
+        assert!(after_low > 0.0 && after_critical - after_low > 3.0 * after_low);
+        let why = t.reasons();
+        assert_eq!(
+            why[0].detail,
+            "Sigma: Critical Rule (critical; attack.t1562.001) ×1"
+        );
+        assert!(t.shows_compromise(), "a critical rule says compromise");
+        // A flood of one rule saturates at its level's cap.
+        for _ in 0..1000 {
+            t.record_sigma(&low, 1_000);
+        }
+        assert!(t.value(1_000) <= SigmaLevel::Low.cap() + SigmaLevel::Critical.cap() + 0.1);
+        // Many rules: at most MAX_SIGMA_RULES are remembered, the strongest kept.
+        for i in 0..50 {
+            t.record_sigma(&hit(&format!("Rule {i}"), SigmaLevel::Informational), 1_000);
+        }
+        assert!(t.sigma.len() <= MAX_SIGMA_RULES);
+        assert!(
+            t.reasons()
+                .iter()
+                .any(|r| r.detail.starts_with("Sigma: Critical Rule"))
+        );
+        assert!(t.value(1_000) <= SIGMA_CAP + 0.1);
+        // And it fades: a day later the identity is quiet again.
+        let later = t.value(1_000 + 24 * 3_600_000);
+        assert!(later < 1.0, "{later}");
+    }
+
     fn perm(action: &str, resource: &str, via: Option<&str>) -> Permission {
         Permission {
             action: SafeText::new(action),
