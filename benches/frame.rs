@@ -305,6 +305,7 @@ fn fleet(n: usize) -> Core {
                     Status::Success
                 },
                 signals: vec![],
+                sigma: Vec::new(),
                 raw: Default::default(),
             }
         })

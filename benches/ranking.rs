@@ -81,6 +81,7 @@ fn core_ingest(c: &mut Criterion) {
                     Status::Success
                 },
                 signals: vec![],
+                sigma: Vec::new(),
                 raw: Default::default(),
             }
         })

@@ -37,6 +37,7 @@ pub const CONFIG_KEYS: &[&str] = &[
     "endpoints",
     "webhook",
     "limits",
+    "rules",
 ];
 
 /// Why a config could not be loaded.
@@ -87,6 +88,10 @@ pub struct Config {
     /// `ingest::limits`); over one, the record or file is named, counted and skipped.
     #[serde(default)]
     pub limits: crate::ingest::Limits,
+    /// `rules = ["path", ...]`: folders or files of Sigma rules evaluated on every event
+    /// (`ingest::sigma`); relative paths are relative to this file. `--rules` overrides them.
+    #[serde(default)]
+    pub rules: Vec<String>,
     /// The file this was loaded from, when there was one (relative paths are relative to it).
     #[serde(skip)]
     pub path: Option<PathBuf>,
@@ -117,6 +122,7 @@ impl Default for Config {
             endpoints: Default::default(),
             webhook: Default::default(),
             limits: crate::ingest::Limits::default(),
+            rules: Vec::new(),
             path: None,
             user_dir: None,
         }
@@ -294,7 +300,7 @@ fn typed_keys(text: &str, file: &str) -> Option<Vec<ConfigProblem>> {
     let mut later = Vec::new();
     for (k, v) in &table {
         match k.as_str() {
-            "sources" | "inventory" => match v.as_array() {
+            "sources" | "inventory" | "rules" => match v.as_array() {
                 None => wrong(k.clone(), "an array of strings", v),
                 Some(items) => {
                     for (i, item) in items.iter().enumerate() {
@@ -452,6 +458,52 @@ fn unknown_keys(text: &str, file: &str) -> Vec<ConfigProblem> {
         .collect()
 }
 
+impl Config {
+    /// The `rules` paths, relative ones resolved against the config file's folder.
+    pub fn rule_paths(&self) -> Vec<PathBuf> {
+        let base = self.path.as_deref().and_then(Path::parent);
+        self.rules
+            .iter()
+            .map(|r| match base {
+                Some(b) if Path::new(r).is_relative() => b.join(r),
+                _ => PathBuf::from(r),
+            })
+            .collect()
+    }
+}
+
+/// Every Sigma rule of `rules = [...]` that does not load, by file and line; a path that does
+/// not exist names the `rules` entry.
+fn rule_problems(c: &Config, file: &str) -> Vec<ConfigProblem> {
+    let paths = c.rule_paths();
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    match crate::ingest::sigma::Rules::load(&paths) {
+        Err(e) => vec![ConfigProblem::new(file, "rules", format!("{e:#}"))],
+        Ok((rules, bad)) => {
+            let mut out: Vec<ConfigProblem> = bad
+                .iter()
+                .map(|p| {
+                    let at = p.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+                    ConfigProblem::file(
+                        p.file.display().to_string(),
+                        format!("{at}Sigma rule not loaded: {}", p.reason),
+                    )
+                })
+                .collect();
+            if rules.is_empty() && out.is_empty() {
+                out.push(ConfigProblem::new(
+                    file,
+                    "rules",
+                    "no Sigma rule (.yml or .yaml) found there",
+                ));
+            }
+            out
+        }
+    }
+}
+
 /// Resolve the theme and keymap the console will use, or every problem found on the way.
 /// `theme_override`/`keymap_override` come from `--theme`/`--keymap` and win over the config;
 /// `no_color` is `--no-color` (`NO_COLOR` in the environment is honoured as well).
@@ -531,6 +583,7 @@ pub fn check_at(location: &ConfigLocation, user_dir: Option<&Path>) -> Vec<Confi
                                 problems.extend(provider_problems(&c, &file));
                             }
                             c.path = Some(path.clone());
+                            problems.extend(rule_problems(&c, &file));
                             Some(c)
                         }
                         // Each mistyped key is named above; serde's first one would repeat it.

@@ -41,6 +41,10 @@ struct Global {
     /// Event source: PATH, http(s)://…/v1/events, or demo (repeatable)
     #[arg(long = "source", global = true, value_name = "SPEC")]
     sources: Vec<String>,
+    /// Sigma rules: a folder (read recursively) or .yml file, evaluated on every event
+    /// (repeatable; overrides `rules` in config.toml)
+    #[arg(long = "rules", global = true, value_name = "DIR")]
+    rules: Vec<PathBuf>,
     /// Permissions snapshot (blastdoor inventory JSON) (repeatable)
     #[arg(long = "inventory", global = true, value_name = "FILE")]
     inventories: Vec<PathBuf>,
@@ -316,6 +320,13 @@ fn engine_options(g: &Global, config: &Config) -> anyhow::Result<EngineOptions> 
             )));
         }
     }
+    let rules = if g.rules.is_empty() {
+        config.rule_paths()
+    } else {
+        g.rules.clone()
+    };
+    blastdoor::ingest::sigma::load_and_install(&rules)
+        .map_err(|e| Failure::usage(e.to_string()))?;
     let specs_cursor = specs.iter().find(|s| s.keeps_cursor()).map(|s| s.name());
     Ok(EngineOptions {
         background_decode: false,
@@ -710,6 +721,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Some(Command::CheckConfig) => {
             let mut problems = config::check(g.config.as_deref());
+            if !g.rules.is_empty() {
+                match blastdoor::ingest::sigma::Rules::load(&g.rules) {
+                    Err(e) => {
+                        problems.push(config::ConfigProblem::new("--rules", "", e.to_string()))
+                    }
+                    Ok((_, bad)) => problems.extend(bad.iter().map(|p| {
+                        let at = p.line.map(|l| format!("line {l}: ")).unwrap_or_default();
+                        config::ConfigProblem::file(
+                            p.file.display().to_string(),
+                            format!("{at}Sigma rule not loaded: {}", p.reason),
+                        )
+                    })),
+                }
+            }
             if let Some((path, explicit)) = blastdoor::core::policy::locate(g.policy.as_deref())
                 && (explicit || path.exists())
             {

@@ -42,6 +42,7 @@ fn sa_event(t: Millis) -> Event {
         issued: None,
         status: Status::Success,
         signals: vec![],
+        sigma: Vec::new(),
         raw: json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1",
                     "user": {"username": SA, "extra": {
                         "authentication.kubernetes.io/pod-name": ["runner-7"],

@@ -85,6 +85,7 @@ fn event(
         issued: None,
         status,
         signals: vec![],
+        sigma: Vec::new(),
         raw: Default::default(),
     }
 }

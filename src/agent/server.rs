@@ -724,6 +724,7 @@ mod tests {
             issued: None,
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

@@ -262,6 +262,7 @@ mod tests {
             issued: None,
             status,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

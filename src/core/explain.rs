@@ -36,6 +36,9 @@ pub struct Evidence {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credential: Option<SafeText>,
     pub signals: Vec<Signal>,
+    /// The titles of the Sigma rules the record matched.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sigma: Vec<SafeText>,
 }
 
 impl Evidence {
@@ -175,7 +178,18 @@ fn evidence_of(f: &FeedItem) -> Evidence {
         result: e.status,
         credential: e.credential.as_ref().map(|c| c.id.clone()),
         signals: f.signals.clone(),
+        sigma: e.sigma.iter().map(|h| h.title.clone()).collect(),
     }
+}
+
+/// Whether a `sigma` reason (`Sigma: TITLE (level; tags) ×N`) is about the rule titled `title`.
+fn sigma_reason_is(reason: &Reason, title: &SafeText) -> bool {
+    reason.factor == "sigma"
+        && reason
+            .detail
+            .strip_prefix("Sigma: ")
+            .and_then(|d| d.strip_prefix(title.as_str()))
+            .is_some_and(|rest| rest.starts_with(" ("))
 }
 
 /// Explain identity `idx`: `None` when there is none.
@@ -190,7 +204,13 @@ pub fn explain(core: &Core, idx: u32) -> Option<Explanation> {
         if chosen.len() >= MAX_EVIDENCE {
             break;
         }
-        if n < CONTEXT_EVENTS || f.signals.iter().any(|s| wanted.contains(s)) {
+        let sigma = || {
+            f.event
+                .sigma
+                .iter()
+                .any(|h| ranked.why.iter().any(|r| sigma_reason_is(r, &h.title)))
+        };
+        if n < CONTEXT_EVENTS || f.signals.iter().any(|s| wanted.contains(s)) || sigma() {
             chosen.push(f);
         }
     }
@@ -208,7 +228,9 @@ pub fn explain(core: &Core, idx: u32) -> Option<Explanation> {
                 Some(s) => (0..evidence.len())
                     .filter(|i| evidence[*i].signals.contains(&s))
                     .collect(),
-                None => Vec::new(),
+                None => (0..evidence.len())
+                    .filter(|i| evidence[*i].sigma.iter().any(|t| sigma_reason_is(r, t)))
+                    .collect(),
             },
         })
         .collect();
@@ -265,6 +287,7 @@ mod tests {
             issued: None,
             status: Status::Success,
             signals,
+            sigma: Vec::new(),
             raw: Raw::Value(serde_json::json!({"userAgent": "aws-cli/2\u{1b}[31m"})),
         }
     }

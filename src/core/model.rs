@@ -400,6 +400,76 @@ impl Signal {
     }
 }
 
+/// A Sigma rule's severity (`level:`), ordered: a higher variant is worse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigmaLevel {
+    Informational,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SigmaLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigmaLevel::Informational => "informational",
+            SigmaLevel::Low => "low",
+            SigmaLevel::Medium => "medium",
+            SigmaLevel::High => "high",
+            SigmaLevel::Critical => "critical",
+        }
+    }
+    /// Threat points one match adds, before the rule's cap.
+    pub fn points(self) -> f64 {
+        match self {
+            SigmaLevel::Informational => 2.0,
+            SigmaLevel::Low => 6.0,
+            SigmaLevel::Medium => 15.0,
+            SigmaLevel::High => 28.0,
+            SigmaLevel::Critical => 40.0,
+        }
+    }
+    /// Most points one rule may contribute, however often it matches.
+    pub fn cap(self) -> f64 {
+        match self {
+            SigmaLevel::Informational => 5.0,
+            SigmaLevel::Low => 12.0,
+            SigmaLevel::Medium => 25.0,
+            SigmaLevel::High => 40.0,
+            SigmaLevel::Critical => 55.0,
+        }
+    }
+}
+
+/// A Sigma rule that matched an event: what a responder reads in `why`. Every text comes from
+/// a rule file, which is input too, and is sanitised where the rule is loaded.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SigmaHit {
+    pub title: SafeText,
+    pub level: SigmaLevel,
+    /// ATT&CK and other tags (`attack.t1562.001`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<SafeText>,
+    /// The rule's `id:` (a UUID in SigmaHQ's rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<SafeText>,
+}
+
+impl SigmaHit {
+    /// `AWS CloudTrail Important Change (medium; attack.defense-evasion, attack.t1562.001)`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("{} ({}", self.title, self.level.as_str());
+        for (i, t) in self.tags.iter().enumerate() {
+            s.push_str(if i == 0 { "; " } else { ", " });
+            s.push_str(t.as_str());
+        }
+        s.push(')');
+        s
+    }
+}
+
 /// An event normalised into the core model. `raw` keeps the original record as evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -432,6 +502,10 @@ pub struct Event {
     pub status: Status,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub signals: Vec<Signal>,
+    /// The Sigma rules (`--rules`, `rules = [...]`) the original record matched, each shared by
+    /// every event it matches.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sigma: Vec<std::sync::Arc<SigmaHit>>,
     /// The original record, kept for evidence. Never rendered raw.
     #[serde(default, skip_serializing_if = "Raw::is_null")]
     pub raw: Raw,

@@ -3,7 +3,9 @@
 //! activity is, from decaying signal counters. Risk combines the two. Every number carries its
 //! reasons so that a responder can see why.
 
-use crate::core::model::{Event, Millis, Permission, Provider, Signal, Status};
+use crate::core::model::{
+    Event, Millis, Permission, Provider, SigmaHit, SigmaLevel, Signal, Status,
+};
 pub use crate::core::reason::{Reason, round1};
 
 /// Blast radius (0–100) of a lone set of grants, with one reason per sensitivity class reached.
@@ -41,11 +43,76 @@ pub fn half_life(s: Signal) -> Millis {
 pub struct ThreatState {
     acc: [f32; Signal::ALL.len()],
     at: Millis,
+    /// Recent Sigma rule matches, one decaying counter per rule (at most `MAX_SIGMA_RULES`;
+    /// 8 bytes while empty).
+    sigma: thin_vec::ThinVec<(std::sync::Arc<SigmaHit>, f32)>,
+}
+
+/// Most Sigma rules whose matches one identity remembers; a new rule replaces the faintest.
+pub const MAX_SIGMA_RULES: usize = 8;
+/// Most threat all Sigma matches together may add.
+pub const SIGMA_CAP: f64 = 60.0;
+
+/// High and critical rules say the identity is compromised: they fade as compromise signals do.
+fn sigma_is_compromise(level: SigmaLevel) -> bool {
+    level >= SigmaLevel::High
 }
 
 impl ThreatState {
     pub fn is_quiet(&self) -> bool {
-        self.acc.iter().all(|a| *a < 0.05)
+        self.acc.iter().all(|a| *a < 0.05) && self.sigma.iter().all(|(_, a)| *a < 0.05)
+    }
+
+    /// One match of a Sigma rule at `at`.
+    pub fn record_sigma(&mut self, hit: &std::sync::Arc<SigmaHit>, at: Millis) {
+        self.decay_to(at);
+        if let Some((_, a)) = self.sigma.iter_mut().find(|(h, _)| **h == **hit) {
+            *a += 1.0;
+            return;
+        }
+        if self.sigma.len() >= MAX_SIGMA_RULES {
+            let faintest = self
+                .sigma
+                .iter()
+                .enumerate()
+                .min_by(|(_, a), (_, b)| {
+                    (a.1 * a.0.level.points() as f32).total_cmp(&(b.1 * b.0.level.points() as f32))
+                })
+                .map(|(i, _)| i)
+                .unwrap_or(0);
+            self.sigma.remove(faintest);
+        }
+        self.sigma.push((hit.clone(), 1.0));
+    }
+
+    /// The Sigma matches' threat, and their reasons when `with_why`.
+    fn sigma_threat(&self, with_why: bool, why: &mut Vec<Reason>) -> f64 {
+        let mut total = 0.0;
+        for (h, n) in &self.sigma {
+            let n = *n as f64;
+            if n < 0.05 {
+                continue;
+            }
+            let (p, cap) = (h.level.points(), h.level.cap());
+            let c = cap * (1.0 - (-p * n / cap).exp());
+            total += c;
+            if with_why {
+                why.push(Reason {
+                    factor: "sigma".into(),
+                    detail: format!("Sigma: {} ×{:.0}", h.describe(), n.max(1.0)),
+                    weight: round1(c),
+                });
+            }
+        }
+        if total > SIGMA_CAP {
+            // Scale the reasons with the total, so that they still add up.
+            let k = SIGMA_CAP / total;
+            for r in why.iter_mut().filter(|r| r.factor == "sigma") {
+                r.weight = round1(r.weight * k);
+            }
+            total = SIGMA_CAP;
+        }
+        total
     }
 
     fn decay_to(&mut self, now: Millis) {
@@ -55,6 +122,13 @@ impl ThreatState {
             let long = 0.5f64.powf(dt / COMPROMISE_HALF_LIFE as f64) as f32;
             for (a, s) in self.acc.iter_mut().zip(Signal::ALL) {
                 *a *= if s.is_compromise() { long } else { short };
+            }
+            for (h, a) in self.sigma.iter_mut() {
+                *a *= if sigma_is_compromise(h.level) {
+                    long
+                } else {
+                    short
+                };
             }
             self.at = now;
         } else if self.at == 0 {
@@ -83,6 +157,10 @@ impl ThreatState {
         Signal::ALL
             .iter()
             .any(|s| s.is_compromise() && self.acc[s.index()] >= 0.05)
+            || self
+                .sigma
+                .iter()
+                .any(|(h, a)| sigma_is_compromise(h.level) && *a >= 0.05)
     }
 
     /// Threat (0–100) at `now`, with one reason per active signal.
@@ -154,6 +232,7 @@ impl ThreatState {
                 weight: round1(c),
             });
         }
+        total += self.sigma_threat(with_why, &mut why);
         why.sort_by(|a, b| b.weight.total_cmp(&a.weight));
         (round1(total.min(100.0)), why)
     }
@@ -397,6 +476,52 @@ mod tests {
     use super::*;
     use crate::core::model::Effect;
     use crate::core::text::SafeText;
+
+    fn hit(title: &str, level: SigmaLevel) -> std::sync::Arc<SigmaHit> {
+        std::sync::Arc::new(SigmaHit {
+            title: SafeText::new(title),
+            level,
+            tags: vec![SafeText::new("attack.t1562.001")],
+            id: None,
+        })
+    }
+
+    #[test]
+    fn sigma_matches_add_threat_by_level_saturate_decay_and_stay_few() {
+        let mut t = ThreatState::default();
+        let low = hit("Low Rule", SigmaLevel::Low);
+        let critical = hit("Critical Rule", SigmaLevel::Critical);
+        t.record_sigma(&low, 1_000);
+        let after_low = t.value(1_000);
+        t.record_sigma(&critical, 1_000);
+        let after_critical = t.value(1_000);
+        assert!(after_low > 0.0 && after_critical - after_low > 3.0 * after_low);
+        let why = t.reasons();
+        assert_eq!(
+            why[0].detail,
+            "Sigma: Critical Rule (critical; attack.t1562.001) ×1"
+        );
+        assert!(t.shows_compromise(), "a critical rule says compromise");
+        // A flood of one rule saturates at its level's cap.
+        for _ in 0..1000 {
+            t.record_sigma(&low, 1_000);
+        }
+        assert!(t.value(1_000) <= SigmaLevel::Low.cap() + SigmaLevel::Critical.cap() + 0.1);
+        // Many rules: at most MAX_SIGMA_RULES are remembered, the strongest kept.
+        for i in 0..50 {
+            t.record_sigma(&hit(&format!("Rule {i}"), SigmaLevel::Informational), 1_000);
+        }
+        assert!(t.sigma.len() <= MAX_SIGMA_RULES);
+        assert!(
+            t.reasons()
+                .iter()
+                .any(|r| r.detail.starts_with("Sigma: Critical Rule"))
+        );
+        assert!(t.value(1_000) <= SIGMA_CAP + 0.1);
+        // And it fades: a day later the identity is quiet again.
+        let later = t.value(1_000 + 24 * 3_600_000);
+        assert!(later < 1.0, "{later}");
+    }
 
     fn perm(action: &str, resource: &str, via: Option<&str>) -> Permission {
         Permission {

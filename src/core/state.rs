@@ -823,6 +823,7 @@ impl Core {
             self.in_hot[idx as usize] = true;
             self.hot.push(idx);
         }
+        self.record_sigma(idx, &e);
         if let Some(issued) = e.issued.as_deref()
             && e.status == Status::Success
         {
@@ -1252,6 +1253,21 @@ impl Core {
             }
             st.blast = score;
             self.rescore(idx, effects);
+        }
+    }
+
+    /// The Sigma rules the event matched, on its actor's threat (decaying like its signals).
+    fn record_sigma(&mut self, idx: u32, e: &Event) {
+        if e.sigma.is_empty() {
+            return;
+        }
+        let st = &mut self.ids[idx as usize];
+        for h in &e.sigma {
+            st.threat_state.record_sigma(h, e.time);
+        }
+        if !self.in_hot[idx as usize] {
+            self.in_hot[idx as usize] = true;
+            self.hot.push(idx);
         }
     }
 
@@ -1890,6 +1906,7 @@ mod tests {
             issued: None,
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: Default::default(),
         }
     }

@@ -333,6 +333,20 @@ impl<'a> Record<'a> {
     }
 
     /// Whether `detect` would call the record CloudTrail (and no other format first).
+    /// `eventName`, `eventSource`, `userIdentity.type`, `userAgent` and `userIdentity.arn` (empty when
+    /// absent): the
+    /// fields Sigma rules are indexed on (`ingest::sigma::INDEXED_FIELDS`).
+    pub fn sigma_fields(&self) -> [&str; 5] {
+        let u = self.user_identity.get();
+        [
+            self.event_name.str().unwrap_or(""),
+            self.event_source.str().unwrap_or(""),
+            u.and_then(|u| u.typ.str()).unwrap_or(""),
+            self.user_agent.str().unwrap_or(""),
+            u.and_then(|u| u.arn.str()).unwrap_or(""),
+        ]
+    }
+
     pub fn is_cloudtrail(&self) -> bool {
         let other = self.identities.present()
             || self.actor.present()

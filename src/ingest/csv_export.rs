@@ -296,7 +296,11 @@ fn decode_row(
         return Ok(d);
     }
     let mut out = Decoded::default();
-    super::cloudtrail::decode(Value::Object(record_of(c, rec, learned)?), &mut out)?;
+    let record = Value::Object(record_of(c, rec, learned)?);
+    // As a CloudTrail record of any other shape: through the Sigma rules too.
+    super::with_rules(super::sigma::LogSource::CloudTrail, &mut out, |out| {
+        super::cloudtrail::decode(record, out)
+    })?;
     Ok(out)
 }
 

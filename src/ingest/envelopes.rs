@@ -373,7 +373,10 @@ fn decode_datadog_one(log: &Value, out: &mut Decoded) -> Result<(), DecodeError>
         ));
     };
     let record = cloudtrail_names(m, log);
-    super::cloudtrail::decode(Value::Object(record), out)
+    // As a CloudTrail record of any other shape: through the Sigma rules too.
+    super::with_rules(super::sigma::LogSource::CloudTrail, out, |out| {
+        super::cloudtrail::decode(Value::Object(record), out)
+    })
 }
 
 /// Most parts of a flattened key that are nested again (a key of a million dots is not a

@@ -18,6 +18,7 @@ pub mod lines;
 pub mod native;
 pub mod ocsf;
 pub mod sanitize;
+pub mod sigma;
 pub mod tetragon;
 pub mod vault_audit;
 
@@ -206,7 +207,16 @@ fn decode_chunk(first: usize, records: &[&str]) -> Option<(Decoded, Items)> {
 /// `detect` would call it that, else parsed and detected.
 fn decode_item(r: cloudtrail::Record, text: &str, out: &mut Decoded) -> Result<(), DecodeError> {
     if r.is_cloudtrail() {
-        cloudtrail::decode_text(&r, text, out)
+        let first = out.events.len();
+        cloudtrail::decode_text(&r, text, out)?;
+        if let Some(rules) = sigma::active() {
+            let fields = r.sigma_fields();
+            for e in &mut out.events[first..] {
+                let hits = rules.cloudtrail(fields, || e.raw.value());
+                e.sigma.extend(hits);
+            }
+        }
+        Ok(())
     } else {
         decode_value(parse_json(text)?, out)
     }
@@ -374,13 +384,19 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Format::AwsLogs => envelopes::decode_awslogs(&v, out)?,
         Format::CloudWatchLogs => envelopes::decode_cloudwatch_logs(&v, out)?,
         Format::Datadog => envelopes::decode_datadog(v, out)?,
-        Format::CloudTrail => cloudtrail::decode(v, out)?,
+        Format::CloudTrail => with_rules(sigma::LogSource::CloudTrail, out, |out| {
+            cloudtrail::decode(v, out)
+        })?,
         Format::GuardDuty => cloudtrail::decode_guardduty(v, out)?,
-        Format::K8sAudit => k8s_audit::decode(v, out)?,
+        Format::K8sAudit => with_rules(sigma::LogSource::K8sAudit, out, |out| {
+            k8s_audit::decode(v, out)
+        })?,
         Format::K8sAuditList => {
             if let Some(Value::Array(items)) = take(v, "items") {
                 for item in items {
-                    k8s_audit::decode(item, out)?;
+                    with_rules(sigma::LogSource::K8sAudit, out, |out| {
+                        k8s_audit::decode(item, out)
+                    })?;
                 }
             }
         }
@@ -388,10 +404,27 @@ pub fn decode_value(v: Value, out: &mut Decoded) -> Result<(), DecodeError> {
         Format::Tetragon => tetragon::decode(v, out)?,
         Format::VaultAudit => vault_audit::decode(v, out)?,
         Format::Ocsf => ocsf::decode(v, out)?,
-        Format::GitHub => github::decode(v, out)?,
-        Format::Gcp => gcp::decode(v, out)?,
+        Format::GitHub => with_rules(sigma::LogSource::GitHubAudit, out, |out| {
+            github::decode(v, out)
+        })?,
+        Format::Gcp => with_rules(sigma::LogSource::GcpAudit, out, |out| gcp::decode(v, out))?,
         Format::AwsIamInventory => out.inventory.extend(aws_iam::decode(&v)?),
         Format::K8sRbacInventory => out.inventory.extend(k8s_rbac::decode(&v)?),
+    }
+    Ok(())
+}
+
+/// Decode with `decode`, then put on the events it gave the installed Sigma rules of `source`
+/// that their records match.
+fn with_rules(
+    source: sigma::LogSource,
+    out: &mut Decoded,
+    decode: impl FnOnce(&mut Decoded) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    let first = out.events.len();
+    decode(out)?;
+    if let Some(rules) = sigma::active() {
+        rules.annotate(source, &mut out.events[first..]);
     }
     Ok(())
 }
@@ -552,6 +585,7 @@ pub(crate) fn event(time: Millis, actor: IdentityRecord, service: &str, operatio
         issued: None,
         status: Status::Success,
         signals: Vec::new(),
+        sigma: Vec::new(),
         raw: Default::default(),
     }
 }

@@ -528,6 +528,7 @@ mod tests {
             issued: None,
             status: Status::Success,
             signals: vec![],
+            sigma: Vec::new(),
             raw: raw.into(),
         }
     }

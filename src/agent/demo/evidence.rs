@@ -207,6 +207,7 @@ pub(super) fn build_event(m: &Member, rng: &mut ChaCha8Rng, now: Millis, b: &Bea
             Status::Failure
         },
         signals: b.signals.clone(),
+        sigma: Vec::new(),
         raw: raw.into(),
     }
 }
