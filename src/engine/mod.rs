@@ -545,7 +545,7 @@ async fn core_task(inner: Arc<Inner>, mut rx: mpsc::Receiver<Input>, data_clock:
 }
 
 /// Events applied under one hold of the core's lock: a frame waits for at most this many.
-const LOCKED_EVENTS: usize = 128;
+const LOCKED_EVENTS: usize = 32;
 
 fn apply(inner: &Inner, inputs: impl Iterator<Item = Input>, now: Millis) {
     let mut effects = Vec::new();
