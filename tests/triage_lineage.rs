@@ -4,28 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use common::{corpus, rank, why};
+
 
 use blastdoor::core::{Core, Msg, RankedIdentity, SortKey};
 use serde_json::{Value, json};
-
-fn corpus(sub: &str) -> Option<PathBuf> {
-    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(sub);
-    if p.exists() {
-        return Some(p);
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("corpus folder {} is missing (CI=true)", p.display());
-    }
-    eprintln!("SKIP: corpus folder {} is absent", p.display());
-    None
-}
-
-async fn rank(path: PathBuf) -> Vec<RankedIdentity> {
-    let engine = common::replay(&path).await;
-    assert!(engine.problems().is_empty(), "{:?}", engine.problems());
-    engine.write(|c| c.top(10_000, SortKey::Risk))
-}
 
 fn find<'a>(r: &'a [RankedIdentity], needle: &str) -> &'a RankedIdentity {
     r.iter()
@@ -36,14 +19,6 @@ fn find<'a>(r: &'a [RankedIdentity], needle: &str) -> &'a RankedIdentity {
                 r.iter().map(|x| &x.identity).collect::<Vec<_>>()
             )
         })
-}
-
-fn why(r: &RankedIdentity) -> String {
-    r.why
-        .iter()
-        .map(|w| w.detail.as_str())
-        .collect::<Vec<_>>()
-        .join(" | ")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -260,6 +260,36 @@ pub async fn replay(path: &Path) -> blastdoor::engine::Engine {
     engine
 }
 
+/// A folder or file of the shared corpus (`../shared/corpus/SUB`); `None`, with a note, where it
+/// is absent, and a failure under `CI=true`.
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    let p = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus")).join(sub);
+    if p.exists() {
+        return Some(p);
+    }
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("corpus folder {} is missing (CI=true)", p.display());
+    }
+    eprintln!("SKIP: corpus folder {} is absent", p.display());
+    None
+}
+
+/// Every identity a replay of `path` ranks, by risk; the replay must name no problem.
+pub async fn rank(path: PathBuf) -> Vec<blastdoor::core::RankedIdentity> {
+    let engine = replay(&path).await;
+    assert!(engine.problems().is_empty(), "{:?}", engine.problems());
+    engine.write(|c| c.top(10_000, blastdoor::core::SortKey::Risk))
+}
+
+/// A ranked identity's reasons, in one line.
+pub fn why(r: &blastdoor::core::RankedIdentity) -> String {
+    r.why
+        .iter()
+        .map(|w| w.detail.as_str())
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
 /// A name no other test uses on a shared server (moto's buckets, queues, users).
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 4];
