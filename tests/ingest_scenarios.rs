@@ -5,7 +5,6 @@ mod common;
 
 use common::{corpus, rank, why};
 
-
 use blastdoor::core::{RankedIdentity, SortKey};
 
 fn find<'a>(r: &'a [RankedIdentity], needle: &str) -> &'a RankedIdentity {

@@ -6,7 +6,6 @@ mod common;
 
 use common::{corpus, rank, why};
 
-
 use blastdoor::core::{Core, Msg, RankedIdentity, SortKey};
 use serde_json::{Value, json};
 
