@@ -589,3 +589,58 @@ fn a_pod_token_used_by_kubectl_on_a_laptop_is_outside_its_workload() {
     );
     assert!(sa.threat >= 40.0, "threat {}: {w}", sa.threat);
 }
+
+/// A session's calls read before the record that issued it are its issuer's doing, once: the
+/// same session issued again (a role re-assumed under one session name) adds nothing more.
+#[test]
+fn a_session_issued_again_is_not_blamed_on_its_issuer_twice() {
+    let user = json!({"type": "IAMUser", "userName": "ops", "accountId": "111122223333",
+        "arn": "arn:aws:iam::111122223333:user/ops", "accessKeyId": "AKIAQOPSEXAMPLE00001"});
+    let role = "arn:aws:iam::111122223333:role/Deploy";
+    let arn = "arn:aws:sts::111122223333:assumed-role/Deploy/ops";
+    let key = "ASIAQDEPLOYEXAMPLE01";
+    let ua = "aws-cli/2.13.0 Python/3.11.4 Linux/6.1.0 exe/x86_64.debian.12";
+    let assume = |t: &str| {
+        let mut a = record(
+            t,
+            "sts.amazonaws.com",
+            "AssumeRole",
+            user.clone(),
+            "198.51.100.8",
+            ua,
+            None,
+        );
+        a["requestParameters"] = json!({"roleArn": role, "roleSessionName": "ops"});
+        a["responseElements"] = json!({"credentials": {"accessKeyId": key},
+            "assumedRoleUser": {"arn": arn}});
+        a
+    };
+    // The session's calls first (delivery files overlap), then its issuing record, once or twice.
+    let calls: Vec<Value> = (0..3)
+        .map(|i| {
+            record(
+                &format!("2026-11-20T12:00:0{i}Z"),
+                "cloudtrail.amazonaws.com",
+                "StopLogging",
+                session(arn, key, role),
+                "198.51.100.8",
+                ua,
+                None,
+            )
+        })
+        .collect();
+    let threat_of_ops = |assumes: usize| {
+        let mut records = calls.clone();
+        for n in 0..assumes {
+            records.push(assume(&format!("2026-11-20T12:01:0{n}Z")));
+        }
+        let mut core = core_of(records);
+        ranked(&mut core, "user/ops").threat
+    };
+    let once = threat_of_ops(1);
+    assert!(
+        once > 20.0,
+        "the session's StopLogging is blamed on ops: {once}"
+    );
+    assert_eq!(threat_of_ops(2), once);
+}

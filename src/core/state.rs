@@ -1060,7 +1060,7 @@ impl Core {
             name: self.ids[idx as usize].display().to_string(),
         };
         let by_service = self.ids[idx as usize].record.kind == IdentityKind::AwsService;
-        {
+        let linked = {
             let st = &mut self.ids[sidx as usize];
             let before = shape(&st.record);
             merge_from(&mut st.record, &issued.identity);
@@ -1082,6 +1082,12 @@ impl Core {
                     .push(SafeText::new(&format!("workload={kind}:{name}")));
             }
             let lineage = st.lineage.get_or_insert_with(Default::default);
+            // The same session issued again (a role re-assumed under the same session name) is
+            // one link, not a new one each time.
+            let linked = lineage
+                .issued_by
+                .as_ref()
+                .is_some_and(|(by, _, _)| by.idx == idx);
             lineage.issued_by = Some((issuer, SafeText::new(call), at));
             for c in &issued.identity.credentials {
                 if !lineage.issued_keys.contains(&c.id) && lineage.issued_keys.len() < 8 {
@@ -1091,7 +1097,8 @@ impl Core {
             if fresh || shape(&st.record) != before {
                 self.graph.upsert(sidx, &st.record, Growth::Any);
             }
-        }
+            linked
+        };
         let st = &mut self.ids[idx as usize];
         let lineage = st.lineage.get_or_insert_with(Default::default);
         if !lineage.sessions.contains(&sidx) {
@@ -1103,6 +1110,10 @@ impl Core {
         if by_service {
             // A service asked for its workload's credentials: the workload is not its caller.
             self.rescore(sidx, effects);
+            return;
+        }
+        if linked {
+            self.rescore(idx, effects);
             return;
         }
         // What the session did before its issuing call was read is the issuer's doing too.
