@@ -77,6 +77,12 @@ pub struct Record<'a> {
     evt_name: J<'a>,
     #[serde(rename = "@evt.name", borrow)]
     at_evt_name: J<'a>,
+    // CloudWatch Logs envelopes (`awslogs`, a decoded `messageType` message), which `detect`
+    // looks for before CloudTrail: left to the general path too.
+    #[serde(borrow)]
+    awslogs: J<'a>,
+    #[serde(rename = "messageType", borrow)]
+    message_type: J<'a>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -356,7 +362,9 @@ impl<'a> Record<'a> {
             || self.properties.present()
             || self.evt.present()
             || self.evt_name.present()
-            || self.at_evt_name.present();
+            || self.at_evt_name.present()
+            || self.awslogs.present()
+            || self.message_type.present();
         !other
             && self.event_name.is_str()
             && (self.event_source.present() || self.user_identity.present())

@@ -601,6 +601,26 @@ pub(crate) fn resource(name: &str, kind: &str) -> crate::core::Resource {
 mod tests {
     use super::*;
 
+    /// Found by the decoders fuzz target: a record with CloudTrail's keys and an `awslogs`
+    /// envelope is what `detect` says it is (the envelope) on the typed path as on the general.
+    #[test]
+    fn an_envelope_with_cloudtrail_keys_reads_alike_on_both_paths() {
+        for text in [
+            r#"{"awslogs":{"data":"H4sIAAAAAAACAzWOwQqCQBCGX2XYc4RRFHkLUS+WkEKHkNh0cpfWXdldkxDfPTWd2/zfzM/XkQqNoSWm3xqJC8SLL+k1jh5nP0lOoU9WQFQrUU9MqKZoqc1ZpEozIqHKUKumHum8J1YjrZbANE+Ta15brmTAhUVtBnTP/rf+B6Wdgo7wYvmxfHCytBpbNwfnuN/unGkGNttONrcIZluYbV3wGOZvLktgSIVloF5QDGVc0tEAAq6RKYNr0mf9D+lks1T8AAAA"},"eventName":"CreateAccessKey","eventSource":"iam.amazonaws.com"}"#,
+            r#"{"messageType":"CONTROL_MESSAGE","logEvents":[],"eventName":"ListUsers","eventSource":"iam.amazonaws.com"}"#,
+        ] {
+            let typed = decode_record(text).map(|d| (d.events, d.changes));
+            let mut out = Decoded::default();
+            let general = decode_value(parse_json(text).unwrap(), &mut out)
+                .map(|()| (out.events, out.changes));
+            match (typed, general) {
+                (Ok(a), Ok(b)) => assert_eq!(a, b, "{text}"),
+                (Err(a), Err(b)) => assert_eq!(a.to_string(), b.to_string(), "{text}"),
+                (a, b) => panic!("{text}: typed {a:?}, general {b:?}"),
+            }
+        }
+    }
+
     /// The Invictus records (the corpus's one real delivery-file dataset) repeated into one
     /// delivery file of at least `min` bytes, pretty-printed or not.
     fn big_delivery_file(min: usize, pretty: bool) -> Option<String> {
