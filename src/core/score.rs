@@ -241,9 +241,20 @@ impl ThreatState {
 /// Signals an event carries by itself: the source's hints plus what the call says. AWS calls are
 /// matched by operation name, Kubernetes calls by verb and resource in [`k8s_signals`].
 pub fn event_signals(e: &Event) -> Vec<Signal> {
+    event_signals_noted(e).0
+}
+
+/// [`event_signals`] with the [`baseline_note`] of the same event, read in one pass (the core
+/// needs both for every event).
+pub fn event_signals_noted(e: &Event) -> (Vec<Signal>, Option<&'static str>) {
     if e.actor.provider == Provider::Kubernetes {
-        return k8s_signals(e).0;
+        return k8s_signals(e);
     }
+    (call_signals(e), None)
+}
+
+/// What a call other than a Kubernetes one signals.
+fn call_signals(e: &Event) -> Vec<Signal> {
     let mut out = e.signals.clone();
     let op = e.api.operation.as_str();
     let svc = e.api.service.as_str();

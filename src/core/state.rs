@@ -742,8 +742,8 @@ impl Core {
                 st.last_seen.max(e.time)
             };
             st.bump_activity(e.time);
-            let mut signals = score::event_signals(&e);
-            if let Some(rule) = score::baseline_note(&e)
+            let (mut signals, note) = score::event_signals_noted(&e);
+            if let Some(rule) = note
                 && !st.changes_why.iter().any(|r| r.detail == rule)
             {
                 // What a Kubernetes control-plane role always does, said where it lowered a signal.
