@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{corpus, rank, why};
+use common::{core_of, corpus, rank, why};
 
 use blastdoor::core::{RankedIdentity, SortKey};
 
@@ -221,29 +221,6 @@ async fn stratus_detonations_each_show_their_technique_in_why() {
 }
 
 // ---- deletions in the data take grants and credentials away ----
-
-/// Feed `docs` (whole documents, in order) through the decoders into a core, as a source does.
-fn core_of(docs: &[String]) -> blastdoor::core::Core {
-    use blastdoor::core::{Core, Msg};
-    let mut core = Core::new();
-    for d in docs {
-        let out = blastdoor::ingest::decode_document(d).unwrap();
-        let now = out.events.iter().map(|e| e.time).max().unwrap_or(0);
-        core.update(Msg::Inventory {
-            identities: out.inventory,
-            now,
-        });
-        core.update(Msg::Events {
-            events: out.events,
-            now,
-        });
-        core.update(Msg::Changes {
-            changes: out.changes,
-            now,
-        });
-    }
-    core
-}
 
 fn ranked(core: &mut blastdoor::core::Core, needle: &str) -> RankedIdentity {
     let all = core.top(10_000, SortKey::Risk);

@@ -263,23 +263,7 @@ fn record(
 }
 
 fn core_of(records: Vec<Value>) -> Core {
-    let doc = json!({ "Records": records }).to_string();
-    let out = blastdoor::ingest::decode_document(&doc).unwrap();
-    let now = out.events.iter().map(|e| e.time).max().unwrap_or(0);
-    let mut core = Core::new();
-    core.update(Msg::Inventory {
-        identities: out.inventory,
-        now,
-    });
-    core.update(Msg::Events {
-        events: out.events,
-        now,
-    });
-    core.update(Msg::Changes {
-        changes: out.changes,
-        now,
-    });
-    core
+    common::core_of(&[json!({ "Records": records }).to_string()])
 }
 
 fn ranked(core: &mut Core, needle: &str) -> RankedIdentity {

@@ -290,6 +290,29 @@ pub fn why(r: &blastdoor::core::RankedIdentity) -> String {
         .join(" | ")
 }
 
+/// Feed `docs` (whole documents, in order) through the decoders into a core, as a source does.
+pub fn core_of(docs: &[String]) -> blastdoor::core::Core {
+    use blastdoor::core::{Core, Msg};
+    let mut core = Core::new();
+    for d in docs {
+        let out = blastdoor::ingest::decode_document(d).unwrap();
+        let now = out.events.iter().map(|e| e.time).max().unwrap_or(0);
+        core.update(Msg::Inventory {
+            identities: out.inventory,
+            now,
+        });
+        core.update(Msg::Events {
+            events: out.events,
+            now,
+        });
+        core.update(Msg::Changes {
+            changes: out.changes,
+            now,
+        });
+    }
+    core
+}
+
 /// A name no other test uses on a shared server (moto's buckets, queues, users).
 pub fn unique(prefix: &str) -> String {
     let mut b = [0u8; 4];
